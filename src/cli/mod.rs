@@ -1,0 +1,306 @@
+//! Command-line definitions and rendering. Every command builds library values, calls one
+//! library function and renders its result; errors are rendered once, here.
+//!
+//! Exit codes: 0 success (verified); 1 verification failed (no valid signature, or content
+//! that does not match its digest or exceeds a size cap); 2 usage, configuration, I/O or
+//! registry errors.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use imgseal::{keys, Error, ImageRef, PublicKey, Signer, SigningKey, StoreOptions, Verifier};
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: verification failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit code: usage, configuration, I/O or registry error.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "imgseal",
+    version,
+    about = "Sign container images and verify them before they run (cosign-compatible).",
+    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate an ECDSA P-256 key pair: PREFIX.key (cosign's encrypted format, mode 0600) and PREFIX.pub.
+    GenerateKeyPair(GenerateArgs),
+    /// Sign an image and attach the signature at its sha256-<hex>.sig tag.
+    Sign(SignArgs),
+    /// Verify an image's signatures against a public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+struct PasswordArgs {
+    /// Read the key password from this file (first line). Otherwise IMGSEAL_PASSWORD or
+    /// COSIGN_PASSWORD, otherwise a prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, value_name = "PREFIX", default_value = "imgseal")]
+    output_key_prefix: String,
+    /// Replace existing key files.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// Allow plain HTTP to this image's registry even though it is not on loopback.
+    #[arg(long)]
+    allow_http_registry: bool,
+    /// Treat IMAGE as a ref name (or @digest) inside the OCI image layout at PATH.
+    #[arg(long, value_name = "PATH")]
+    oci_layout: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct SignArgs {
+    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Annotation to sign into the payload's `optional` section (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    password: PasswordArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    image: String,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Public key file (PKIX PEM).
+    #[arg(long, value_name = "PUBKEY")]
+    key: PathBuf,
+    /// Annotation every accepted signature must carry (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    image: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// Run the CLI and return its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("imgseal: error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("imgseal: error: {e}");
+            ExitCode::from(if e.is_integrity_failure() {
+                EXIT_FAILED
+            } else {
+                EXIT_ERROR
+            })
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::GenerateKeyPair(a) => generate(a),
+        Command::Sign(a) => sign(a).await,
+        Command::Verify(a) => verify(a).await,
+    }
+}
+
+fn read_password(args: &PasswordArgs, confirm: bool) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    use zeroize::Zeroizing;
+    if let Some(path) = &args.password_file {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Usage(format!("cannot read password file {}: {e}", path.display()))
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Usage(format!("password file {} is not UTF-8", path.display())))?;
+        let first = text.lines().next().unwrap_or("");
+        return Ok(Zeroizing::new(first.as_bytes().to_vec()));
+    }
+    for var in ["IMGSEAL_PASSWORD", "COSIGN_PASSWORD"] {
+        if let Ok(v) = std::env::var(var) {
+            return Ok(Zeroizing::new(v.into_bytes()));
+        }
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NoPassword);
+    }
+    let first = rpassword::prompt_password("Enter password for private key: ")
+        .map_err(|e| Error::Usage(format!("cannot read password from the terminal: {e}")))?;
+    if confirm {
+        let again = rpassword::prompt_password("Enter password for private key again: ")
+            .map_err(|e| Error::Usage(format!("cannot read password from the terminal: {e}")))?;
+        if again != first {
+            return Err(Error::Usage(
+                "passwords do not match; nothing was written".into(),
+            ));
+        }
+    }
+    Ok(Zeroizing::new(first.into_bytes()))
+}
+
+fn generate(a: GenerateArgs) -> Result<u8, Error> {
+    // Check before prompting so nobody types a password for nothing.
+    if !a.force {
+        for ext in ["key", "pub"] {
+            let p = PathBuf::from(format!("{}.{ext}", a.output_key_prefix));
+            if p.exists() {
+                return Err(Error::Exists { path: p });
+            }
+        }
+    }
+    let password = read_password(&a.password, true)?;
+    let key = SigningKey::generate()?;
+    let (k, p) = keys::write_key_pair(&key, &password, &a.output_key_prefix, a.force)?;
+    eprintln!("Private key written to {}", k.display());
+    eprintln!("Public key written to {}", p.display());
+    Ok(0)
+}
+
+fn image_ref(image: &str, store: &StoreArgs) -> Result<ImageRef, Error> {
+    match &store.oci_layout {
+        Some(path) => ImageRef::in_layout(&path.to_string_lossy(), image),
+        None => ImageRef::parse(image),
+    }
+}
+
+fn store_options(store: &StoreArgs) -> StoreOptions {
+    StoreOptions {
+        allow_http: store.allow_http_registry,
+        ..StoreOptions::default()
+    }
+}
+
+async fn sign(a: SignArgs) -> Result<u8, Error> {
+    let image = image_ref(&a.image, &a.store)?;
+    let pem = imgseal::keys::read_key_file(&a.key)?;
+    let password = if SigningKey::pem_is_encrypted(&pem) {
+        Some(read_password(&a.password, false)?)
+    } else {
+        None
+    };
+    let key = SigningKey::from_pem(
+        &pem,
+        password.as_deref().map(|p| p.as_slice()),
+        &a.key.display().to_string(),
+    )?;
+    let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
+    let signed = Signer::new(key)
+        .with_options(store_options(&a.store))
+        .sign(&image, &annotations)
+        .await?;
+    match a.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&signed).unwrap_or_default()
+        ),
+        Output::Text => {
+            if signed.added {
+                eprintln!("Pushing signature to: {}", signed.signature_tag);
+            } else {
+                eprintln!(
+                    "An identical signature is already attached at {}",
+                    signed.signature_tag
+                );
+            }
+            println!("{}@{}", signed.identity, signed.digest);
+        }
+    }
+    Ok(0)
+}
+
+async fn verify(a: VerifyArgs) -> Result<u8, Error> {
+    let image = image_ref(&a.image, &a.store)?;
+    let key = PublicKey::from_file(&a.key)?;
+    let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
+    let v = Verifier::new(key)
+        .with_options(store_options(&a.store))
+        .verify(&image, &required)
+        .await?;
+    if a.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    if !v.verified {
+        let why = match &v.reason {
+            Some(r) => r.clone(),
+            None => v
+                .signatures
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}: {}",
+                        s.source,
+                        s.failure.as_deref().unwrap_or("not valid")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        eprintln!(
+            "imgseal: verification failed for {}@{}: {why}",
+            image, v.digest
+        );
+        return Ok(EXIT_FAILED);
+    }
+    if a.output == Output::Text {
+        eprintln!("\nVerification for {} --", v.image);
+        eprintln!("The following checks were performed on each of these signatures:");
+        eprintln!("  - The cosign claims were validated");
+        eprintln!("  - The signatures were verified against the specified public key");
+        eprintln!("  - The payload names this image's digest and repository");
+        if !required.is_empty() {
+            eprintln!("  - The required annotations are present");
+        }
+        eprintln!();
+        for p in v.verified_payloads() {
+            println!("{}", serde_json::to_string(p).unwrap_or_default());
+        }
+    }
+    Ok(0)
+}

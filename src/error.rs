@@ -1,0 +1,142 @@
+//! The library's error type.
+//!
+//! Every variant says what was wrong (not how it was discovered) and carries enough context for
+//! a one-line message. The CLI renders these once and maps them to exit codes with
+//! [`Error::is_integrity_failure`].
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in imgseal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image reference does not follow the docker/OCI grammar.
+    #[error("invalid image reference {input:?}: {reason}")]
+    InvalidReference {
+        /// What the user typed.
+        input: String,
+        /// Which rule it broke.
+        reason: String,
+    },
+    /// A digest string is malformed or uses an unsupported algorithm.
+    #[error("invalid digest {input:?}: {reason}")]
+    InvalidDigest {
+        /// The offending text.
+        input: String,
+        /// Which rule it broke.
+        reason: String,
+    },
+    /// A key file could not be used.
+    #[error("key {path}: {reason}")]
+    Key {
+        /// The key file (or `-` for in-memory keys).
+        path: String,
+        /// What is wrong with it and what to do.
+        reason: String,
+    },
+    /// The password did not decrypt the key.
+    #[error("key {path}: wrong password (decryption failed); check IMGSEAL_PASSWORD/COSIGN_PASSWORD or --password-file")]
+    WrongPassword {
+        /// The key file.
+        path: String,
+    },
+    /// No password was available and none could be prompted for.
+    #[error("a password is needed: set IMGSEAL_PASSWORD (or COSIGN_PASSWORD), pass --password-file, or run on a terminal")]
+    NoPassword,
+    /// Refused to overwrite an existing file.
+    #[error("{path} already exists; pass --force to overwrite it")]
+    Exists {
+        /// The file that exists.
+        path: PathBuf,
+    },
+    /// A local file or directory could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The registry could not be reached or answered with an error.
+    #[error("registry {registry}: {reason}")]
+    Registry {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The registry refused our credentials (or demanded some we do not have).
+    #[error("registry {registry} refused access: {reason}")]
+    Unauthorized {
+        /// Registry host.
+        registry: String,
+        /// What the registry said and what to do.
+        reason: String,
+    },
+    /// An image, tag or blob does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// Content did not hash to the digest it was fetched by or announced with.
+    #[error("{what}: content does not match its digest (expected {expected}, got {actual}); refusing it")]
+    DigestMismatch {
+        /// What was fetched.
+        what: String,
+        /// The digest we asked for or were promised.
+        expected: String,
+        /// The digest of the bytes we received.
+        actual: String,
+    },
+    /// Content exceeds a size cap and was refused before being buffered whole.
+    #[error("{what} is larger than the {limit}-byte limit; refusing it")]
+    TooLarge {
+        /// What was fetched.
+        what: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A manifest, index or layout file is not valid.
+    #[error("{what}: {reason}")]
+    Invalid {
+        /// What was parsed.
+        what: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The user asked for something that cannot be done as asked.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// True for failures that mean "this content cannot be trusted" (digest mismatches,
+    /// oversized content) rather than "the tool could not run". The CLI exits 1 for these, like
+    /// a failed verification, and 2 for everything else.
+    pub fn is_integrity_failure(&self) -> bool {
+        matches!(self, Error::DigestMismatch { .. } | Error::TooLarge { .. })
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn key(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Key {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/<alg>/<hex>`.
+//!
+//! Tags are `org.opencontainers.image.ref.name` annotations on `index.json` entries. Signatures
+//! are stored exactly as in a registry: a manifest whose ref name is `sha256-<hex>.sig`. Every
+//! write goes to a temporary file that is renamed into place, so an interrupted run leaves the
+//! layout as it was.
+
+use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX};
+use crate::keys::write_temp;
+use crate::{Digest, Error, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The annotation holding a manifest's name in `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const MAX_INDEX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An OCI image layout directory.
+#[derive(Debug)]
+pub struct Layout {
+    root: PathBuf,
+    options: StoreOptions,
+}
+
+impl Layout {
+    /// Open an existing layout (it must contain an `oci-layout` file).
+    pub fn open(root: &Path, options: &StoreOptions) -> Result<Layout> {
+        let marker = root.join("oci-layout");
+        if !marker.is_file() {
+            return Err(Error::invalid(
+                format!("{}", root.display()),
+                "not an OCI image layout (no oci-layout file); create one with `skopeo copy … oci:DIR` or `umoci init`",
+            ));
+        }
+        Ok(Layout {
+            root: root.to_path_buf(),
+            options: options.clone(),
+        })
+    }
+
+    /// Create an empty layout at `root` (used by tests and `copy`).
+    pub fn init(root: &Path) -> Result<Layout> {
+        let ctx = |what: &str| format!("creating OCI layout {}: {what}", root.display());
+        std::fs::create_dir_all(root.join("blobs/sha256"))
+            .map_err(|e| Error::io(ctx("blobs"), e))?;
+        if !root.join("oci-layout").exists() {
+            std::fs::write(
+                root.join("oci-layout"),
+                br#"{"imageLayoutVersion":"1.0.0"}"#,
+            )
+            .map_err(|e| Error::io(ctx("oci-layout"), e))?;
+        }
+        if !root.join("index.json").exists() {
+            let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
+            std::fs::write(root.join("index.json"), index.to_string())
+                .map_err(|e| Error::io(ctx("index.json"), e))?;
+        }
+        Layout::open(root, &StoreOptions::default())
+    }
+
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        let alg = d.to_string();
+        let alg = alg.split(':').next().unwrap_or("sha256").to_string();
+        self.root.join("blobs").join(alg).join(d.hex())
+    }
+
+    fn read_index(&self) -> Result<Value> {
+        let path = self.root.join("index.json");
+        let what = format!("{}", path.display());
+        let len = std::fs::metadata(&path)
+            .map_err(|e| Error::io(format!("reading {what}"), e))?
+            .len();
+        if len > MAX_INDEX_BYTES {
+            return Err(Error::TooLarge {
+                what,
+                limit: MAX_INDEX_BYTES,
+            });
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {what}"), e))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(&what, format!("not valid JSON: {e}")))?;
+        if !v.get("manifests").map(Value::is_array).unwrap_or(false) {
+            return Err(Error::invalid(&what, "has no manifests array"));
+        }
+        Ok(v)
+    }
+
+    fn read_file_capped(&self, d: &Digest, cap: u64, what: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(d);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound {
+                    what: format!("{what} in layout {}", self.root.display()),
+                })
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        if meta.len() > cap {
+            return Err(Error::TooLarge {
+                what: what.to_string(),
+                limit: cap,
+            });
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        d.verify(&bytes, what)?;
+        Ok(bytes)
+    }
+
+    /// Fetch a manifest by ref name or digest; `Ok(None)` when absent.
+    pub fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
+        let (digest, media_type) = match r {
+            ManifestRef::Digest(d) => (d.clone(), None),
+            ManifestRef::Tag(name) => {
+                let index = self.read_index()?;
+                let found = index["manifests"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| m["annotations"][REF_NAME].as_str() == Some(name.as_str()));
+                let Some(entry) = found else { return Ok(None) };
+                let d: Digest =
+                    entry["digest"]
+                        .as_str()
+                        .unwrap_or("")
+                        .parse()
+                        .map_err(|e: Error| {
+                            Error::invalid("index.json", format!("entry {name:?}: {e}"))
+                        })?;
+                (d, entry["mediaType"].as_str().map(str::to_string))
+            }
+        };
+        let what = format!("manifest {r} in layout {}", self.root.display());
+        let bytes = match self.read_file_capped(&digest, self.options.max_manifest_bytes, &what) {
+            Ok(b) => b,
+            Err(Error::NotFound { .. }) if matches!(r, ManifestRef::Digest(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let media_type = media_type
+            .or_else(|| embedded_media_type(&bytes))
+            .unwrap_or_default();
+        Ok(Some(Manifest {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// Read a blob, refusing it when over `cap`, not `size` bytes, or not matching `digest`.
+    pub fn get_blob(&self, digest: &Digest, size: u64, cap: u64) -> Result<Vec<u8>> {
+        let what = format!("blob {digest}");
+        if size > cap {
+            return Err(Error::TooLarge { what, limit: cap });
+        }
+        self.read_file_capped(digest, size.min(cap), &what)
+    }
+
+    /// Write a blob unless present.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::sha256(bytes);
+        let path = self.blob_path(&digest);
+        if path.exists() {
+            return Ok(digest);
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let tmp = write_temp(&path, bytes, 0o644)?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(format!("writing {}", path.display()), e)
+        })?;
+        Ok(digest)
+    }
+
+    /// Write a manifest blob and, with `tag`, point that ref name at it in `index.json`.
+    pub fn put_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> Result<Digest> {
+        let digest = self.put_blob(bytes)?;
+        let Some(tag) = tag else { return Ok(digest) };
+        let mut index = self.read_index()?;
+        let entry = json!({
+            "mediaType": media_type,
+            "digest": digest.to_string(),
+            "size": bytes.len(),
+            "annotations": {REF_NAME: tag},
+        });
+        if let Some(list) = index["manifests"].as_array_mut() {
+            list.retain(|m| m["annotations"][REF_NAME].as_str() != Some(tag));
+            list.push(entry);
+        }
+        let path = self.root.join("index.json");
+        let body =
+            serde_json::to_vec(&index).map_err(|e| Error::invalid("index.json", e.to_string()))?;
+        let tmp = write_temp(&path, &body, 0o644)?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(format!("writing {}", path.display()), e)
+        })?;
+        Ok(digest)
+    }
+}

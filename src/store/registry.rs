@@ -1,0 +1,457 @@
+//! A repository in an OCI distribution registry.
+//!
+//! Transfers use `reqwest` directly so that every body is size-capped while it streams and every
+//! manifest is re-hashed; authentication challenges are answered with `oci-client`'s token
+//! exchange, with credentials from docker's `config.json` (`DOCKER_CONFIG`,
+//! `~/.docker/config.json`: `auths`, `credHelpers`, `credsStore`). A request is first sent
+//! without credentials (or with the token already held); only a `401` triggers the token
+//! exchange, so an anonymous registry costs one request per operation.
+//!
+//! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are reached over plain HTTP, as
+//! docker does; other hosts need [`StoreOptions::allow_http`](super::StoreOptions) for that.
+
+use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, MANIFEST_MEDIA_TYPES};
+use crate::reference::is_loopback_host;
+use crate::{Digest, Error, Reference, Result};
+use reqwest::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A connection to one repository of one registry.
+#[derive(Debug)]
+pub struct Repository {
+    http: reqwest::Client,
+    scheme: &'static str,
+    /// Host we talk to (Docker Hub's API host for docker.io).
+    api_host: String,
+    /// Registry as the user named it.
+    registry: String,
+    repository: String,
+    write: bool,
+    authorization: Mutex<Option<HeaderValue>>,
+    requests: AtomicU64,
+    options: StoreOptions,
+}
+
+fn install_crypto_provider() {
+    // One crypto stack (ring) for TLS; ignore "already installed".
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Repository {
+    /// Prepare a connection (no network traffic until the first call).
+    pub fn new(reference: &Reference, options: &StoreOptions, write: bool) -> Result<Repository> {
+        install_crypto_provider();
+        let scheme = if is_loopback_host(reference.registry()) || options.allow_http {
+            "http"
+        } else {
+            "https"
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Registry {
+                registry: reference.registry().to_string(),
+                reason: format!("cannot set up HTTP client: {e}"),
+            })?;
+        Ok(Repository {
+            http,
+            scheme,
+            api_host: reference.api_host().to_string(),
+            registry: reference.registry().to_string(),
+            repository: reference.repository().to_string(),
+            write,
+            authorization: Mutex::new(None),
+            requests: AtomicU64::new(0),
+            options: options.clone(),
+        })
+    }
+
+    /// HTTP requests made so far (for benchmarks and tests).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!(
+            "{}://{}/v2/{}/{}",
+            self.scheme, self.api_host, self.repository, tail
+        )
+    }
+
+    fn err(&self, reason: impl Into<String>) -> Error {
+        Error::Registry {
+            registry: self.registry.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Error {
+        let mut msg = if e.is_connect() {
+            format!("cannot connect to {}://{}", self.scheme, self.api_host)
+        } else if e.is_timeout() {
+            format!("request to {}://{} timed out", self.scheme, self.api_host)
+        } else {
+            format!("request failed: {e}")
+        };
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        if e.is_connect() {
+            msg.push_str(" (is the registry running and the address right?)");
+        }
+        self.err(msg)
+    }
+
+    /// Send a request built by `build`, answering one auth challenge if the registry sends it.
+    async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let mut answered = false;
+        loop {
+            let mut req = build(&self.http);
+            let held = self.authorization.lock().ok().and_then(|g| g.clone());
+            if let Some(a) = held {
+                req = req.header(AUTHORIZATION, a);
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || answered {
+                if matches!(
+                    resp.status(),
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                ) {
+                    return Err(Error::Unauthorized {
+                        registry: self.registry.clone(),
+                        reason: format!(
+                            "HTTP {} for {}; check the credentials in your docker config (docker login {})",
+                            resp.status().as_u16(),
+                            self.repository,
+                            self.registry
+                        ),
+                    });
+                }
+                return Ok(resp);
+            }
+            answered = true;
+            let challenge = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let value = self.answer_challenge(&challenge).await?;
+            if let Ok(mut g) = self.authorization.lock() {
+                *g = Some(value);
+            }
+        }
+    }
+
+    fn credentials(&self) -> Result<Option<(String, String)>> {
+        let mut keys = vec![self.registry.clone()];
+        if self.registry == crate::reference::DOCKER_HUB {
+            keys.push("https://index.docker.io/v1/".into());
+            keys.push("index.docker.io".into());
+        }
+        for k in keys {
+            match docker_credential::get_credential(&k) {
+                Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
+                    return Ok(Some((u, p)))
+                }
+                Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
+                    return Err(Error::Unauthorized {
+                        registry: self.registry.clone(),
+                        reason: "docker config holds an identity token, which needs an OAuth2 refresh exchange imgseal does not do; run `docker login` with a username and password or token".into(),
+                    })
+                }
+                Err(_) => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn answer_challenge(&self, challenge: &str) -> Result<HeaderValue> {
+        use base64::Engine as _;
+        let creds = self.credentials()?;
+        let scheme = challenge
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let unauthorized = |reason: String| Error::Unauthorized {
+            registry: self.registry.clone(),
+            reason,
+        };
+        if scheme == "basic" {
+            let Some((u, p)) = creds else {
+                return Err(unauthorized(format!(
+                    "it requires credentials and none are configured; run `docker login {}` or set DOCKER_CONFIG",
+                    self.registry
+                )));
+            };
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            return HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|_| unauthorized("credentials contain invalid characters".into()));
+        }
+        if scheme != "bearer" {
+            return Err(unauthorized(format!(
+                "unsupported authentication challenge {challenge:?}"
+            )));
+        }
+        // Bearer: oci-client performs the token exchange for the repository scope.
+        let config = oci_client::client::ClientConfig {
+            protocol: if self.scheme == "http" {
+                oci_client::client::ClientProtocol::Http
+            } else {
+                oci_client::client::ClientProtocol::Https
+            },
+            ..Default::default()
+        };
+        let client = oci_client::Client::new(config);
+        let reference = oci_client::Reference::with_tag(
+            self.api_host.clone(),
+            self.repository.clone(),
+            "latest".into(),
+        );
+        let auth = match &creds {
+            Some((u, p)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), p.clone()),
+            None => oci_client::secrets::RegistryAuth::Anonymous,
+        };
+        let op = if self.write {
+            oci_client::RegistryOperation::Push
+        } else {
+            oci_client::RegistryOperation::Pull
+        };
+        self.requests.fetch_add(2, Ordering::Relaxed); // ping + token request
+        match client.auth(&reference, &auth, op).await {
+            Ok(Some(token)) => HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| unauthorized("the token service returned an unusable token".into())),
+            Ok(None) => Err(unauthorized(
+                "the token service gave no token; check your credentials (docker login)".into(),
+            )),
+            Err(e) => Err(unauthorized(format!(
+                "token exchange failed: {e}; check your credentials (docker login {})",
+                self.registry
+            ))),
+        }
+    }
+
+    async fn error_for(&self, resp: reqwest::Response, what: &str) -> Error {
+        let status = resp.status();
+        let body = read_capped(resp, 1024, what).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+        self.err(format!(
+            "HTTP {} for {what}: {}",
+            status.as_u16(),
+            text.trim()
+        ))
+    }
+
+    /// Fetch a manifest by tag or digest; `Ok(None)` on 404.
+    pub async fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
+        let url = self.url(&format!("manifests/{r}"));
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let resp = self
+            .send(|c| c.get(&url).header(ACCEPT, accept.as_str()))
+            .await?;
+        let what = format!("manifest {}:{r}", self.repository);
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or("").trim().to_string());
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.parse::<Digest>().ok());
+        let bytes = read_capped(resp, self.options.max_manifest_bytes, &what).await?;
+        let digest = match r {
+            ManifestRef::Digest(d) => {
+                d.verify(&bytes, &what)?;
+                d.clone()
+            }
+            ManifestRef::Tag(_) => Digest::sha256(&bytes),
+        };
+        if let Some(h) = header_digest {
+            let computed = h.of_same_kind(&bytes);
+            if computed != h {
+                return Err(Error::DigestMismatch {
+                    what: format!("{what} (Docker-Content-Digest header)"),
+                    expected: h.to_string(),
+                    actual: computed.to_string(),
+                });
+            }
+        }
+        let media_type = match content_type {
+            Some(ct) if MANIFEST_MEDIA_TYPES.contains(&ct.as_str()) => ct,
+            _ => embedded_media_type(&bytes).unwrap_or_default(),
+        };
+        Ok(Some(Manifest {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// Fetch a blob, refusing it when over `cap`, not `size` bytes, or not matching `digest`.
+    pub async fn get_blob(&self, digest: &Digest, size: u64, cap: u64) -> Result<Vec<u8>> {
+        let what = format!("blob {digest}");
+        if size > cap {
+            return Err(Error::TooLarge { what, limit: cap });
+        }
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self.send(|c| c.get(&url)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(Error::NotFound {
+                what: format!("{what} in {}", self.repository),
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let bytes = read_capped(resp, size.min(cap), &what).await?;
+        digest.verify(&bytes, &what)?;
+        Ok(bytes)
+    }
+
+    async fn blob_exists(&self, digest: &Digest) -> Result<bool> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self.send(|c| c.head(&url)).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.error_for(resp, &format!("blob {digest}")).await),
+        }
+    }
+
+    /// Upload a blob unless the registry already has it (HEAD first).
+    pub async fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::sha256(bytes);
+        if self.blob_exists(&digest).await? {
+            return Ok(digest);
+        }
+        let what = format!("upload of blob {digest}");
+        let start = self.url("blobs/uploads/");
+        let resp = self.send(|c| c.post(&start)).await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.err(format!("{what}: no Location header in the upload response")))?
+            .to_string();
+        let base = if location.starts_with('/') {
+            format!("{}://{}{}", self.scheme, self.api_host, location)
+        } else {
+            location
+        };
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let put = format!("{base}{sep}digest={digest}");
+        let body = bytes.to_vec();
+        let resp = self
+            .send(|c| {
+                c.request(Method::PUT, &put)
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(body.clone())
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.error_for(resp, &what).await);
+        }
+        Ok(digest)
+    }
+
+    /// Push a manifest's exact bytes, at `tag` or else at its digest.
+    pub async fn put_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> Result<Digest> {
+        let digest = Digest::sha256(bytes);
+        let target = tag
+            .map(str::to_string)
+            .unwrap_or_else(|| digest.to_string());
+        let url = self.url(&format!("manifests/{target}"));
+        let body = bytes.to_vec();
+        let resp = self
+            .send(|c| {
+                c.put(&url)
+                    .header(CONTENT_TYPE, media_type)
+                    .body(body.clone())
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self
+                .error_for(
+                    resp,
+                    &format!("push of manifest {}:{target}", self.repository),
+                )
+                .await);
+        }
+        if let Some(h) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.parse::<Digest>().ok())
+        {
+            if h != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("pushed manifest {}:{target}", self.repository),
+                    expected: digest.to_string(),
+                    actual: h.to_string(),
+                });
+            }
+        }
+        Ok(digest)
+    }
+}
+
+/// Read a response body, failing as soon as it exceeds `cap` bytes (before buffering more).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let too_large = || Error::TooLarge {
+        what: what.to_string(),
+        limit: cap,
+    };
+    if let Some(len) = resp.content_length() {
+        if len > cap {
+            return Err(too_large());
+        }
+    }
+    let mut buf = Vec::new();
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| Error::Registry {
+            registry: resp.url().host_str().unwrap_or("").to_string(),
+            reason: format!("reading {what}: {e}"),
+        })?;
+        let Some(chunk) = chunk else { break };
+        if buf.len() as u64 + chunk.len() as u64 > cap {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}

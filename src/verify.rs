@@ -1,0 +1,265 @@
+//! The verification pipeline: resolve → fetch `sha256-<hex>.sig` → check each signature
+//! (key, digest, repository, annotations) → [`Verification`] with a reason for every failure.
+
+use crate::formats::cosign::{self, Payload, SignatureManifest};
+use crate::reference::ImageRef;
+use crate::sign::{resolve, Resolved};
+use crate::store::{ManifestRef, Store, StoreOptions};
+use crate::{Digest, PublicKey, Reference, Result};
+use base64::Engine as _;
+use std::collections::BTreeMap;
+
+/// One signature looked at, and what became of it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SignatureCheck {
+    /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
+    pub source: String,
+    /// The payload layer's digest.
+    pub layer_digest: String,
+    /// True when every check passed.
+    pub verified: bool,
+    /// The first check that failed, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The payload, once its signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+}
+
+/// The result of [`Verifier::verify`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verification {
+    /// The image as given.
+    pub image: String,
+    /// The manifest digest that was verified.
+    pub digest: Digest,
+    /// True when at least one signature passed every check.
+    pub verified: bool,
+    /// Why verification failed when no signature was there to look at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Every signature examined (examination stops at the first one that verifies).
+    pub signatures: Vec<SignatureCheck>,
+    /// Registry requests made.
+    pub requests: u64,
+}
+
+impl Verification {
+    /// The payloads of the verified signatures.
+    pub fn verified_payloads(&self) -> impl Iterator<Item = &Payload> {
+        self.signatures
+            .iter()
+            .filter(|s| s.verified)
+            .filter_map(|s| s.payload.as_ref())
+    }
+}
+
+/// Verifies images against one public key.
+///
+/// ```no_run
+/// # async fn demo() -> imgseal::Result<()> {
+/// use imgseal::{ImageRef, PublicKey, Verifier};
+/// use std::collections::BTreeMap;
+///
+/// let key = PublicKey::from_file("cosign.pub".as_ref())?;
+/// let image = ImageRef::parse("registry.example/app:1.0")?;
+/// let result = Verifier::new(key).verify(&image, &BTreeMap::new()).await?;
+/// if !result.verified {
+///     for s in &result.signatures {
+///         eprintln!("{}: {}", s.source, s.failure.as_deref().unwrap_or("ok"));
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    key: PublicKey,
+    options: StoreOptions,
+}
+
+impl Verifier {
+    /// A verifier for signatures made by `key`'s private half.
+    pub fn new(key: PublicKey) -> Verifier {
+        Verifier {
+            key,
+            options: StoreOptions::default(),
+        }
+    }
+
+    /// Use these store options (plain HTTP, caps).
+    pub fn with_options(mut self, options: StoreOptions) -> Verifier {
+        self.options = options;
+        self
+    }
+
+    /// Verify `image`: succeed (`verified == true`) only if a signature is valid over its exact
+    /// payload bytes with this key, names the image's digest and repository, and carries every
+    /// `required` annotation. Errors are for images that cannot be examined at all.
+    pub async fn verify(
+        &self,
+        image: &ImageRef,
+        required: &BTreeMap<String, String>,
+    ) -> Result<Verification> {
+        let Resolved {
+            store,
+            manifest,
+            identity,
+        } = resolve(image, &self.options, false).await?;
+        let digest = manifest.digest;
+        let tag = digest.signature_tag();
+        let mut result = Verification {
+            image: image.to_string(),
+            digest: digest.clone(),
+            verified: false,
+            reason: None,
+            signatures: Vec::new(),
+            requests: 0,
+        };
+        match store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+            None => {
+                result.reason = Some(format!("no signatures found (no {tag} tag)"));
+            }
+            Some(sig) => {
+                let parsed = SignatureManifest::from_bytes(&sig.bytes)?;
+                for (i, layer) in parsed.layers.iter().enumerate() {
+                    let check = self
+                        .check_layer(
+                            &store,
+                            layer,
+                            &digest,
+                            &identity,
+                            required,
+                            &format!("tag {tag}, layer {i}"),
+                        )
+                        .await;
+                    let ok = check.verified;
+                    result.signatures.push(check);
+                    if ok {
+                        result.verified = true;
+                        break;
+                    }
+                }
+                if result.signatures.is_empty() {
+                    result.reason = Some(format!("no signatures found ({tag} has no layers)"));
+                }
+            }
+        }
+        result.requests = store.requests();
+        Ok(result)
+    }
+
+    async fn check_layer(
+        &self,
+        store: &Store,
+        layer: &cosign::Descriptor,
+        digest: &Digest,
+        identity: &str,
+        required: &BTreeMap<String, String>,
+        source: &str,
+    ) -> SignatureCheck {
+        let mut check = SignatureCheck {
+            source: source.to_string(),
+            layer_digest: layer.digest.clone(),
+            verified: false,
+            failure: None,
+            payload: None,
+        };
+        match self
+            .check_layer_inner(store, layer, digest, identity, required)
+            .await
+        {
+            Ok(payload) => {
+                check.verified = true;
+                check.payload = Some(payload);
+            }
+            Err((payload, why)) => {
+                check.payload = payload;
+                check.failure = Some(why);
+            }
+        }
+        check
+    }
+
+    async fn check_layer_inner(
+        &self,
+        store: &Store,
+        layer: &cosign::Descriptor,
+        digest: &Digest,
+        identity: &str,
+        required: &BTreeMap<String, String>,
+    ) -> std::result::Result<Payload, (Option<Payload>, String)> {
+        let fail = |why: String| (None, why);
+        if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
+            return Err(fail(format!(
+                "not a signature layer (media type {:?})",
+                layer.media_type
+            )));
+        }
+        let sig_b64 = layer
+            .annotations
+            .get(cosign::SIGNATURE_ANNOTATION)
+            .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(sig_b64.trim())
+            .map_err(|_| fail("signature annotation is not base64".into()))?;
+        let layer_digest: Digest = layer
+            .digest
+            .parse()
+            .map_err(|e: crate::Error| fail(format!("bad layer digest: {e}")))?;
+        let bytes = store
+            .get_blob(&layer_digest, layer.size, self.options.max_blob_bytes)
+            .await
+            .map_err(|e| fail(format!("payload could not be fetched: {e}")))?;
+        if !self.key.verify(&bytes, &sig) {
+            return Err(fail(
+                "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into(),
+            ));
+        }
+        let payload = Payload::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+        let with = |why: String| (Some(payload.clone()), why);
+        if payload.critical.kind != cosign::SIGNATURE_TYPE {
+            return Err(with(format!(
+                "payload type is {:?}, not {:?}",
+                payload.critical.kind,
+                cosign::SIGNATURE_TYPE
+            )));
+        }
+        if payload.critical.image.docker_manifest_digest != digest.to_string() {
+            return Err(with(format!(
+                "payload names digest {}, not this image's {digest} (a signature of another image, or the tag moved after signing)",
+                payload.critical.image.docker_manifest_digest
+            )));
+        }
+        let named = &payload.critical.identity.docker_reference;
+        if !same_identity(identity, named) {
+            return Err(with(format!(
+                "payload names repository {named:?}, not {identity:?}"
+            )));
+        }
+        for (k, v) in required {
+            let found = payload.optional.as_ref().and_then(|o| o.get(k));
+            let matches = match found {
+                Some(serde_json::Value::String(s)) => s == v,
+                Some(other) => other.to_string() == *v,
+                None => false,
+            };
+            if !matches {
+                return Err(with(match found {
+                    None => format!("annotation {k}={v} is missing"),
+                    Some(other) => format!("annotation {k} is {other}, not {v:?}"),
+                }));
+            }
+        }
+        Ok(payload)
+    }
+}
+
+fn same_identity(expected: &str, named: &str) -> bool {
+    if expected == named {
+        return true;
+    }
+    match expected.parse::<Reference>() {
+        Ok(r) if expected.contains('/') => r.same_repository(named),
+        _ => false,
+    }
+}
