@@ -148,7 +148,16 @@ pub fn unique_repo(prefix: &str) -> String {
 }
 
 /// The interop data folder (`../shared/interop` beside the project), when present.
+///
+/// This harness is also included (by path) from the `interop/` crate, whose
+/// `CARGO_MANIFEST_DIR` is one level deeper: the project root is the nearest ancestor
+/// holding this file.
 pub fn interop_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop");
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .ancestors()
+        .find(|d| d.join("tests/common/mod.rs").is_file())
+        .unwrap_or(manifest_dir);
+    let p = root.join("../shared/interop");
     p.is_dir().then_some(p)
 }
