@@ -23,16 +23,18 @@ pub mod digest;
 pub mod error;
 pub mod formats;
 pub mod keys;
+pub mod oci;
 pub mod reference;
 pub mod sign;
 pub mod store;
+pub mod tree;
 pub mod verify;
 
 pub use digest::Digest;
 pub use error::Error;
 pub use keys::{PublicKey, SigningKey};
 pub use reference::{ImageRef, Reference};
-pub use sign::{Signed, Signer};
+pub use sign::{Attach, Signed, Signer};
 pub use store::StoreOptions;
 pub use verify::{Verification, Verifier};
 

@@ -1,11 +1,44 @@
-//! The signing pipeline: resolve → payload → sign → attach at `sha256-<hex>.sig`.
+//! The signing pipeline: resolve → payload → sign → attach (cosign's `.sig` tag, an OCI 1.1
+//! referrer, or both).
 
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
+use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
-use crate::store::{Manifest, ManifestRef, Store, StoreOptions, OCI_MANIFEST};
+use crate::store::{Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, OCI_MANIFEST};
 use crate::{Digest, Error, Result, SigningKey};
 use base64::Engine as _;
 use std::collections::BTreeMap;
+
+/// Where a signature is attached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attach {
+    /// cosign's `sha256-<hex>.sig` tag (what every cosign verifier reads). The default.
+    #[default]
+    Tag,
+    /// An OCI 1.1 artifact with `subject`, found through the referrers API or its tag schema.
+    Referrers,
+    /// Both.
+    Both,
+}
+
+/// One manifest signed by [`Signer::sign`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SignedManifest {
+    /// The manifest digest that was signed.
+    pub digest: Digest,
+    /// Platform, for the children of an index signed with `recursive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The `.sig` tag written (tag attachment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_tag: Option<String>,
+    /// The referrer artifact's digest and how it was made discoverable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<(Digest, ReferrerScheme)>,
+    /// False when an identical signature was already attached everywhere asked.
+    pub added: bool,
+}
 
 /// The outcome of [`Signer::sign`].
 #[derive(Clone, Debug, serde::Serialize)]
@@ -16,15 +49,17 @@ pub struct Signed {
     pub digest: Digest,
     /// The identity (`docker-reference`) written into the payload.
     pub identity: String,
-    /// The tag the signature manifest was written to.
+    /// The tag the signature manifest was written to (tag attachment), for the top manifest.
     pub signature_tag: String,
     /// False when an identical signature was already attached (nothing changed).
     pub added: bool,
+    /// Every manifest signed: the one named, then (with `recursive`) an index's children.
+    pub manifests: Vec<SignedManifest>,
     /// Registry requests made.
     pub requests: u64,
 }
 
-/// Signs images with one key, writing cosign's legacy format.
+/// Signs images with one key, writing cosign's format.
 ///
 /// ```no_run
 /// # async fn demo() -> imgseal::Result<()> {
@@ -44,6 +79,8 @@ pub struct Signed {
 pub struct Signer {
     key: SigningKey,
     options: StoreOptions,
+    attach: Attach,
+    recursive: bool,
 }
 
 /// An image resolved to its manifest in its store.
@@ -91,12 +128,105 @@ pub(crate) async fn resolve(
     })
 }
 
+/// The simple-signing layer for `payload` signed with `key`.
+fn signature_layer(key: &SigningKey, payload: &[u8]) -> Descriptor {
+    let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(payload));
+    Descriptor {
+        media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
+        size: payload.len() as u64,
+        digest: Digest::sha256(payload).to_string(),
+        annotations: BTreeMap::from([(cosign::SIGNATURE_ANNOTATION.to_string(), signature)]),
+        ..Descriptor::default()
+    }
+}
+
+/// Append `layer` to the `.sig` manifest of `digest` (keeping every existing layer); returns
+/// false when an identical layer was already there.
+pub(crate) async fn attach_to_tag(
+    store: &Store,
+    digest: &Digest,
+    layer: Descriptor,
+    payload: &[u8],
+) -> Result<bool> {
+    let tag = digest.signature_tag();
+    let mut layers = match store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+        Some(existing) => {
+            SignatureManifest::from_bytes(&existing.bytes)
+                .map_err(|e| {
+                    Error::invalid(
+                        format!("existing signature manifest at tag {tag}"),
+                        format!("{e}; refusing to replace it"),
+                    )
+                })?
+                .layers
+        }
+        None => Vec::new(),
+    };
+    if layers.contains(&layer) {
+        return Ok(false);
+    }
+    layers.push(layer);
+    store.put_blob(payload).await?;
+    let (sig_manifest, config) = cosign::signature_manifest(layers);
+    store.put_blob(&config).await?;
+    store
+        .put_manifest(&sig_manifest.to_bytes()?, OCI_MANIFEST, Some(&tag))
+        .await?;
+    Ok(true)
+}
+
+/// Attach `layer` as an OCI 1.1 artifact (cosign's `--registry-referrers-mode=oci-1-1`
+/// shape: `artifactType` sig, empty config, `subject`). Deterministic, so re-signing the same
+/// payload with the same key attaches nothing new.
+pub(crate) async fn attach_as_referrer(
+    store: &Store,
+    subject: &Manifest,
+    layer: Descriptor,
+    payload: &[u8],
+) -> Result<(Digest, ReferrerScheme, bool)> {
+    let artifact = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_string()),
+        artifact_type: Some(cosign::SIGNATURE_ARTIFACT_TYPE.to_string()),
+        config: Descriptor::of(oci::EMPTY_MEDIA_TYPE, oci::EMPTY_BLOB),
+        layers: vec![layer],
+        subject: Some(Descriptor {
+            media_type: subject.media_type.clone(),
+            size: subject.bytes.len() as u64,
+            digest: subject.digest.to_string(),
+            ..Descriptor::default()
+        }),
+        annotations: BTreeMap::new(),
+    };
+    let bytes = artifact.to_bytes()?;
+    let mut entry = Descriptor::of(OCI_MANIFEST, &bytes);
+    entry.artifact_type = artifact.artifact_type.clone();
+    let existing = store
+        .referrers(&subject.digest, Some(cosign::SIGNATURE_ARTIFACT_TYPE))
+        .await?;
+    if existing
+        .descriptors
+        .iter()
+        .any(|d| d.digest == entry.digest)
+    {
+        return Ok((Digest::sha256(&bytes), existing.scheme, false));
+    }
+    store.put_blob(oci::EMPTY_BLOB).await?;
+    store.put_blob(payload).await?;
+    let scheme = store
+        .attach_referrer(&subject.digest, &bytes, OCI_MANIFEST, entry)
+        .await?;
+    Ok((Digest::sha256(&bytes), scheme, true))
+}
+
 impl Signer {
-    /// A signer using `key` and default store options.
+    /// A signer using `key`, default store options, attaching at the `.sig` tag.
     pub fn new(key: SigningKey) -> Signer {
         Signer {
             key,
             options: StoreOptions::default(),
+            attach: Attach::Tag,
+            recursive: false,
         }
     }
 
@@ -106,8 +236,51 @@ impl Signer {
         self
     }
 
+    /// Choose where signatures are attached.
+    pub fn with_attach(mut self, attach: Attach) -> Signer {
+        self.attach = attach;
+        self
+    }
+
+    /// When the image is an index, also sign each platform manifest it lists.
+    pub fn recursive(mut self, recursive: bool) -> Signer {
+        self.recursive = recursive;
+        self
+    }
+
+    async fn sign_one(
+        &self,
+        store: &Store,
+        manifest: &Manifest,
+        identity: &str,
+        annotations: &BTreeMap<String, String>,
+        platform: Option<String>,
+    ) -> Result<SignedManifest> {
+        let digest = manifest.digest.clone();
+        let payload = Payload::new(identity, &digest, annotations).to_bytes()?;
+        let layer = signature_layer(&self.key, &payload);
+        let mut out = SignedManifest {
+            digest: digest.clone(),
+            platform,
+            signature_tag: None,
+            referrer: None,
+            added: false,
+        };
+        if matches!(self.attach, Attach::Tag | Attach::Both) {
+            out.added |= attach_to_tag(store, &digest, layer.clone(), &payload).await?;
+            out.signature_tag = Some(digest.signature_tag());
+        }
+        if matches!(self.attach, Attach::Referrers | Attach::Both) {
+            let (d, scheme, added) = attach_as_referrer(store, manifest, layer, &payload).await?;
+            out.added |= added;
+            out.referrer = Some((d, scheme));
+        }
+        Ok(out)
+    }
+
     /// Sign `image` (its manifest digest, repository and `annotations`) and attach the
-    /// signature at `sha256-<hex>.sig`, keeping every signature already there.
+    /// signature, keeping every signature already there. An index is signed as an index (its
+    /// own digest); with [`Signer::recursive`] each platform manifest is signed too.
     pub async fn sign(
         &self,
         image: &ImageRef,
@@ -118,45 +291,35 @@ impl Signer {
             manifest,
             identity,
         } = resolve(image, &self.options, true).await?;
-        let digest = manifest.digest.clone();
-        let payload = Payload::new(&identity, &digest, annotations).to_bytes()?;
-        let signature = base64::engine::general_purpose::STANDARD.encode(self.key.sign(&payload));
-        let layer = Descriptor {
-            media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
-            size: payload.len() as u64,
-            digest: Digest::sha256(&payload).to_string(),
-            annotations: BTreeMap::from([(cosign::SIGNATURE_ANNOTATION.to_string(), signature)]),
-        };
-        let tag = digest.signature_tag();
-        let mut layers = match store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
-            Some(existing) => {
-                SignatureManifest::from_bytes(&existing.bytes)
-                    .map_err(|e| {
-                        Error::invalid(
-                            format!("existing signature manifest at tag {tag}"),
-                            format!("{e}; refusing to replace it"),
-                        )
-                    })?
-                    .layers
+        let mut manifests = vec![
+            self.sign_one(&store, &manifest, &identity, annotations, None)
+                .await?,
+        ];
+        if self.recursive && oci::is_index_media_type(&manifest.media_type) {
+            let index = Index::from_bytes(&manifest.bytes)?;
+            for child in index.manifests {
+                let d = child.digest()?;
+                let m = store
+                    .get_manifest(&ManifestRef::Digest(d.clone()))
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        what: format!("platform manifest {d} listed by {image}"),
+                    })?;
+                let platform = child.platform.as_ref().map(|p| p.to_string());
+                manifests.push(
+                    self.sign_one(&store, &m, &identity, annotations, platform)
+                        .await?,
+                );
             }
-            None => Vec::new(),
-        };
-        let added = !layers.contains(&layer);
-        if added {
-            layers.push(layer);
-            store.put_blob(&payload).await?;
-            let (sig_manifest, config) = cosign::signature_manifest(layers);
-            store.put_blob(&config).await?;
-            store
-                .put_manifest(&sig_manifest.to_bytes()?, OCI_MANIFEST, Some(&tag))
-                .await?;
         }
+        let top = &manifests[0];
         Ok(Signed {
             image: image.to_string(),
-            digest,
+            digest: manifest.digest.clone(),
             identity,
-            signature_tag: tag,
-            added,
+            signature_tag: manifest.digest.signature_tag(),
+            added: top.added,
+            manifests,
             requests: store.requests(),
         })
     }

@@ -40,6 +40,12 @@ pub struct Verification {
     pub reason: Option<String>,
     /// Every signature examined (examination stops at the first one that verifies).
     pub signatures: Vec<SignatureCheck>,
+    /// Problems with what was attached (entries skipped, pagination stopped…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// With a platform: the verification of the platform manifest the index lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Box<Verification>>,
     /// Registry requests made.
     pub requests: u64,
 }
@@ -75,6 +81,7 @@ impl Verification {
 pub struct Verifier {
     key: PublicKey,
     options: StoreOptions,
+    platform: Option<String>,
 }
 
 impl Verifier {
@@ -83,7 +90,14 @@ impl Verifier {
         Verifier {
             key,
             options: StoreOptions::default(),
+            platform: None,
         }
+    }
+
+    /// For an index, also resolve and verify the platform manifest for `os/arch[/variant]`.
+    pub fn with_platform(mut self, platform: Option<String>) -> Verifier {
+        self.platform = platform;
+        self
     }
 
     /// Use these store options (plain HTTP, caps).
@@ -94,7 +108,8 @@ impl Verifier {
 
     /// Verify `image`: succeed (`verified == true`) only if a signature is valid over its exact
     /// payload bytes with this key, names the image's digest and repository, and carries every
-    /// `required` annotation. Errors are for images that cannot be examined at all.
+    /// `required` annotation. Signatures are looked for at cosign's `.sig` tag, then among the
+    /// image's OCI 1.1 referrers. Errors are for images that cannot be examined at all.
     pub async fn verify(
         &self,
         image: &ImageRef,
@@ -105,47 +120,156 @@ impl Verifier {
             manifest,
             identity,
         } = resolve(image, &self.options, false).await?;
-        let digest = manifest.digest;
+        let mut result = self
+            .verify_manifest(
+                &store,
+                image.to_string(),
+                &manifest.digest,
+                &identity,
+                required,
+            )
+            .await?;
+        if let Some(platform) = &self.platform {
+            if !crate::oci::is_index_media_type(&manifest.media_type) {
+                return Err(crate::Error::Usage(format!(
+                    "--platform {platform}: {image} is a single-platform image, not an index"
+                )));
+            }
+            let index = crate::oci::Index::from_bytes(&manifest.bytes)?;
+            let child = index
+                .manifests
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(platform)))
+                .ok_or_else(|| crate::Error::NotFound {
+                    what: format!("platform {platform} in index {}", manifest.digest),
+                })?;
+            let d = child.digest()?;
+            store
+                .get_manifest(&ManifestRef::Digest(d.clone()))
+                .await?
+                .ok_or_else(|| crate::Error::NotFound {
+                    what: format!("platform manifest {d}"),
+                })?;
+            let sub = self
+                .verify_manifest(
+                    &store,
+                    format!("{image} ({platform})"),
+                    &d,
+                    &identity,
+                    required,
+                )
+                .await?;
+            result.verified &= sub.verified;
+            result.platform = Some(Box::new(sub));
+        }
+        result.requests = store.requests();
+        Ok(result)
+    }
+
+    /// Look for signatures of `digest` in every place: cosign's `.sig` tag first (one request),
+    /// then OCI 1.1 referrers (API, or the tag schema's index). Stops at the first signature
+    /// that passes every check.
+    async fn verify_manifest(
+        &self,
+        store: &Store,
+        image: String,
+        digest: &Digest,
+        identity: &str,
+        required: &BTreeMap<String, String>,
+    ) -> Result<Verification> {
         let tag = digest.signature_tag();
         let mut result = Verification {
-            image: image.to_string(),
+            image,
             digest: digest.clone(),
             verified: false,
             reason: None,
             signatures: Vec::new(),
+            warnings: Vec::new(),
+            platform: None,
             requests: 0,
         };
-        match store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
-            None => {
-                result.reason = Some(format!("no signatures found (no {tag} tag)"));
-            }
-            Some(sig) => {
-                let parsed = SignatureManifest::from_bytes(&sig.bytes)?;
-                for (i, layer) in parsed.layers.iter().enumerate() {
-                    let check = self
-                        .check_layer(
-                            &store,
-                            layer,
-                            &digest,
-                            &identity,
-                            required,
-                            &format!("tag {tag}, layer {i}"),
-                        )
-                        .await;
-                    let ok = check.verified;
-                    result.signatures.push(check);
-                    if ok {
-                        result.verified = true;
-                        break;
+        if let Some(sig) = store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+            match SignatureManifest::from_bytes(&sig.bytes) {
+                Ok(parsed) => {
+                    for (i, layer) in parsed.layers.iter().enumerate() {
+                        let source = format!("tag {tag}, layer {i}");
+                        let check = self
+                            .check_layer(store, layer, digest, identity, required, &source)
+                            .await;
+                        let ok = check.verified;
+                        result.signatures.push(check);
+                        if ok {
+                            result.verified = true;
+                            return Ok(result);
+                        }
                     }
                 }
-                if result.signatures.is_empty() {
-                    result.reason = Some(format!("no signatures found ({tag} has no layers)"));
+                Err(e) => result.warnings.push(format!("tag {tag}: {e}; ignored")),
+            }
+        }
+        let referrers = store
+            .referrers(digest, Some(cosign::SIGNATURE_ARTIFACT_TYPE))
+            .await?;
+        result.warnings.extend(referrers.warnings);
+        for entry in referrers.descriptors {
+            let where_ = format!("{}, artifact {}", referrers.scheme, entry.digest);
+            let artifact = match self.fetch_referrer(store, &entry, digest).await {
+                Ok(m) => m,
+                Err(why) => {
+                    result.warnings.push(format!("{where_}: {why}; skipped"));
+                    continue;
+                }
+            };
+            for (i, layer) in artifact.layers.iter().enumerate() {
+                let source = format!("{where_}, layer {i}");
+                let check = self
+                    .check_layer(store, layer, digest, identity, required, &source)
+                    .await;
+                let ok = check.verified;
+                result.signatures.push(check);
+                if ok {
+                    result.verified = true;
+                    return Ok(result);
                 }
             }
         }
-        result.requests = store.requests();
+        if result.signatures.is_empty() {
+            let mut reason =
+                format!("no signatures found (no {tag} tag and no signature referrers)");
+            if !result.warnings.is_empty() {
+                reason.push_str(&format!("; {}", result.warnings.join("; ")));
+            }
+            result.reason = Some(reason);
+        }
         Ok(result)
+    }
+
+    /// Fetch a referrer's manifest by its descriptor, refusing it unless it hashes to the
+    /// descriptor's digest and its `subject` is this image.
+    async fn fetch_referrer(
+        &self,
+        store: &Store,
+        entry: &crate::oci::Descriptor,
+        subject: &Digest,
+    ) -> std::result::Result<SignatureManifest, String> {
+        let d = entry.digest().map_err(|e| e.to_string())?;
+        if entry.size > self.options.max_manifest_bytes {
+            return Err(format!(
+                "its descriptor announces {} bytes, over the {}-byte manifest cap",
+                entry.size, self.options.max_manifest_bytes
+            ));
+        }
+        let m = store
+            .get_manifest(&ManifestRef::Digest(d))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "listed but missing".to_string())?;
+        let parsed = SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string())?;
+        match &parsed.subject {
+            Some(s) if s.digest == subject.to_string() => Ok(parsed),
+            Some(s) => Err(format!("its subject is {}, another image", s.digest)),
+            None => Err("it has no subject".to_string()),
+        }
     }
 
     async fn check_layer(

@@ -6,7 +6,9 @@
 //! registry errors.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use imgseal::{keys, Error, ImageRef, PublicKey, Signer, SigningKey, StoreOptions, Verifier};
+use imgseal::{
+    keys, Attach, Error, ImageRef, PublicKey, Signer, SigningKey, StoreOptions, Verifier,
+};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -37,6 +39,32 @@ enum Command {
     Sign(SignArgs),
     /// Verify an image's signatures against a public key.
     Verify(VerifyArgs),
+    /// Show everything attached to an image: signatures, attestations, SBOMs, by scheme.
+    Tree(TreeArgs),
+}
+
+#[derive(Args, Debug)]
+struct TreeArgs {
+    /// Public keys to attribute signatures to (repeatable).
+    #[arg(long, value_name = "PUBKEY")]
+    key: Vec<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    image: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum AttachArg {
+    /// cosign's sha256-<hex>.sig tag (read by every cosign verifier)
+    Tag,
+    /// an OCI 1.1 artifact with subject (referrers API, or its tag-schema fallback)
+    Referrers,
+    /// both
+    Both,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +109,12 @@ struct SignArgs {
     password: PasswordArgs,
     #[command(flatten)]
     store: StoreArgs,
+    /// Where to attach the signature.
+    #[arg(long, value_enum, default_value_t = AttachArg::Tag)]
+    attach: AttachArg,
+    /// For an image index, also sign every platform manifest it lists.
+    #[arg(long)]
+    recursive: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -98,6 +132,9 @@ struct VerifyArgs {
     annotations: Vec<(String, String)>,
     #[command(flatten)]
     store: StoreArgs,
+    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT].
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -149,6 +186,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
+        Command::Tree(a) => tree(a).await,
     }
 }
 
@@ -231,7 +269,14 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         &a.key.display().to_string(),
     )?;
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
+    let attach = match a.attach {
+        AttachArg::Tag => Attach::Tag,
+        AttachArg::Referrers => Attach::Referrers,
+        AttachArg::Both => Attach::Both,
+    };
     let signed = Signer::new(key)
+        .with_attach(attach)
+        .recursive(a.recursive)
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
         .await?;
@@ -241,13 +286,24 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
             serde_json::to_string_pretty(&signed).unwrap_or_default()
         ),
         Output::Text => {
-            if signed.added {
-                eprintln!("Pushing signature to: {}", signed.signature_tag);
-            } else {
-                eprintln!(
-                    "An identical signature is already attached at {}",
-                    signed.signature_tag
-                );
+            for m in &signed.manifests {
+                let what = match &m.platform {
+                    Some(p) => format!("{} ({p})", m.digest),
+                    None => m.digest.to_string(),
+                };
+                let mut places = Vec::new();
+                if let Some(t) = &m.signature_tag {
+                    places.push(format!("tag {t}"));
+                }
+                if let Some((d, scheme)) = &m.referrer {
+                    places.push(format!("artifact {d} ({scheme})"));
+                }
+                let verb = if m.added {
+                    "Signed"
+                } else {
+                    "Already signed (nothing added)"
+                };
+                eprintln!("{verb}: {what} -> {}", places.join(", "));
             }
             println!("{}@{}", signed.identity, signed.digest);
         }
@@ -260,33 +316,43 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     let key = PublicKey::from_file(&a.key)?;
     let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let v = Verifier::new(key)
+        .with_platform(a.platform.clone())
         .with_options(store_options(&a.store))
         .verify(&image, &required)
         .await?;
     if a.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
-    if !v.verified {
-        let why = match &v.reason {
-            Some(r) => r.clone(),
-            None => v
-                .signatures
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{}: {}",
-                        s.source,
-                        s.failure.as_deref().unwrap_or("not valid")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        };
-        eprintln!(
-            "imgseal: verification failed for {}@{}: {why}",
-            image, v.digest
-        );
-        return Ok(EXIT_FAILED);
+    for w in v
+        .warnings
+        .iter()
+        .chain(v.platform.iter().flat_map(|p| p.warnings.iter()))
+    {
+        eprintln!("imgseal: warning: {w}");
+    }
+    for part in std::iter::once(&v).chain(v.platform.as_deref()) {
+        if !part.verified {
+            let why = match &part.reason {
+                Some(r) => r.clone(),
+                None => part
+                    .signatures
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}: {}",
+                            s.source,
+                            s.failure.as_deref().unwrap_or("not valid")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            eprintln!(
+                "imgseal: verification failed for {} ({}): {why}",
+                part.image, part.digest
+            );
+            return Ok(EXIT_FAILED);
+        }
     }
     if a.output == Output::Text {
         eprintln!("\nVerification for {} --", v.image);
@@ -298,8 +364,73 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             eprintln!("  - The required annotations are present");
         }
         eprintln!();
-        for p in v.verified_payloads() {
-            println!("{}", serde_json::to_string(p).unwrap_or_default());
+        for part in std::iter::once(&v).chain(v.platform.as_deref()) {
+            for s in part.signatures.iter().filter(|s| s.verified) {
+                eprintln!(
+                    "{} ({}): verified, found at {}",
+                    part.image, part.digest, s.source
+                );
+            }
+            for p in part.verified_payloads() {
+                println!("{}", serde_json::to_string(p).unwrap_or_default());
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn tree(a: TreeArgs) -> Result<u8, Error> {
+    let image = image_ref(&a.image, &a.store)?;
+    let mut keys = Vec::new();
+    for k in &a.key {
+        keys.push((k.display().to_string(), PublicKey::from_file(k)?));
+    }
+    let t = imgseal::tree::tree(&image, &store_options(&a.store), &keys).await?;
+    for w in &t.warnings {
+        eprintln!("imgseal: warning: {w}");
+    }
+    if a.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
+        return Ok(0);
+    }
+    println!("{} ({}, {})", t.image, t.digest, t.media_type);
+    for (p, d) in &t.platforms {
+        println!("  platform {p}: {d}");
+    }
+    if t.attachments.is_empty() {
+        println!("└── nothing attached");
+    }
+    let n = t.attachments.len();
+    for (i, att) in t.attachments.iter().enumerate() {
+        let (branch, pad) = if i + 1 == n {
+            ("└──", "    ")
+        } else {
+            ("├──", "│   ")
+        };
+        let at = att
+            .artifact_type
+            .as_deref()
+            .map(|t| format!(", artifactType {t}"))
+            .unwrap_or_default();
+        println!(
+            "{branch} {} via {} {} (manifest {}{at})",
+            att.kind, att.scheme, att.location, att.digest
+        );
+        for (k, v) in &att.annotations {
+            println!("{pad}    annotation {k}={v}");
+        }
+        let m = att.layers.len();
+        for (j, l) in att.layers.iter().enumerate() {
+            let b = if j + 1 == m { "└──" } else { "├──" };
+            let by = l
+                .signed_by
+                .as_deref()
+                .map(|s| format!(", signed by {s}"))
+                .unwrap_or_default();
+            println!(
+                "{pad}{b} {} {} ({} bytes{by})",
+                l.digest, l.media_type, l.size
+            );
         }
     }
     Ok(0)

@@ -114,49 +114,20 @@ impl Payload {
     }
 }
 
-/// An OCI descriptor, fields in go-containerregistry's order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Descriptor {
-    /// Media type.
-    #[serde(rename = "mediaType")]
-    pub media_type: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Digest of the content.
-    pub digest: String,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
+pub use crate::oci::Descriptor;
 
-/// An image manifest as cosign writes it for `.sig` tags.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SignatureManifest {
-    /// Always 2.
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    /// OCI manifest media type.
-    #[serde(rename = "mediaType", default)]
-    pub media_type: Option<String>,
-    /// The config blob's descriptor.
-    pub config: Descriptor,
-    /// One layer per signature.
-    pub layers: Vec<Descriptor>,
-}
+/// The manifest at a `.sig` tag (an OCI image manifest).
+pub type SignatureManifest = crate::oci::ImageManifest;
 
-impl SignatureManifest {
-    /// Parse a `.sig` manifest.
-    pub fn from_bytes(bytes: &[u8]) -> Result<SignatureManifest> {
-        serde_json::from_slice(bytes).map_err(|e| {
-            Error::invalid("signature manifest", format!("not an image manifest: {e}"))
-        })
-    }
-
-    /// The manifest bytes (compact JSON, cosign's field order).
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::invalid("signature manifest", e.to_string()))
-    }
-}
+/// `artifactType` cosign uses for signatures attached as OCI 1.1 referrers
+/// (`--registry-referrers-mode=oci-1-1`).
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// `artifactType` of cosign v3's Sigstore bundles attached as referrers.
+pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// Legacy tag suffix for attestations.
+pub const ATTESTATION_TAG_SUFFIX: &str = ".att";
+/// Legacy tag suffix for SBOMs.
+pub const SBOM_TAG_SUFFIX: &str = ".sbom";
 
 /// The config blob for a `.sig` manifest with these layers, byte-for-byte as cosign (through
 /// go-containerregistry's `mutate.Append` on an empty image) writes it.
@@ -209,9 +180,10 @@ pub fn signature_manifest(layers: Vec<Descriptor>) -> (SignatureManifest, Vec<u8
             media_type: CONFIG_MEDIA_TYPE.to_string(),
             size: config.len() as u64,
             digest: Digest::sha256(&config).to_string(),
-            annotations: BTreeMap::new(),
+            ..Descriptor::default()
         },
         layers,
+        ..SignatureManifest::default()
     };
     (manifest, config)
 }
@@ -253,7 +225,7 @@ mod tests {
             media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),
             size: 1,
             digest: Digest::sha256(b"p").to_string(),
-            annotations: BTreeMap::new(),
+            ..Descriptor::default()
         };
         assert_eq!(config_blob(std::slice::from_ref(&layer)).len(), 233);
         assert_eq!(

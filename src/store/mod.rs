@@ -139,6 +139,120 @@ impl Store {
         }
     }
 
+    /// Everything that refers to `subject` (optionally only `artifact_type`): from the OCI 1.1
+    /// referrers API when the registry has it, otherwise from the referrers tag schema's index
+    /// at tag `sha256-<hex>`. Problems with individual entries become warnings.
+    pub async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Referrers> {
+        if let Store::Registry(r) = self {
+            if let Some((descriptors, warnings)) = r.referrers_api(subject, artifact_type).await? {
+                return Ok(Referrers {
+                    scheme: ReferrerScheme::Api,
+                    descriptors,
+                    warnings,
+                });
+            }
+        }
+        let tag = referrers_tag(subject);
+        let mut out = Referrers {
+            scheme: ReferrerScheme::TagSchema,
+            descriptors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some(m) = self.get_manifest(&ManifestRef::Tag(tag.clone())).await? else {
+            return Ok(out);
+        };
+        if !crate::oci::is_index_media_type(&m.media_type) {
+            out.warnings.push(format!(
+                "referrers tag {tag} holds a {:?}, not an image index; ignored",
+                m.media_type
+            ));
+            return Ok(out);
+        }
+        match crate::oci::Index::from_bytes(&m.bytes) {
+            Ok(index) => {
+                out.descriptors = index
+                    .manifests
+                    .into_iter()
+                    .filter(|d| {
+                        artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type
+                    })
+                    .collect()
+            }
+            Err(e) => out
+                .warnings
+                .push(format!("referrers tag {tag}: {e}; ignored")),
+        }
+        Ok(out)
+    }
+
+    /// Store `manifest` (which has a `subject`) and make it discoverable as a referrer of
+    /// `subject`: through the registry's referrers API when it indexes the subject (it answers
+    /// with `OCI-Subject`), otherwise by adding it to the referrers tag schema's index
+    /// (read, add, write, re-read to confirm; retried when a concurrent writer dropped it).
+    pub async fn attach_referrer(
+        &self,
+        subject: &Digest,
+        manifest: &[u8],
+        media_type: &str,
+        entry: crate::oci::Descriptor,
+    ) -> Result<ReferrerScheme> {
+        let indexed = match self {
+            Store::Registry(r) => {
+                let (_, oci_subject) = r.put_manifest_subject(manifest, media_type, None).await?;
+                oci_subject.as_deref() == Some(subject.to_string().as_str())
+            }
+            Store::Layout(l) => {
+                l.put_manifest(manifest, media_type, None)?;
+                false
+            }
+        };
+        if indexed {
+            return Ok(ReferrerScheme::Api);
+        }
+        let tag = referrers_tag(subject);
+        for _attempt in 0..6 {
+            let mut index = match self.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+                None => crate::oci::Index {
+                    schema_version: 2,
+                    media_type: Some(OCI_INDEX.to_string()),
+                    ..Default::default()
+                },
+                Some(m) if crate::oci::is_index_media_type(&m.media_type) => {
+                    crate::oci::Index::from_bytes(&m.bytes)?
+                }
+                Some(m) => {
+                    return Err(crate::Error::invalid(
+                        format!("referrers tag {tag}"),
+                        format!(
+                            "holds a {:?}, not an image index; refusing to overwrite it",
+                            m.media_type
+                        ),
+                    ))
+                }
+            };
+            if index.manifests.iter().any(|d| d.digest == entry.digest) {
+                // Already listed, or written by an earlier pass and still there after a pause.
+                return Ok(ReferrerScheme::TagSchema);
+            }
+            index.manifests.push(entry.clone());
+            self.put_manifest(&index.to_bytes()?, OCI_INDEX, Some(&tag))
+                .await?;
+            // Pause, then re-read: a concurrent writer that read the old index may overwrite
+            // ours; the next pass re-adds our entry on top of theirs.
+            let mut jitter = [0u8; 1];
+            let _ = getrandom::fill(&mut jitter);
+            tokio::time::sleep(std::time::Duration::from_millis(20 + u64::from(jitter[0]))).await;
+        }
+        Err(crate::Error::invalid(
+            format!("referrers tag {tag}"),
+            "could not confirm the new entry after 6 attempts (concurrent writers?); re-run to retry",
+        ))
+    }
+
     /// How many HTTP requests this store has made (0 for layouts).
     pub fn requests(&self) -> u64 {
         match self {
@@ -146,6 +260,41 @@ impl Store {
             Store::Layout(_) => 0,
         }
     }
+}
+
+/// How referrers were found or attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrerScheme {
+    /// The registry's OCI 1.1 referrers API.
+    Api,
+    /// The referrers tag schema (an index at tag `sha256-<hex>`).
+    TagSchema,
+}
+
+impl std::fmt::Display for ReferrerScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReferrerScheme::Api => "referrers API",
+            ReferrerScheme::TagSchema => "referrers tag schema",
+        })
+    }
+}
+
+/// The result of [`Store::referrers`].
+#[derive(Clone, Debug)]
+pub struct Referrers {
+    /// Where they came from.
+    pub scheme: ReferrerScheme,
+    /// The referrer descriptors (not yet fetched or checked).
+    pub descriptors: Vec<crate::oci::Descriptor>,
+    /// Problems noticed (pagination loops, a fallback tag that is not an index…).
+    pub warnings: Vec<String>,
+}
+
+/// The referrers tag schema's tag for `subject`: `sha256-<hex>`.
+pub fn referrers_tag(subject: &Digest) -> String {
+    subject.to_string().replacen(':', "-", 1)
 }
 
 /// The `mediaType` field of a manifest's JSON, if any.

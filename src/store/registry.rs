@@ -387,6 +387,17 @@ impl Repository {
         media_type: &str,
         tag: Option<&str>,
     ) -> Result<Digest> {
+        Ok(self.put_manifest_subject(bytes, media_type, tag).await?.0)
+    }
+
+    /// Push a manifest; also returns the `OCI-Subject` header the registry sent back, which
+    /// says it indexed the manifest's `subject` for the referrers API.
+    pub async fn put_manifest_subject(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> Result<(Digest, Option<String>)> {
         let digest = Digest::sha256(bytes);
         let target = tag
             .map(str::to_string)
@@ -422,7 +433,103 @@ impl Repository {
                 });
             }
         }
-        Ok(digest)
+        let subject = resp
+            .headers()
+            .get("oci-subject")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((digest, subject))
+    }
+
+    /// Query the OCI 1.1 referrers API for `subject`, following `Link` pagination.
+    /// `Ok(None)` when the registry does not implement the API (404/400/405).
+    pub async fn referrers_api(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<(Vec<crate::oci::Descriptor>, Vec<String>)>> {
+        const MAX_PAGES: usize = 64;
+        let mut url = self.url(&format!("referrers/{subject}"));
+        if let Some(t) = artifact_type {
+            url.push_str("?artifactType=");
+            url.push_str(&percent_encode(t));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        let mut first = true;
+        loop {
+            if !seen.insert(url.clone()) {
+                warnings.push(format!(
+                    "referrers pagination loops back to {url}; stopped there"
+                ));
+                break;
+            }
+            if seen.len() > MAX_PAGES {
+                warnings.push(format!(
+                    "referrers list longer than {MAX_PAGES} pages; stopped"
+                ));
+                break;
+            }
+            let resp = self
+                .send(|c| c.get(&url).header(ACCEPT, super::OCI_INDEX))
+                .await?;
+            let status = resp.status();
+            if first
+                && matches!(
+                    status,
+                    StatusCode::NOT_FOUND
+                        | StatusCode::BAD_REQUEST
+                        | StatusCode::METHOD_NOT_ALLOWED
+                )
+            {
+                return Ok(None);
+            }
+            first = false;
+            if !status.is_success() {
+                return Err(self
+                    .error_for(resp, &format!("referrers of {subject}"))
+                    .await);
+            }
+            let filtered = resp.headers().get("oci-filters-applied").is_some();
+            let next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_next_link);
+            let body = read_capped(
+                resp,
+                self.options.max_manifest_bytes,
+                &format!("referrers of {subject}"),
+            )
+            .await?;
+            let index = crate::oci::Index::from_bytes(&body)?;
+            out.extend(index.manifests.into_iter().filter(|d| {
+                filtered || artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type
+            }));
+            match next {
+                Some(n) if n.starts_with('/') => {
+                    url = format!("{}://{}{}", self.scheme, self.api_host, n)
+                }
+                Some(n) if n.starts_with("http://") || n.starts_with("https://") => {
+                    // Never follow pagination to another host (credentials, SSRF).
+                    let host_prefix = format!("{}://{}/", self.scheme, self.api_host);
+                    if !n.starts_with(&host_prefix) {
+                        warnings.push(format!(
+                            "referrers pagination points to another host ({n}); stopped"
+                        ));
+                        break;
+                    }
+                    url = n;
+                }
+                Some(n) => {
+                    warnings.push(format!("unusable referrers Link {n:?}; stopped"));
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(Some((out, warnings)))
     }
 }
 
@@ -454,4 +561,55 @@ pub(crate) async fn read_capped(
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// Percent-encode a query value (media types contain `+` and `/`).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The target of a `Link: <url>; rel="next"` header.
+fn parse_next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            })
+            .then(|| target.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header() {
+        assert_eq!(
+            parse_next_link(r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=1&last=y")
+        );
+        assert_eq!(parse_next_link(r#"<x>; rel="prev""#), None);
+        assert_eq!(parse_next_link("garbage"), None);
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(
+            percent_encode("application/vnd.dev.cosign.artifact.sig.v1+json"),
+            "application%2Fvnd.dev.cosign.artifact.sig.v1%2Bjson"
+        );
+    }
 }

@@ -1,0 +1,177 @@
+//! OCI image-spec types imgseal reads and writes: descriptors, image manifests and indexes.
+//!
+//! Field order follows go-containerregistry (what cosign writes), so manifests imgseal builds
+//! are byte-identical to cosign's; absent optional fields are omitted.
+
+use crate::{Digest, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Media type of the OCI empty descriptor's blob (`{}`).
+pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+/// The 2-byte empty JSON blob.
+pub const EMPTY_BLOB: &[u8] = b"{}";
+
+/// An OCI content descriptor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Media type of the referenced content.
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Digest of the content.
+    pub digest: String,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Platform (in image indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// Artifact type (in referrers lists).
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+}
+
+impl Descriptor {
+    /// The parsed digest.
+    pub fn digest(&self) -> Result<Digest> {
+        self.digest.parse()
+    }
+
+    /// A descriptor for `bytes` of `media_type`.
+    pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            size: bytes.len() as u64,
+            digest: Digest::sha256(bytes).to_string(),
+            ..Descriptor::default()
+        }
+    }
+}
+
+/// A platform (`os`/`architecture`/`variant`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// CPU architecture, e.g. `amd64`.
+    pub architecture: String,
+    /// Operating system, e.g. `linux`.
+    pub os: String,
+    /// Variant, e.g. `v8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// True when `spec` (`os/arch[/variant]`) names this platform.
+    pub fn matches(&self, spec: &str) -> bool {
+        let mut parts = spec.split('/');
+        let os = parts.next().unwrap_or("");
+        let arch = parts.next().unwrap_or("");
+        let variant = parts.next();
+        self.os == os
+            && self.architecture == arch
+            && (variant.is_none() || self.variant.as_deref() == variant)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An OCI (or docker schema 2) image manifest.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ImageManifest {
+    /// Always 2.
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    /// Manifest media type.
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Artifact type (OCI 1.1 artifacts).
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+    /// Config blob.
+    pub config: Descriptor,
+    /// Layers.
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    /// The manifest this artifact refers to (OCI 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ImageManifest {
+    /// Parse manifest bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ImageManifest> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::invalid("image manifest", format!("not an image manifest: {e}")))
+    }
+
+    /// Compact JSON bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::invalid("image manifest", e.to_string()))
+    }
+}
+
+/// An OCI image index (or docker manifest list); also the referrers list format.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Index {
+    /// Always 2.
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    /// Index media type.
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Artifact type.
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
+    /// Entries.
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    /// Subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Index {
+    /// Parse index bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Index> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::invalid("image index", format!("not an image index: {e}")))
+    }
+
+    /// Compact JSON bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::invalid("image index", e.to_string()))
+    }
+}
+
+/// True for image index / manifest list media types.
+pub fn is_index_media_type(media_type: &str) -> bool {
+    media_type == crate::store::OCI_INDEX || media_type == crate::store::DOCKER_MANIFEST_LIST
+}
