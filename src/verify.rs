@@ -364,7 +364,10 @@ impl Verifier {
             let found = payload.optional.as_ref().and_then(|o| o.get(k));
             let matches = match found {
                 Some(serde_json::Value::String(s)) => s == v,
-                Some(other) => other.to_string() == *v,
+                Some(other) => {
+                    let shown = other.to_string();
+                    shown == *v
+                }
                 None => false,
             };
             if !matches {
