@@ -122,7 +122,7 @@ impl ImageManifest {
     /// Parse manifest bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<ImageManifest> {
         serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid("image manifest", format!("not an image manifest: {e}")))
+            .map_err(|e| Error::invalid("image manifest", format!("invalid JSON: {e}")))
     }
 
     /// Compact JSON bytes.
@@ -162,7 +162,7 @@ impl Index {
     /// Parse index bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Index> {
         serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid("image index", format!("not an image index: {e}")))
+            .map_err(|e| Error::invalid("image index", format!("invalid JSON: {e}")))
     }
 
     /// Compact JSON bytes.

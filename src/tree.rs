@@ -261,7 +261,7 @@ async fn signer_of(
         .get(cosign::SIGNATURE_ANNOTATION)
         .and_then(|s| {
             base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
+                .decode(crate::verify::strip_whitespace(s))
                 .ok()
         });
     if let (Some(sig), false) = (sig, keys.is_empty()) {

@@ -188,6 +188,7 @@ impl Verifier {
             platform: None,
             requests: 0,
         };
+        let mut unreadable_tag = None;
         if let Some(sig) = store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
             match SignatureManifest::from_bytes(&sig.bytes) {
                 Ok(parsed) => {
@@ -204,7 +205,7 @@ impl Verifier {
                         }
                     }
                 }
-                Err(e) => result.warnings.push(format!("tag {tag}: {e}; ignored")),
+                Err(e) => unreadable_tag = Some(e.to_string()),
             }
         }
         let referrers = store
@@ -234,12 +235,10 @@ impl Verifier {
             }
         }
         if result.signatures.is_empty() {
-            let mut reason =
-                format!("no signatures found (no {tag} tag and no signature referrers)");
-            if !result.warnings.is_empty() {
-                reason.push_str(&format!("; {}", result.warnings.join("; ")));
-            }
-            result.reason = Some(reason);
+            result.reason = Some(match unreadable_tag {
+                Some(e) => format!("the {tag} tag holds no usable signature manifest ({e}) and there are no signature referrers"),
+                None => format!("no signatures found (no {tag} tag and no signature referrers)"),
+            });
         }
         Ok(result)
     }
@@ -324,7 +323,7 @@ impl Verifier {
             .get(cosign::SIGNATURE_ANNOTATION)
             .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
         let sig = base64::engine::general_purpose::STANDARD
-            .decode(sig_b64.trim())
+            .decode(strip_whitespace(sig_b64))
             .map_err(|_| fail("signature annotation is not base64".into()))?;
         let layer_digest: Digest = layer
             .digest
@@ -389,4 +388,9 @@ fn same_identity(expected: &str, named: &str) -> bool {
         Ok(r) if expected.contains('/') => r.same_repository(named),
         _ => false,
     }
+}
+
+/// Go's base64 decoder (cosign, containers/image) skips line breaks; so do we.
+pub(crate) fn strip_whitespace(s: &str) -> String {
+    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
 }

@@ -249,7 +249,12 @@ impl Repository {
         let status = resp.status();
         let body = read_capped(resp, 1024, what).await.unwrap_or_default();
         let text = String::from_utf8_lossy(&body);
-        let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         self.err(format!(
             "HTTP {} for {what}: {}",
             status.as_u16(),
