@@ -84,6 +84,22 @@ impl SigningKey {
         sig.to_der().as_bytes().to_vec()
     }
 
+    /// Sign `message` like [`SigningKey::sign`] but return the fixed-size `r || s` encoding
+    /// (64 bytes) that JWS `ES256` uses.
+    pub fn sign_raw(&self, message: &[u8]) -> Vec<u8> {
+        let sig: Signature = self.inner.sign(message);
+        sig.to_bytes().to_vec()
+    }
+
+    /// The key's SubjectPublicKeyInfo DER (for certificates).
+    pub fn public_key_der(&self) -> Result<Vec<u8>> {
+        self.inner
+            .verifying_key()
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .map_err(|e| Error::key("-", format!("cannot encode public key: {e}")))
+    }
+
     /// The key as unencrypted PKCS#8 DER (secret: handle with care).
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
         let doc = self
