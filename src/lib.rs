@@ -19,11 +19,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod formats;
 pub mod keys;
 pub mod oci;
+pub mod policy;
 pub mod reference;
 pub mod sign;
 pub mod store;

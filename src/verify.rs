@@ -24,6 +24,9 @@ pub struct SignatureCheck {
     /// The payload, once its signature verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    /// The name of the key whose signature this is, once it verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -35,6 +38,9 @@ pub struct Verification {
     pub digest: Digest,
     /// True when at least one signature passed every check.
     pub verified: bool,
+    /// Names of the keys with at least one signature that passed every check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verified_by: Vec<String>,
     /// Why verification failed when no signature was there to look at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -79,19 +85,59 @@ impl Verification {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    key: PublicKey,
+    keys: Vec<(String, PublicKey)>,
+    require_all: bool,
+    required_keys: Vec<String>,
     options: StoreOptions,
     platform: Option<String>,
+    identity: Option<String>,
 }
 
 impl Verifier {
     /// A verifier for signatures made by `key`'s private half.
     pub fn new(key: PublicKey) -> Verifier {
         Verifier {
-            key,
+            keys: vec![("key".to_string(), key)],
+            require_all: false,
+            required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
+            identity: None,
         }
+    }
+
+    /// Require signatures to name repository `identity` (e.g. `registry.example/app`) instead
+    /// of the one the image is read from: for a copy or mirror (`imgseal copy`), whose
+    /// signatures still name the repository they were made in.
+    pub fn with_identity(mut self, identity: Option<String>) -> Verifier {
+        self.identity = identity;
+        self
+    }
+
+    /// A verifier accepting signatures by any of these named keys (see
+    /// [`Verifier::require_all`]); [`Verification::verified_by`] names the keys that signed.
+    pub fn with_keys(keys: Vec<(String, PublicKey)>) -> Verifier {
+        Verifier {
+            keys,
+            require_all: false,
+            required_keys: Vec::new(),
+            options: StoreOptions::default(),
+            platform: None,
+            identity: None,
+        }
+    }
+
+    /// Require every accepted signature to carry these annotation keys (any value).
+    pub fn with_required_annotation_keys(mut self, keys: Vec<String>) -> Verifier {
+        self.required_keys = keys;
+        self
+    }
+
+    /// Keep examining signatures until every key has one that verifies (for all-of and
+    /// threshold policies), instead of stopping at the first.
+    pub fn require_all(mut self, all: bool) -> Verifier {
+        self.require_all = all;
+        self
     }
 
     /// For an index, also resolve and verify the platform manifest for `os/arch[/variant]`.
@@ -120,9 +166,26 @@ impl Verifier {
             manifest,
             identity,
         } = resolve(image, &self.options, false).await?;
+        self.verify_resolved(&store, image, &manifest, &identity, required)
+            .await
+    }
+
+    /// [`Verifier::verify`] for an image already resolved in `store`.
+    pub(crate) async fn verify_resolved(
+        &self,
+        store: &Store,
+        image: &ImageRef,
+        manifest: &crate::store::Manifest,
+        identity: &str,
+        required: &BTreeMap<String, String>,
+    ) -> Result<Verification> {
+        let identity = self
+            .identity
+            .clone()
+            .unwrap_or_else(|| identity.to_string());
         let mut result = self
             .verify_manifest(
-                &store,
+                store,
                 image.to_string(),
                 &manifest.digest,
                 &identity,
@@ -152,7 +215,7 @@ impl Verifier {
                 })?;
             let sub = self
                 .verify_manifest(
-                    &store,
+                    store,
                     format!("{image} ({platform})"),
                     &d,
                     &identity,
@@ -182,6 +245,7 @@ impl Verifier {
             image,
             digest: digest.clone(),
             verified: false,
+            verified_by: Vec::new(),
             reason: None,
             signatures: Vec::new(),
             warnings: Vec::new(),
@@ -197,10 +261,7 @@ impl Verifier {
                         let check = self
                             .check_layer(store, layer, digest, identity, required, &source)
                             .await;
-                        let ok = check.verified;
-                        result.signatures.push(check);
-                        if ok {
-                            result.verified = true;
+                        if self.record(&mut result, check) {
                             return Ok(result);
                         }
                     }
@@ -226,10 +287,7 @@ impl Verifier {
                 let check = self
                     .check_layer(store, layer, digest, identity, required, &source)
                     .await;
-                let ok = check.verified;
-                result.signatures.push(check);
-                if ok {
-                    result.verified = true;
+                if self.record(&mut result, check) {
                     return Ok(result);
                 }
             }
@@ -241,6 +299,22 @@ impl Verifier {
             });
         }
         Ok(result)
+    }
+
+    /// Record a checked signature; true when examination can stop.
+    fn record(&self, result: &mut Verification, check: SignatureCheck) -> bool {
+        if let Some(name) = check.signed_by.as_ref().filter(|_| check.verified) {
+            result.verified = true;
+            if !result.verified_by.contains(name) {
+                result.verified_by.push(name.clone());
+            }
+        }
+        result.signatures.push(check);
+        if self.require_all {
+            result.verified_by.len() == self.keys.len()
+        } else {
+            result.verified
+        }
     }
 
     /// Fetch a referrer's manifest by its descriptor, refusing it unless it hashes to the
@@ -286,14 +360,16 @@ impl Verifier {
             verified: false,
             failure: None,
             payload: None,
+            signed_by: None,
         };
         match self
             .check_layer_inner(store, layer, digest, identity, required)
             .await
         {
-            Ok(payload) => {
+            Ok((payload, signer)) => {
                 check.verified = true;
                 check.payload = Some(payload);
+                check.signed_by = Some(signer);
             }
             Err((payload, why)) => {
                 check.payload = payload;
@@ -310,7 +386,7 @@ impl Verifier {
         digest: &Digest,
         identity: &str,
         required: &BTreeMap<String, String>,
-    ) -> std::result::Result<Payload, (Option<Payload>, String)> {
+    ) -> std::result::Result<(Payload, String), (Option<Payload>, String)> {
         let fail = |why: String| (None, why);
         if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
             return Err(fail(format!(
@@ -333,11 +409,14 @@ impl Verifier {
             .get_blob(&layer_digest, layer.size, self.options.max_blob_bytes)
             .await
             .map_err(|e| fail(format!("payload could not be fetched: {e}")))?;
-        if !self.key.verify(&bytes, &sig) {
-            return Err(fail(
-                "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into(),
-            ));
-        }
+        let Some((signer, _)) = self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) else {
+            return Err(fail(if self.keys.len() == 1 {
+                "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
+            } else {
+                "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
+            }));
+        };
+        let signer = signer.clone();
         let payload = Payload::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
         let with = |why: String| (Some(payload.clone()), why);
         if payload.critical.kind != cosign::SIGNATURE_TYPE {
@@ -376,7 +455,12 @@ impl Verifier {
                 }));
             }
         }
-        Ok(payload)
+        for k in &self.required_keys {
+            if payload.optional.as_ref().is_none_or(|o| !o.contains_key(k)) {
+                return Err(with(format!("annotation {k} is missing")));
+            }
+        }
+        Ok((payload, signer))
     }
 }
 

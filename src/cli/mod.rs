@@ -37,10 +37,30 @@ enum Command {
     GenerateKeyPair(GenerateArgs),
     /// Sign an image and attach the signature at its sha256-<hex>.sig tag.
     Sign(SignArgs),
-    /// Verify an image's signatures against a public key.
+    /// Verify an image's signatures against a public key, or images against a policy.
     Verify(VerifyArgs),
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Show everything attached to an image: signatures, attestations, SBOMs, by scheme.
     Tree(TreeArgs),
+    /// Copy an image with its signatures and other referrers between registries and OCI layouts, preserving digests.
+    Copy(CopyArgs),
+}
+
+#[derive(Args, Debug)]
+struct CopyArgs {
+    /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
+    #[arg(long)]
+    allow_http_registry: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Source image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    src: String,
+    /// Destination: host/repo[:tag][@digest] or oci:PATH[:REF]. Without a tag, SRC's tag (into a
+    /// layout: SRC's full reference as ref name). A missing layout directory is created.
+    dst: String,
 }
 
 #[derive(Args, Debug)]
@@ -125,8 +145,18 @@ struct SignArgs {
 #[derive(Args, Debug)]
 struct VerifyArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY")]
-    key: PathBuf,
+    #[arg(long, value_name = "PUBKEY", required_unless_present = "policy")]
+    key: Option<PathBuf>,
+    /// Evaluate the images against this policy file instead of one key.
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    policy: Option<PathBuf>,
+    /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
+    /// image's own: for a mirror or copy, whose signatures name the repository they were made in.
+    #[arg(long, value_name = "REPOSITORY")]
+    identity: Option<String>,
+    /// With --policy: how many images to resolve and verify at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
     /// Annotation every accepted signature must carry (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     annotations: Vec<(String, String)>,
@@ -138,8 +168,19 @@ struct VerifyArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
-    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
-    image: String,
+    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
+    #[arg(required = true, num_args = 1..)]
+    image: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Check a policy file: syntax, unknown keys (with the line), authorities' key files,
+    /// regexes; warns about rules that can never match and catch-alls listed first.
+    Validate {
+        /// The policy file (YAML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -186,7 +227,9 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
+        Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
         Command::Tree(a) => tree(a).await,
+        Command::Copy(a) => copy(a).await,
     }
 }
 
@@ -312,10 +355,22 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
 }
 
 async fn verify(a: VerifyArgs) -> Result<u8, Error> {
-    let image = image_ref(&a.image, &a.store)?;
-    let key = PublicKey::from_file(&a.key)?;
+    if let Some(policy) = &a.policy {
+        return verify_policy(&a, policy).await;
+    }
+    let [image] = a.image.as_slice() else {
+        return Err(Error::Usage(
+            "verify --key takes one image; to verify several, use --policy".into(),
+        ));
+    };
+    let image = image_ref(image, &a.store)?;
+    let Some(key) = &a.key else {
+        return Err(Error::Usage("verify needs --key or --policy".into()));
+    };
+    let key = PublicKey::from_file(key)?;
     let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let v = Verifier::new(key)
+        .with_identity(a.identity.clone())
         .with_platform(a.platform.clone())
         .with_options(store_options(&a.store))
         .verify(&image, &required)
@@ -434,4 +489,138 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+async fn copy(a: CopyArgs) -> Result<u8, Error> {
+    let src = ImageRef::parse(&a.src)?;
+    let dst = imgseal::copy::destination(&src, &a.dst)?;
+    let options = StoreOptions {
+        allow_http: a.allow_http_registry,
+        ..StoreOptions::default()
+    };
+    let r = imgseal::copy::copy(&src, &dst, &options).await?;
+    for w in &r.warnings {
+        eprintln!("imgseal: warning: {w}");
+    }
+    if a.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        return Ok(0);
+    }
+    eprintln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
+    eprintln!(
+        "  manifests: {} written, {} already there",
+        r.manifests_copied.len(),
+        r.manifests_skipped.len()
+    );
+    eprintln!(
+        "  blobs: {} copied ({} bytes), {} mounted, {} already there",
+        r.blobs_copied.len(),
+        r.bytes_copied,
+        r.blobs_mounted.len(),
+        r.blobs_skipped.len()
+    );
+    for att in &r.attachments {
+        let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
+        eprintln!(
+            "  {} {} of {}: {}{scheme}",
+            att.via, att.location, att.subject, att.outcome
+        );
+    }
+    if r.attachments.is_empty() {
+        eprintln!("  nothing attached to copy");
+    }
+    println!("{}", r.pinned);
+    Ok(0)
+}
+
+fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
+    let (policy, warnings) = imgseal::policy::Policy::load(file)?;
+    for w in &warnings {
+        eprintln!("imgseal: warning: {w}");
+    }
+    println!(
+        "{}: valid ({} rules, {} authorities, defaultAction {:?})",
+        file.display(),
+        policy.file().rules.len(),
+        policy.file().authorities.len(),
+        policy.file().default_action
+    );
+    Ok(0)
+}
+
+async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Error> {
+    use imgseal::policy::{Mode, Policy};
+    let (policy, warnings) = Policy::load(file)?;
+    for w in &warnings {
+        eprintln!("imgseal: warning: {w}");
+    }
+    let images = a
+        .image
+        .iter()
+        .map(|i| image_ref(i, &a.store))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = policy.with_options(store_options(&a.store));
+    let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
+    let decisions = policy
+        .evaluate_many(&images, a.concurrency, |done, total| {
+            if show_progress {
+                eprint!("\r[{done}/{total}] images evaluated");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        })
+        .await;
+    let denied = decisions.iter().filter(|d| !d.allowed).count();
+    match a.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "policy": file.display().to_string(),
+                "allowed": denied == 0,
+                "decisions": decisions,
+            }))
+            .unwrap_or_default()
+        ),
+        Output::Text => {
+            let width = decisions
+                .iter()
+                .map(|d| d.image.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            println!(
+                "{:<width$}  {:<8}  {:<7}  RULE",
+                "IMAGE", "DECISION", "MODE"
+            );
+            for d in &decisions {
+                let failed = d.checks.iter().any(|c| !c.passed);
+                let decision = match (d.allowed, failed, d.mode) {
+                    (false, _, _) => "DENY",
+                    (true, true, Mode::Warn) => "WARN",
+                    (true, true, Mode::Audit) => "AUDIT",
+                    (true, _, _) => "ALLOW",
+                };
+                let mode = format!("{:?}", d.mode).to_lowercase();
+                println!(
+                    "{:<width$}  {:<8}  {:<7}  {}",
+                    d.image,
+                    decision,
+                    mode,
+                    d.rule.as_deref().unwrap_or("(default)")
+                );
+                for c in &d.checks {
+                    let mark = if c.passed { "ok  " } else { "FAIL" };
+                    println!("    {mark} {:<10} {}", c.name, c.reason);
+                }
+            }
+            println!(
+                "{} images: {} allowed, {} denied",
+                decisions.len(),
+                decisions.len() - denied,
+                denied
+            );
+        }
+    }
+    Ok(if denied > 0 { EXIT_FAILED } else { 0 })
 }

@@ -58,7 +58,8 @@ impl Layout {
         Layout::open(root, &StoreOptions::default())
     }
 
-    fn blob_path(&self, d: &Digest) -> PathBuf {
+    /// Where blob `d` lives: `blobs/<alg>/<hex>`.
+    pub(crate) fn blob_path(&self, d: &Digest) -> PathBuf {
         let alg = d.to_string();
         let alg = alg.split(':').next().unwrap_or("sha256").to_string();
         self.root.join("blobs").join(alg).join(d.hex())
@@ -173,6 +174,29 @@ impl Layout {
             Error::io(format!("writing {}", path.display()), e)
         })?;
         Ok(digest)
+    }
+
+    /// True when blob `digest` is present (its file exists; its content is checked on read).
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// A fresh temporary path beside where blob `digest` will live (same directory, so the
+    /// final rename is atomic), creating the directory if needed.
+    pub(crate) fn staging_path(&self, digest: &Digest) -> Result<PathBuf> {
+        let path = self.blob_path(digest);
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(dir.join(super::temp_name(digest)))
+    }
+
+    /// Move a verified temporary file (from [`Layout::staging_path`]) into place as blob
+    /// `digest`.
+    pub(crate) fn commit_blob(&self, staged: &Path, digest: &Digest) -> Result<()> {
+        let path = self.blob_path(digest);
+        std::fs::rename(staged, &path)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
     /// Write a manifest blob and, with `tag`, point that ref name at it in `index.json`.

@@ -253,6 +253,79 @@ impl Store {
         ))
     }
 
+    /// True when the store holds blob `digest`: a `HEAD` in a registry, the blob's file in a
+    /// layout (its content is checked whenever it is read).
+    pub async fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        match self {
+            Store::Registry(s) => s.blob_exists(digest).await,
+            Store::Layout(s) => Ok(s.has_blob(digest)),
+        }
+    }
+
+    /// Copy blob `digest` (announced as `size` bytes) from this store to `dst` with memory
+    /// bounded whatever its size:
+    ///
+    /// 1. nothing when `dst` already has it;
+    /// 2. a cross-repository mount when both are repositories of one registry;
+    /// 3. otherwise streamed into a temporary file (beside its final place for a layout,
+    ///    in the system temp directory for a registry) while being hashed and counted,
+    ///    refused as soon as it runs past `size` and at the end unless it hashes to `digest`,
+    ///    then renamed into place or uploaded from that file in one streamed `PUT`. A
+    ///    layout's blob file is verified in place and uploaded from where it is.
+    ///
+    /// Nothing is written at `dst` unless the content checked out.
+    pub async fn copy_blob_to(&self, digest: &Digest, size: u64, dst: &Store) -> Result<BlobCopy> {
+        if dst.has_blob(digest).await? {
+            return Ok(BlobCopy::Present);
+        }
+        let mut session = None;
+        if let (Store::Registry(from), Store::Registry(to)) = (self, dst) {
+            if to.same_registry(from) && to.repository() != from.repository() {
+                match to.mount_blob(digest, from.repository()).await? {
+                    registry::Mount::Mounted => return Ok(BlobCopy::Mounted),
+                    registry::Mount::Refused(s) => session = s,
+                }
+            }
+        }
+        let staged = match dst {
+            Store::Layout(l) => l.staging_path(digest)?,
+            Store::Registry(_) => std::env::temp_dir().join(temp_name(digest)),
+        };
+        let mut guard = None;
+        let local = match self {
+            Store::Layout(from) if matches!(dst, Store::Registry(_)) => {
+                let path = from.blob_path(digest);
+                read_verified(&path, digest, size, VerifiedSink::new(digest, size, None)).await?;
+                path
+            }
+            Store::Layout(from) => {
+                let (file, g) = TempFile::create(&staged)?;
+                guard = Some(g);
+                let sink = VerifiedSink::new(digest, size, Some(file));
+                read_verified(&from.blob_path(digest), digest, size, sink).await?;
+                staged
+            }
+            Store::Registry(from) => {
+                let (file, g) = TempFile::create(&staged)?;
+                guard = Some(g);
+                let mut sink = VerifiedSink::new(digest, size, Some(file));
+                from.download_blob(digest, size, &mut sink).await?;
+                sink.finish().await?;
+                staged
+            }
+        };
+        match dst {
+            Store::Registry(to) => to.upload_blob_file(digest, size, &local, session).await?,
+            Store::Layout(to) => {
+                to.commit_blob(&local, digest)?;
+                if let Some(g) = guard.as_mut() {
+                    g.keep = true;
+                }
+            }
+        }
+        Ok(BlobCopy::Copied)
+    }
+
     /// How many HTTP requests this store has made (0 for layouts).
     pub fn requests(&self) -> u64 {
         match self {
@@ -260,6 +333,201 @@ impl Store {
             Store::Layout(_) => 0,
         }
     }
+}
+
+/// How [`Store::copy_blob_to`] got a blob to its destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlobCopy {
+    /// The destination already had it; nothing was transferred.
+    Present,
+    /// Mounted from the source repository of the same registry; nothing was transferred.
+    Mounted,
+    /// Streamed from the source, verified, and written to the destination.
+    Copied,
+}
+
+/// How long a blob transfer of `size` bytes may take: the usual two minutes plus one second
+/// per 256 KiB, so large layers are not cut off by the client's per-request timeout.
+pub(crate) fn transfer_timeout(size: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(120 + size / (256 * 1024))
+}
+
+/// A unique temporary file name for staging blob `digest`.
+pub(crate) fn temp_name(digest: &Digest) -> String {
+    let mut suffix = [0u8; 6];
+    let _ = getrandom::fill(&mut suffix);
+    format!(
+        ".imgseal-{}.tmp-{}",
+        &digest.hex()[..12.min(digest.hex().len())],
+        hex::encode(suffix)
+    )
+}
+
+/// A temporary file removed when dropped unless `keep` is set (after it was renamed away).
+struct TempFile {
+    path: std::path::PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    fn create(path: &std::path::Path) -> Result<(tokio::fs::File, TempFile)> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| crate::Error::io(format!("creating {}", path.display()), e))?;
+        Ok((
+            tokio::fs::File::from_std(file),
+            TempFile {
+                path: path.to_path_buf(),
+                keep: false,
+            },
+        ))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Hashes and counts a blob as it streams (optionally into a file), refusing it as soon as it
+/// runs past its announced size; [`VerifiedSink::finish`] checks size and digest.
+pub(crate) struct VerifiedSink {
+    file: Option<tokio::fs::File>,
+    hasher: Hasher,
+    digest: Digest,
+    size: u64,
+    written: u64,
+}
+
+enum Hasher {
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl VerifiedSink {
+    pub(crate) fn new(digest: &Digest, size: u64, file: Option<tokio::fs::File>) -> VerifiedSink {
+        use sha2::Digest as _;
+        let hasher = match digest.algorithm() {
+            crate::digest::Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            crate::digest::Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        };
+        VerifiedSink {
+            file,
+            hasher,
+            digest: digest.clone(),
+            size,
+            written: 0,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("blob {}", self.digest)
+    }
+
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        use sha2::Digest as _;
+        use tokio::io::AsyncWriteExt as _;
+        if self.written + chunk.len() as u64 > self.size {
+            return Err(crate::Error::TooLarge {
+                what: format!("{} (its descriptor says {} bytes)", self.what(), self.size),
+                limit: self.size,
+            });
+        }
+        match &mut self.hasher {
+            Hasher::Sha256(h) => h.update(chunk),
+            Hasher::Sha512(h) => h.update(chunk),
+        }
+        if let Some(f) = &mut self.file {
+            f.write_all(chunk)
+                .await
+                .map_err(|e| crate::Error::io(format!("staging {}", self.what()), e))?;
+        }
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    pub(crate) async fn finish(mut self) -> Result<()> {
+        use sha2::Digest as _;
+        use tokio::io::AsyncWriteExt as _;
+        let what = self.what();
+        if let Some(mut f) = self.file.take() {
+            f.flush()
+                .await
+                .and(f.sync_all().await)
+                .map_err(|e| crate::Error::io(format!("staging {what}"), e))?;
+        }
+        let (alg, hex) = match self.hasher {
+            Hasher::Sha256(h) => ("sha256", hex::encode(h.finalize())),
+            Hasher::Sha512(h) => ("sha512", hex::encode(h.finalize())),
+        };
+        let actual: Digest = format!("{alg}:{hex}").parse()?;
+        if actual != self.digest {
+            return Err(crate::Error::DigestMismatch {
+                what,
+                expected: self.digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        if self.written != self.size {
+            return Err(crate::Error::invalid(
+                what,
+                format!(
+                    "is {} bytes but its descriptor says {}; refusing it",
+                    self.written, self.size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Stream the file at `path` through `sink` (which checks it is blob `digest` of `size` bytes).
+async fn read_verified(
+    path: &std::path::Path,
+    digest: &Digest,
+    size: u64,
+    mut sink: VerifiedSink,
+) -> Result<()> {
+    use tokio::io::AsyncReadExt as _;
+    let ctx = || format!("reading {}", path.display());
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(crate::Error::NotFound {
+                what: format!("blob {digest} ({})", path.display()),
+            })
+        }
+        Err(e) => return Err(crate::Error::io(ctx(), e)),
+    };
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| crate::Error::io(ctx(), e))?
+        .len();
+    if len > size {
+        return Err(crate::Error::TooLarge {
+            what: format!("blob {digest} (its descriptor says {size} bytes)"),
+            limit: size,
+        });
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .await
+            .map_err(|e| crate::Error::io(ctx(), e))?;
+        if n == 0 {
+            break;
+        }
+        sink.write(&buf[..n]).await?;
+    }
+    sink.finish().await
 }
 
 /// How referrers were found or attached.

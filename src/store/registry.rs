@@ -116,9 +116,18 @@ impl Repository {
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
+        self.try_send(|c| Ok(build(c))).await
+    }
+
+    /// [`Repository::send`] for requests whose building can fail (a body opened from a file,
+    /// re-opened for the retry after an auth challenge since a stream cannot be replayed).
+    async fn try_send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder>,
+    ) -> Result<reqwest::Response> {
         let mut answered = false;
         loop {
-            let mut req = build(&self.http);
+            let mut req = build(&self.http)?;
             let held = self.authorization.lock().ok().and_then(|g| g.clone());
             if let Some(a) = held {
                 req = req.header(AUTHORIZATION, a);
@@ -336,7 +345,8 @@ impl Repository {
         Ok(bytes)
     }
 
-    async fn blob_exists(&self, digest: &Digest) -> Result<bool> {
+    /// True when the repository has blob `digest` (HEAD).
+    pub(crate) async fn blob_exists(&self, digest: &Digest) -> Result<bool> {
         let url = self.url(&format!("blobs/{digest}"));
         let resp = self.send(|c| c.head(&url)).await?;
         match resp.status() {
@@ -353,24 +363,7 @@ impl Repository {
             return Ok(digest);
         }
         let what = format!("upload of blob {digest}");
-        let start = self.url("blobs/uploads/");
-        let resp = self.send(|c| c.post(&start)).await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self.error_for(resp, &what).await);
-        }
-        let location = resp
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| self.err(format!("{what}: no Location header in the upload response")))?
-            .to_string();
-        let base = if location.starts_with('/') {
-            format!("{}://{}{}", self.scheme, self.api_host, location)
-        } else {
-            location
-        };
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let put = format!("{base}{sep}digest={digest}");
+        let put = self.finish_url(&self.start_upload(&what).await?, &digest);
         let body = bytes.to_vec();
         let resp = self
             .send(|c| {
@@ -383,6 +376,131 @@ impl Repository {
             return Err(self.error_for(resp, &what).await);
         }
         Ok(digest)
+    }
+
+    /// Open an upload session; returns its absolute URL.
+    async fn start_upload(&self, what: &str) -> Result<String> {
+        let start = self.url("blobs/uploads/");
+        let resp = self.send(|c| c.post(&start)).await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.error_for(resp, what).await);
+        }
+        self.upload_location(&resp)
+            .ok_or_else(|| self.err(format!("{what}: no Location header in the upload response")))
+    }
+
+    /// The absolute upload-session URL in a `202 Accepted` response's `Location`.
+    fn upload_location(&self, resp: &reqwest::Response) -> Option<String> {
+        let location = resp.headers().get(LOCATION)?.to_str().ok()?;
+        Some(if location.starts_with('/') {
+            format!("{}://{}{}", self.scheme, self.api_host, location)
+        } else {
+            location.to_string()
+        })
+    }
+
+    /// The URL that completes upload session `location` with a monolithic PUT of `digest`.
+    fn finish_url(&self, location: &str, digest: &Digest) -> String {
+        let sep = if location.contains('?') { '&' } else { '?' };
+        format!("{location}{sep}digest={digest}")
+    }
+
+    /// This repository's path (`library/nginx`).
+    pub(crate) fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// True when `other` is a repository of the same registry, reached the same way (so a
+    /// blob can be mounted from it).
+    pub(crate) fn same_registry(&self, other: &Repository) -> bool {
+        self.scheme == other.scheme && self.api_host == other.api_host
+    }
+
+    /// Ask the registry to mount blob `digest` from repository `from` (same registry) instead
+    /// of uploading it. A registry that refuses (no such blob there, no pull access to `from`,
+    /// mounting unsupported) answers `202` with an upload session, returned for the upload.
+    pub(crate) async fn mount_blob(&self, digest: &Digest, from: &str) -> Result<Mount> {
+        let url = self.url(&format!("blobs/uploads/?mount={digest}&from={from}"));
+        let resp = match self.send(|c| c.post(&url)).await {
+            Ok(r) => r,
+            // A token scoped to this repository may not grant pull on `from`: upload instead.
+            Err(Error::Unauthorized { .. }) => return Ok(Mount::Refused(None)),
+            Err(e) => return Err(e),
+        };
+        Ok(match resp.status() {
+            StatusCode::CREATED => Mount::Mounted,
+            StatusCode::ACCEPTED => Mount::Refused(self.upload_location(&resp)),
+            _ => Mount::Refused(None),
+        })
+    }
+
+    /// Stream blob `digest` into `out`, which hashes and counts it: refused as soon as it
+    /// runs past `size` bytes (or announces more); `out.finish()` checks the digest.
+    pub(crate) async fn download_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        out: &mut super::VerifiedSink,
+    ) -> Result<()> {
+        let what = format!("blob {digest}");
+        let url = self.url(&format!("blobs/{digest}"));
+        let timeout = super::transfer_timeout(size);
+        let mut resp = self.send(|c| c.get(&url).timeout(timeout)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(Error::NotFound {
+                what: format!("{what} in {}", self.repository),
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        if let Some(len) = resp.content_length() {
+            if len > size {
+                return Err(Error::TooLarge { what, limit: size });
+            }
+        }
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.err(format!("reading {what}: {e}")))?
+        {
+            out.write(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Upload the `size`-byte file at `path` (already verified to hash to `digest`) as blob
+    /// `digest`, streaming it in one PUT; `session` is an upload already opened (by a refused
+    /// mount), else one is opened.
+    pub(crate) async fn upload_blob_file(
+        &self,
+        digest: &Digest,
+        size: u64,
+        path: &std::path::Path,
+        session: Option<String>,
+    ) -> Result<()> {
+        let what = format!("upload of blob {digest}");
+        let location = match session {
+            Some(l) => l,
+            None => self.start_upload(&what).await?,
+        };
+        let put = self.finish_url(&location, digest);
+        let timeout = super::transfer_timeout(size);
+        let resp = self
+            .try_send(|c| {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                Ok(c.put(&put)
+                    .timeout(timeout)
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(reqwest::header::CONTENT_LENGTH, size)
+                    .body(reqwest::Body::from(tokio::fs::File::from_std(file))))
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.error_for(resp, &what).await);
+        }
+        Ok(())
     }
 
     /// Push a manifest's exact bytes, at `tag` or else at its digest.
@@ -536,6 +654,15 @@ impl Repository {
         }
         Ok(Some((out, warnings)))
     }
+}
+
+/// The outcome of [`Repository::mount_blob`].
+#[derive(Debug)]
+pub(crate) enum Mount {
+    /// The registry linked the blob into this repository.
+    Mounted,
+    /// Not mounted; the upload session the registry opened instead, if any.
+    Refused(Option<String>),
 }
 
 /// Read a response body, failing as soon as it exceeds `cap` bytes (before buffering more).

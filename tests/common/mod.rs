@@ -161,3 +161,20 @@ pub fn interop_dir() -> Option<PathBuf> {
     let p = root.join("../shared/interop");
     p.is_dir().then_some(p)
 }
+
+/// Send `DELETE path` to a plain-HTTP registry and return the status code (test setup only).
+pub fn http_delete(host: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "DELETE {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,476 @@
+//! `imgseal policy validate` and `imgseal verify --policy` against a real registry.
+
+mod common;
+
+use common::*;
+use imgseal::reference::ImageRef;
+use imgseal::store::{Store, StoreOptions, OCI_MANIFEST};
+use imgseal::{Signer, SigningKey};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn imgseal(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imgseal"))
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .env_remove("IMGSEAL_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Push an image with these config labels, manifest annotations and layer size.
+async fn push(
+    host: &str,
+    repo: &str,
+    tag: &str,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+    layer_size: usize,
+) -> imgseal::Digest {
+    let store = Store::open(
+        &ImageRef::parse(&format!("{host}/{repo}:{tag}")).unwrap(),
+        &StoreOptions::default(),
+        true,
+    )
+    .unwrap();
+    let layer = random_bytes(layer_size);
+    let layer_digest = store.put_blob(&layer).await.unwrap();
+    let labels: BTreeMap<_, _> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
+    })
+    .to_string();
+    let config_digest = store.put_blob(config.as_bytes()).await.unwrap();
+    let annotations: BTreeMap<_, _> = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest.to_string(), "size": layer.len()}],
+        "annotations": annotations,
+    })
+    .to_string();
+    store
+        .put_manifest(manifest.as_bytes(), OCI_MANIFEST, Some(tag))
+        .await
+        .unwrap()
+}
+
+async fn sign(host: &str, repo: &str, tag: &str, key: &SigningKey, annotations: &[(&str, &str)]) {
+    let a: BTreeMap<_, _> = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Signer::new(key.clone())
+        .sign(
+            &ImageRef::parse(&format!("{host}/{repo}:{tag}")).unwrap(),
+            &a,
+        )
+        .await
+        .unwrap();
+}
+
+fn write_keys(dir: &Path, names: &[&str]) -> Vec<SigningKey> {
+    names
+        .iter()
+        .map(|n| {
+            let k = SigningKey::generate().unwrap();
+            std::fs::write(dir.join(format!("{n}.pub")), k.public_key().to_pem()).unwrap();
+            k
+        })
+        .collect()
+}
+
+#[test]
+fn validate_reports_errors_with_lines_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(dir.path(), &["release"]);
+    std::fs::write(
+        dir.path().join("ok.yaml"),
+        "version: 1\ndefaultAction: reject\nauthorities:\n  release: {key: release.pub}\nrules:\n  - name: all\n    images: ['**']\n    authorities: {anyOf: [release]}\n  - name: prod\n    images: ['registry.corp.example/prod/**']\n  - name: prod-again\n    images: ['registry.corp.example/prod/**']\n",
+    )
+    .unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "ok.yaml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("ok.yaml: valid (3 rules, 1 authorities"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("rule \"all\" matches every image and comes before more specific rules"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rule \"prod-again\" can never match"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("typo.yaml"), "version: 1\ndefaultAction: reject\nrules:\n  - name: a\n    images: ['**']\n    requiredLabel: {}\n").unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "typo.yaml"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("unknown field `requiredLabel`") && stderr.contains("line 6"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
+    std::fs::write(
+        dir.path().join("nokey.yaml"),
+        "version: 1\ndefaultAction: allow\nauthorities:\n  gone: {key: gone.pub}\n",
+    )
+    .unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "nokey.yaml"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("authority \"gone\"") && stderr.contains("gone.pub"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("nodefault.yaml"), "version: 1\nrules: []\n").unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "nodefault.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("defaultAction"));
+}
+
+#[tokio::test]
+async fn policy_decisions_check_by_check() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+    let keys = write_keys(dir.path(), &["release", "qa", "sec"]);
+    let good_labels = [
+        ("org.opencontainers.image.version", "1.2.3"),
+        ("org.opencontainers.image.source", "https://git.example/app"),
+    ];
+    let base = [(
+        "org.opencontainers.image.base.name",
+        "docker.io/library/alpine:3.20",
+    )];
+
+    // prod/app:1.2.3 — signed by release with build-version, labelled, small: allowed.
+    push(&h, "prod/app", "1.2.3", &good_labels, &base, 100).await;
+    sign(
+        &h,
+        "prod/app",
+        "1.2.3",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    // prod/app:latest — same content: the tag rule denies it.
+    push(&h, "prod/app", "latest", &good_labels, &base, 100).await;
+    sign(
+        &h,
+        "prod/app",
+        "latest",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    // prod/unsigned:1.0.0 — no signature.
+    push(&h, "prod/unsigned", "1.0.0", &good_labels, &base, 100).await;
+    // prod/nolabels:1.0.0 — signed, but labels missing, too big, unknown base image.
+    push(
+        &h,
+        "prod/nolabels",
+        "1.0.0",
+        &[],
+        &[(
+            "org.opencontainers.image.base.name",
+            "docker.io/library/ubuntu:22.04",
+        )],
+        5000,
+    )
+    .await;
+    sign(
+        &h,
+        "prod/nolabels",
+        "1.0.0",
+        &keys[0],
+        &[("build-version", "1")],
+    )
+    .await;
+    // prod/noannot:1.0.0 — signed without the build-version annotation.
+    push(&h, "prod/noannot", "1.0.0", &good_labels, &base, 100).await;
+    sign(&h, "prod/noannot", "1.0.0", &keys[0], &[]).await;
+    // dev/app:latest — warn mode: unsigned and latest, reported but allowed.
+    push(&h, "dev/app", "latest", &[], &[], 100).await;
+    // critical/db:2.0.0 — threshold 2 of 3: only qa signed → denied; critical/ok: qa + sec → allowed.
+    push(&h, "critical/db", "2.0.0", &good_labels, &base, 100).await;
+    sign(&h, "critical/db", "2.0.0", &keys[1], &[]).await;
+    push(&h, "critical/ok", "2.0.0", &good_labels, &base, 100).await;
+    sign(&h, "critical/ok", "2.0.0", &keys[1], &[]).await;
+    sign(&h, "critical/ok", "2.0.0", &keys[2], &[]).await;
+
+    let policy = format!(
+        r#"version: 1
+defaultAction: reject
+authorities:
+  release: {{key: release.pub}}
+  qa: {{key: qa.pub}}
+  sec: {{key: sec.pub}}
+rules:
+  - name: production
+    images: ["{h}/prod/**"]
+    mode: enforce
+    authorities: {{anyOf: [release]}}
+    annotations: [build-version]
+    allowedRegistries: ["{h}"]
+    tags: {{deny: [latest], pattern: '^\d+\.\d+\.\d+$'}}
+    requiredLabels:
+      org.opencontainers.image.version: '^\d+\.\d+\.\d+$'
+      org.opencontainers.image.source: null
+    maxSize: 1KiB
+    allowedBaseImages: ["docker.io/library/alpine:*"]
+  - name: development
+    images: ["{h}/dev/**"]
+    mode: warn
+    authorities: {{anyOf: [release]}}
+    tags: {{deny: [latest]}}
+  - name: critical
+    images: ["{h}/critical/**"]
+    authorities: {{threshold: {{count: 2, of: [release, qa, sec]}}}}
+"#
+    );
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    let img = |r: &str| format!("{h}/{r}");
+    let images = [
+        img("prod/app:1.2.3"),
+        img("prod/app:latest"),
+        img("prod/unsigned:1.0.0"),
+        img("prod/nolabels:1.0.0"),
+        img("prod/noannot:1.0.0"),
+        img("dev/app:latest"),
+        img("critical/db:2.0.0"),
+        img("critical/ok:2.0.0"),
+        "docker.io/library/nginx:1.25".to_string(),
+    ];
+    let mut args = vec![
+        "verify",
+        "--policy",
+        "policy.yaml",
+        "--output",
+        "json",
+        "--concurrency",
+        "4",
+    ];
+    args.extend(images.iter().map(String::as_str));
+    let out = imgseal(dir.path(), &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let d = |i: usize| &v["decisions"][i];
+    let failed = |i: usize| -> Vec<String> {
+        d(i)["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["passed"] == false)
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c["name"].as_str().unwrap(),
+                    c["reason"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(d(0)["allowed"], true, "{:?}", failed(0));
+    assert_eq!(d(0)["rule"], "production");
+    assert!(d(0)["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "signature"
+            && c["reason"].as_str().unwrap().contains("signed by release")));
+
+    assert_eq!(d(1)["allowed"], false);
+    assert!(
+        failed(1)
+            .iter()
+            .any(|f| f.contains("tag \"latest\" is denied")),
+        "{:?}",
+        failed(1)
+    );
+
+    assert_eq!(d(2)["allowed"], false);
+    assert!(
+        failed(2)
+            .iter()
+            .any(|f| f.starts_with("signature:") && f.contains("no signatures found")),
+        "{:?}",
+        failed(2)
+    );
+
+    assert_eq!(d(3)["allowed"], false);
+    let f3 = failed(3);
+    assert!(
+        f3.iter()
+            .any(|f| f.contains("label org.opencontainers.image.version is missing")),
+        "{f3:?}"
+    );
+    assert!(
+        f3.iter()
+            .any(|f| f.starts_with("size:") && f.contains("limit 1.0 KiB")),
+        "{f3:?}"
+    );
+    assert!(
+        f3.iter()
+            .any(|f| f
+                .contains("base image docker.io/library/ubuntu:22.04 is not in allowedBaseImages")),
+        "{f3:?}"
+    );
+
+    assert_eq!(d(4)["allowed"], false);
+    assert!(
+        failed(4)
+            .iter()
+            .any(|f| f.contains("annotation build-version is missing")),
+        "{:?}",
+        failed(4)
+    );
+
+    assert_eq!(d(5)["allowed"], true, "warn mode never denies");
+    assert_eq!(d(5)["mode"], "warn");
+    assert!(failed(5).len() >= 2, "{:?}", failed(5));
+
+    assert_eq!(d(6)["allowed"], false);
+    assert!(
+        failed(6)
+            .iter()
+            .any(|f| f.contains("2 of [release, qa, sec] must sign; valid signatures from qa")),
+        "{:?}",
+        failed(6)
+    );
+    assert_eq!(d(7)["allowed"], true, "{:?}", failed(7));
+
+    assert_eq!(d(8)["allowed"], false);
+    assert!(d(8)["checks"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("defaultAction is reject"));
+    // The default rule needs no network: nothing was fetched from Docker Hub.
+    assert_eq!(d(8)["requests"], 0);
+
+    // Only warn-mode failures: exit 0, and the table says WARN.
+    let out = imgseal(
+        dir.path(),
+        &[
+            "verify",
+            "--policy",
+            "policy.yaml",
+            &img("dev/app:latest"),
+            &img("prod/app:1.2.3"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("WARN")
+            && stdout.contains("ALLOW")
+            && stdout.contains("2 images: 2 allowed, 0 denied"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn huge_or_missing_config_fails_label_check_without_aborting() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+    let store = Store::open(
+        &ImageRef::parse(&format!("{h}/odd/app:1")).unwrap(),
+        &StoreOptions::default(),
+        true,
+    )
+    .unwrap();
+    let layer = store.put_blob(b"layer").await.unwrap();
+    // Config descriptor announcing 100 MiB, and one whose blob does not exist.
+    let doomed = store.put_blob(b"{\"config\":{}}").await.unwrap();
+    for (tag, size, digest) in [
+        ("huge", 100u64 << 20, layer.to_string()),
+        ("missing", 13, doomed.to_string()),
+    ] {
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.to_string(), "size": 5}],
+        })
+        .to_string();
+        store
+            .put_manifest(m.as_bytes(), OCI_MANIFEST, Some(tag))
+            .await
+            .unwrap();
+    }
+    // Delete the config blob behind the registry's back: the manifest now points at nothing.
+    assert_eq!(http_delete(&h, &format!("/v2/odd/app/blobs/{doomed}")), 202);
+    push(
+        &h,
+        "odd/fine",
+        "1",
+        &[("org.opencontainers.image.version", "1")],
+        &[],
+        10,
+    )
+    .await;
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!("version: 1\ndefaultAction: reject\nrules:\n  - name: labels\n    images: ['{h}/**']\n    requiredLabels: {{org.opencontainers.image.version: null}}\n"),
+    )
+    .unwrap();
+    let out = imgseal(
+        dir.path(),
+        &[
+            "verify",
+            "--policy",
+            "p.yaml",
+            "-o",
+            "json",
+            &format!("{h}/odd/app:huge"),
+            &format!("{h}/odd/app:missing"),
+            &format!("{h}/odd/fine:1"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let reason = |i: usize| {
+        v["decisions"][i]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        reason(0).contains("over the 8388608-byte cap"),
+        "{}",
+        reason(0)
+    );
+    assert!(
+        reason(1).contains("config blob") && reason(1).contains("not found"),
+        "{}",
+        reason(1)
+    );
+    assert_eq!(v["decisions"][2]["allowed"], true);
+}
