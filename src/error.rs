@@ -109,6 +109,10 @@ pub enum Error {
     /// The user asked for something that cannot be done as asked.
     #[error("{0}")]
     Usage(String),
+    /// A certificate, certificate chain, trust store or trust policy was refused
+    /// (see [`crate::x509::CertError`] and [`crate::trust::TrustError`]).
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
 }
 
 impl Error {

@@ -30,7 +30,9 @@ pub mod reference;
 pub mod sign;
 pub mod store;
 pub mod tree;
+pub mod trust;
 pub mod verify;
+pub mod x509;
 
 pub use digest::Digest;
 pub use error::Error;

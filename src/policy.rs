@@ -877,7 +877,9 @@ impl Policy {
     }
 
     /// Evaluate many images, at most `concurrency` at a time, returning decisions in input
-    /// order. `progress` is called after each image with (done, total).
+    /// order. The same reference given twice is evaluated once. Connections and registry
+    /// tokens are shared through the policy's [`StoreOptions`] session. `progress` is called
+    /// after each image with (done, total).
     pub async fn evaluate_many(
         &self,
         images: &[ImageRef],
@@ -886,17 +888,32 @@ impl Policy {
     ) -> Vec<Decision> {
         use futures_util::StreamExt as _;
         let total = images.len();
+        let mut first_of: BTreeMap<String, usize> = BTreeMap::new();
+        let mut unique = Vec::new();
+        for (i, img) in images.iter().enumerate() {
+            first_of.entry(img.to_string()).or_insert_with(|| {
+                unique.push((i, img));
+                i
+            });
+        }
         let mut out: Vec<Option<Decision>> = vec![None; total];
-        let mut stream = futures_util::stream::iter(images.iter().enumerate())
+        let mut stream = futures_util::stream::iter(unique)
             .map(|(i, img)| async move { (i, self.evaluate(img).await) })
             .buffer_unordered(concurrency.max(1));
         let mut done = 0;
         while let Some((i, d)) = stream.next().await {
             out[i] = Some(d);
             done += 1;
-            progress(done, total);
+            progress(done, first_of.len());
         }
-        out.into_iter().flatten().collect()
+        images
+            .iter()
+            .enumerate()
+            .filter_map(|(i, img)| {
+                let first = first_of.get(&img.to_string()).copied().unwrap_or(i);
+                out.get(first).cloned().flatten()
+            })
+            .collect()
     }
 }
 

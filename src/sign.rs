@@ -149,30 +149,32 @@ pub(crate) async fn attach_to_tag(
     payload: &[u8],
 ) -> Result<bool> {
     let tag = digest.signature_tag();
-    let mut layers = match store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
-        Some(existing) => {
-            SignatureManifest::from_bytes(&existing.bytes)
-                .map_err(|e| {
-                    Error::invalid(
-                        format!("existing signature manifest at tag {tag}"),
-                        format!("{e}; refusing to replace it"),
-                    )
-                })?
-                .layers
-        }
-        None => Vec::new(),
-    };
-    if layers.contains(&layer) {
-        return Ok(false);
-    }
-    layers.push(layer);
-    store.put_blob(payload).await?;
-    let (sig_manifest, config) = cosign::signature_manifest(layers);
-    store.put_blob(&config).await?;
     store
-        .put_manifest(&sig_manifest.to_bytes()?, OCI_MANIFEST, Some(&tag))
-        .await?;
-    Ok(true)
+        .update_tag(&tag, OCI_MANIFEST, |current| {
+            let mut layers = match current {
+                Some(existing) => {
+                    SignatureManifest::from_bytes(&existing.bytes)
+                        .map_err(|e| {
+                            Error::invalid(
+                                format!("existing signature manifest at tag {tag}"),
+                                format!("{e}; refusing to replace it"),
+                            )
+                        })?
+                        .layers
+                }
+                None => Vec::new(),
+            };
+            if layers.contains(&layer) {
+                return Ok(None);
+            }
+            layers.push(layer.clone());
+            let (sig_manifest, config) = cosign::signature_manifest(layers);
+            Ok(Some((
+                sig_manifest.to_bytes()?,
+                vec![payload.to_vec(), config],
+            )))
+        })
+        .await
 }
 
 /// Attach `layer` as an OCI 1.1 artifact (cosign's `--registry-referrers-mode=oci-1-1`

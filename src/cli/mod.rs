@@ -386,7 +386,8 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         eprintln!("imgseal: warning: {w}");
     }
     for part in std::iter::once(&v).chain(v.platform.as_deref()) {
-        if !part.verified {
+        // Judge each part by its own signatures: the index's `verified` includes its platform's.
+        if !part.signatures.iter().any(|s| s.verified) {
             let why = match &part.reason {
                 Some(r) => r.clone(),
                 None => part

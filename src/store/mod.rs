@@ -32,6 +32,52 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Default cap on a signature payload or config blob read during verification.
 pub const MAX_SMALL_BLOB_BYTES: u64 = 4 * 1024 * 1024;
 
+/// State shared by every store opened with (clones of) the same [`StoreOptions`]: one HTTP
+/// client (so connections are pooled and reused across images and repositories) and the
+/// registry tokens already obtained, per registry, repository and access.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    inner: std::sync::Arc<SessionInner>,
+}
+
+#[derive(Debug, Default)]
+struct SessionInner {
+    client: std::sync::OnceLock<reqwest::Client>,
+    tokens: std::sync::Mutex<
+        std::collections::HashMap<(String, String, bool), reqwest::header::HeaderValue>,
+    >,
+}
+
+impl Session {
+    pub(crate) fn client(
+        &self,
+        build: impl FnOnce() -> Result<reqwest::Client>,
+    ) -> Result<reqwest::Client> {
+        if let Some(c) = self.inner.client.get() {
+            return Ok(c.clone());
+        }
+        let c = build()?;
+        Ok(self.inner.client.get_or_init(|| c).clone())
+    }
+
+    pub(crate) fn token(
+        &self,
+        key: &(String, String, bool),
+    ) -> Option<reqwest::header::HeaderValue> {
+        self.inner.tokens.lock().ok()?.get(key).cloned()
+    }
+
+    pub(crate) fn set_token(
+        &self,
+        key: (String, String, bool),
+        value: reqwest::header::HeaderValue,
+    ) {
+        if let Ok(mut t) = self.inner.tokens.lock() {
+            t.insert(key, value);
+        }
+    }
+}
+
 /// How to reach stores.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
@@ -41,6 +87,8 @@ pub struct StoreOptions {
     pub max_manifest_bytes: u64,
     /// Cap for signature payloads and other small blobs, in bytes.
     pub max_blob_bytes: u64,
+    /// Connections and tokens shared by every store opened with these options.
+    pub session: Session,
 }
 
 impl Default for StoreOptions {
@@ -49,6 +97,7 @@ impl Default for StoreOptions {
             allow_http: false,
             max_manifest_bytes: MAX_MANIFEST_BYTES,
             max_blob_bytes: MAX_SMALL_BLOB_BYTES,
+            session: Session::default(),
         }
     }
 }
@@ -214,8 +263,8 @@ impl Store {
             return Ok(ReferrerScheme::Api);
         }
         let tag = referrers_tag(subject);
-        for _attempt in 0..6 {
-            let mut index = match self.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+        self.update_tag(&tag, OCI_INDEX, |current| {
+            let mut index = match current {
                 None => crate::oci::Index {
                     schema_version: 2,
                     media_type: Some(OCI_INDEX.to_string()),
@@ -235,21 +284,68 @@ impl Store {
                 }
             };
             if index.manifests.iter().any(|d| d.digest == entry.digest) {
-                // Already listed, or written by an earlier pass and still there after a pause.
-                return Ok(ReferrerScheme::TagSchema);
+                return Ok(None);
             }
             index.manifests.push(entry.clone());
-            self.put_manifest(&index.to_bytes()?, OCI_INDEX, Some(&tag))
-                .await?;
-            // Pause, then re-read: a concurrent writer that read the old index may overwrite
-            // ours; the next pass re-adds our entry on top of theirs.
-            let mut jitter = [0u8; 1];
-            let _ = getrandom::fill(&mut jitter);
-            tokio::time::sleep(std::time::Duration::from_millis(20 + u64::from(jitter[0]))).await;
+            Ok(Some((index.to_bytes()?, Vec::new())))
+        })
+        .await?;
+        Ok(ReferrerScheme::TagSchema)
+    }
+
+    /// Read-modify-write of a tag that concurrent writers share (cosign's `.sig` tag, the
+    /// referrers tag schema's index), since registries offer no compare-and-swap: read the
+    /// tag; `update` returns `None` when our entry is already there (done) or the new manifest
+    /// plus blobs it needs; upload them, write, pause 20–275 ms, and read again. A concurrent
+    /// writer that read the old version and overwrote ours is caught by the re-read, and our
+    /// entry is added on top of theirs. Transient registry errors (5xx, a blob another client
+    /// is still uploading) are retried. Returns whether we wrote.
+    pub(crate) async fn update_tag(
+        &self,
+        tag: &str,
+        media_type: &str,
+        mut update: impl FnMut(Option<&Manifest>) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>>,
+    ) -> Result<bool> {
+        const ATTEMPTS: usize = 8;
+        let mut wrote = false;
+        for attempt in 0..ATTEMPTS {
+            let current = match self.get_manifest(&ManifestRef::Tag(tag.to_string())).await {
+                Ok(c) => c,
+                Err(crate::Error::Registry { .. }) if attempt + 1 < ATTEMPTS => {
+                    pause().await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some((manifest, blobs)) = update(current.as_ref())? else {
+                return Ok(wrote);
+            };
+            if attempt + 1 == ATTEMPTS {
+                break;
+            }
+            let mut written = Ok(());
+            for b in &blobs {
+                if let Err(e) = self.put_blob(b).await {
+                    written = Err(e);
+                    break;
+                }
+            }
+            if written.is_ok() {
+                written = self
+                    .put_manifest(&manifest, media_type, Some(tag))
+                    .await
+                    .map(|_| ());
+            }
+            match written {
+                Ok(()) => wrote = true,
+                Err(crate::Error::Registry { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            pause().await;
         }
         Err(crate::Error::invalid(
-            format!("referrers tag {tag}"),
-            "could not confirm the new entry after 6 attempts (concurrent writers?); re-run to retry",
+            format!("tag {tag}"),
+            format!("could not confirm the update after {ATTEMPTS} attempts (concurrent writers or a failing registry); re-run to retry"),
         ))
     }
 
@@ -528,6 +624,13 @@ async fn read_verified(
         sink.write(&buf[..n]).await?;
     }
     sink.finish().await
+}
+
+/// Sleep 20–275 ms (jittered), between attempts of a shared-tag update.
+async fn pause() {
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    tokio::time::sleep(std::time::Duration::from_millis(20 + u64::from(jitter[0]))).await;
 }
 
 /// How referrers were found or attached.

@@ -51,15 +51,17 @@ impl Repository {
         } else {
             "https"
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Registry {
-                registry: reference.registry().to_string(),
-                reason: format!("cannot set up HTTP client: {e}"),
-            })?;
+        let http = options.session.client(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(120))
+                .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Registry {
+                    registry: reference.registry().to_string(),
+                    reason: format!("cannot set up HTTP client: {e}"),
+                })
+        })?;
         Ok(Repository {
             http,
             scheme,
@@ -67,7 +69,11 @@ impl Repository {
             registry: reference.registry().to_string(),
             repository: reference.repository().to_string(),
             write,
-            authorization: Mutex::new(None),
+            authorization: Mutex::new(options.session.token(&(
+                reference.registry().to_string(),
+                reference.repository().to_string(),
+                write,
+            ))),
             requests: AtomicU64::new(0),
             options: options.clone(),
         })
@@ -159,6 +165,10 @@ impl Repository {
                 .unwrap_or("")
                 .to_string();
             let value = self.answer_challenge(&challenge).await?;
+            self.options.session.set_token(
+                (self.registry.clone(), self.repository.clone(), self.write),
+                value.clone(),
+            );
             if let Ok(mut g) = self.authorization.lock() {
                 *g = Some(value);
             }
@@ -572,6 +582,8 @@ impl Repository {
         artifact_type: Option<&str>,
     ) -> Result<Option<(Vec<crate::oci::Descriptor>, Vec<String>)>> {
         const MAX_PAGES: usize = 64;
+        const MAX_ENTRIES: usize = 1000;
+        let mut seen_digests = std::collections::HashSet::new();
         let mut url = self.url(&format!("referrers/{subject}"));
         if let Some(t) = artifact_type {
             url.push_str("?artifactType=");
@@ -626,10 +638,27 @@ impl Repository {
                 &format!("referrers of {subject}"),
             )
             .await?;
-            let index = crate::oci::Index::from_bytes(&body)?;
-            out.extend(index.manifests.into_iter().filter(|d| {
-                filtered || artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type
-            }));
+            let index = crate::oci::Index::from_bytes(&body).map_err(|e| {
+                Error::invalid(
+                    format!("referrers of {subject} from {}", self.registry),
+                    e.to_string(),
+                )
+            })?;
+            for d in index.manifests {
+                let wanted = filtered
+                    || artifact_type.is_none()
+                    || d.artifact_type.as_deref() == artifact_type;
+                if wanted && seen_digests.insert(d.digest.clone()) {
+                    out.push(d);
+                }
+            }
+            if out.len() > MAX_ENTRIES {
+                out.truncate(MAX_ENTRIES);
+                warnings.push(format!(
+                    "more than {MAX_ENTRIES} referrers; the rest were not examined"
+                ));
+                break;
+            }
             match next {
                 Some(n) if n.starts_with('/') => {
                     url = format!("{}://{}{}", self.scheme, self.api_host, n)

@@ -1,0 +1,175 @@
+//! Running the real `imgseal` binary from the referrers, multi-arch and hostile-referrers tests:
+//! an isolated scratch directory (its own docker config and HOME, no password variables) and
+//! unencrypted PKCS#8 key files, so no test pays for scrypt.
+//!
+//! Kept apart from `common` because `common` is also included by the `interop` crate, where
+//! `CARGO_BIN_EXE_imgseal` does not exist.
+#![allow(dead_code)]
+
+use imgseal::SigningKey;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How long one CLI run may take before a test calls it hung (each run is expected to take
+/// well under a second; the margin is for a loaded CI machine).
+pub const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// A key pair both in memory (for library calls) and on disk (for the CLI).
+pub struct KeyFiles {
+    pub key: SigningKey,
+    /// Private key file (unencrypted PKCS#8 PEM).
+    pub private: String,
+    /// Public key file (PKIX PEM).
+    pub public: String,
+}
+
+/// A scratch directory to run the CLI in.
+pub struct Cli {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Cli {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cli {
+    pub fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        Cli { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Generate a key pair and write `NAME.key` / `NAME.pub`.
+    pub fn keypair(&self, name: &str) -> KeyFiles {
+        let key = SigningKey::generate().unwrap();
+        self.write_keypair(name, key)
+    }
+
+    /// Write `key` as `NAME.key` / `NAME.pub`.
+    pub fn write_keypair(&self, name: &str, key: SigningKey) -> KeyFiles {
+        let private = self.path(&format!("{name}.key"));
+        let public = self.path(&format!("{name}.pub"));
+        let der = key.to_pkcs8_der().unwrap();
+        std::fs::write(
+            &private,
+            pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec())),
+        )
+        .unwrap();
+        std::fs::write(&public, key.public_key().to_pem()).unwrap();
+        KeyFiles {
+            key,
+            private: private.display().to_string(),
+            public: public.display().to_string(),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_imgseal"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("DOCKER_CONFIG", self.path("docker"))
+            .env("HOME", self.dir.path())
+            .env_remove("COSIGN_PASSWORD")
+            .env_remove("IMGSEAL_PASSWORD")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Run and wait, asserting the run finished within [`RUN_LIMIT`].
+    #[track_caller]
+    pub fn run(&self, args: &[&str]) -> Output {
+        let start = Instant::now();
+        let out = self.cmd(args).output().unwrap();
+        let took = start.elapsed();
+        assert!(
+            took < RUN_LIMIT,
+            "imgseal {args:?} took {took:?}\nstderr: {}",
+            stderr(&out)
+        );
+        out
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The `imgseal: warning: …` lines of a run, without the prefix.
+pub fn warnings(o: &Output) -> Vec<String> {
+    stderr(o)
+        .lines()
+        .filter_map(|l| l.strip_prefix("imgseal: warning: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// stdout parsed as JSON (for `-o json`).
+#[track_caller]
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o))
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+/// Exit `code` (so no crash by signal), no panic, stderr holding every needle, and exactly one
+/// line besides the `imgseal: warning: …` lines.
+#[track_caller]
+pub fn assert_fails(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {err}",
+        stdout(o)
+    );
+    for needle in needles {
+        assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
+    }
+    assert_eq!(
+        err.trim_end()
+            .lines()
+            .filter(|l| !l.starts_with("imgseal: warning: "))
+            .count(),
+        1,
+        "error must be one line: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Some warning line holds every needle.
+#[track_caller]
+pub fn assert_warned(o: &Output, needles: &[&str]) {
+    let ws = warnings(o);
+    assert!(
+        ws.iter().any(|w| needles.iter().all(|n| w.contains(n))),
+        "expected a warning with {needles:?}; stderr: {}",
+        stderr(o)
+    );
+}
+
+/// A path's display string (for CLI arguments).
+pub fn arg(p: &Path) -> String {
+    p.display().to_string()
+}
