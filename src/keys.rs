@@ -417,6 +417,26 @@ pub fn write_key_pair(
     Ok((key_path, pub_path))
 }
 
+/// Write `bytes` to `target` with `mode` through a temporary file renamed into place, so a
+/// failure leaves nothing half-written; refuses to replace an existing file unless `force`.
+pub fn write_file_atomic(
+    target: &std::path::Path,
+    bytes: &[u8],
+    mode: u32,
+    force: bool,
+) -> Result<()> {
+    if !force && target.exists() {
+        return Err(Error::Exists {
+            path: target.to_path_buf(),
+        });
+    }
+    let tmp = write_temp(target, bytes, mode)?;
+    std::fs::rename(&tmp, target).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("writing {}", target.display()), e)
+    })
+}
+
 /// Write `bytes` to a fresh temporary file beside `target` with `mode`; returns its path.
 pub(crate) fn write_temp(
     target: &std::path::Path,

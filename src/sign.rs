@@ -78,6 +78,9 @@ pub struct Signed {
 #[derive(Debug, Clone)]
 pub struct Signer {
     key: SigningKey,
+    format: crate::verify::SignatureFormat,
+    chain: Vec<crate::x509::Certificate>,
+    expiry: Option<std::time::Duration>,
     options: StoreOptions,
     attach: Attach,
     recursive: bool,
@@ -226,6 +229,9 @@ impl Signer {
     pub fn new(key: SigningKey) -> Signer {
         Signer {
             key,
+            format: crate::verify::SignatureFormat::Cosign,
+            chain: Vec::new(),
+            expiry: None,
             options: StoreOptions::default(),
             attach: Attach::Tag,
             recursive: false,
@@ -244,6 +250,39 @@ impl Signer {
         self
     }
 
+    /// Sign in this format: cosign (default) or notation (a Notary Project JWS envelope,
+    /// attached as an OCI 1.1 referrer; needs [`Signer::with_certificate_chain`]).
+    pub fn with_format(mut self, format: crate::verify::SignatureFormat) -> Signer {
+        self.format = format;
+        self
+    }
+
+    /// The signing certificate and its chain, leaf first. cosign format: the leaf goes into
+    /// `dev.sigstore.cosign/certificate` and the rest into `dev.sigstore.cosign/chain`;
+    /// notation: the whole chain is the envelope's `x5c`. The leaf must hold this signer's
+    /// public key.
+    pub fn with_certificate_chain(
+        mut self,
+        chain: Vec<crate::x509::Certificate>,
+    ) -> Result<Signer> {
+        if let Some(leaf) = chain.first() {
+            if leaf.public_key_spki() != self.key.public_key_der()?.as_slice() {
+                return Err(Error::Usage(format!(
+                    "the certificate {} is not for this key (its public key differs)",
+                    leaf.subject()
+                )));
+            }
+        }
+        self.chain = chain;
+        Ok(self)
+    }
+
+    /// notation format: the signature expires this long after signing.
+    pub fn with_expiry(mut self, expiry: Option<std::time::Duration>) -> Signer {
+        self.expiry = expiry;
+        self
+    }
+
     /// When the image is an index, also sign each platform manifest it lists.
     pub fn recursive(mut self, recursive: bool) -> Signer {
         self.recursive = recursive;
@@ -259,8 +298,24 @@ impl Signer {
         platform: Option<String>,
     ) -> Result<SignedManifest> {
         let digest = manifest.digest.clone();
+        if self.format == crate::verify::SignatureFormat::Notation {
+            return self
+                .sign_notation(store, manifest, annotations, platform)
+                .await;
+        }
         let payload = Payload::new(identity, &digest, annotations).to_bytes()?;
-        let layer = signature_layer(&self.key, &payload);
+        let mut layer = signature_layer(&self.key, &payload);
+        if let Some((leaf, rest)) = self.chain.split_first() {
+            layer
+                .annotations
+                .insert(cosign::CERTIFICATE_ANNOTATION.to_string(), leaf.to_pem());
+            if !rest.is_empty() {
+                let chain: String = rest.iter().map(|c| c.to_pem()).collect();
+                layer
+                    .annotations
+                    .insert(cosign::CHAIN_ANNOTATION.to_string(), chain);
+            }
+        }
         let mut out = SignedManifest {
             digest: digest.clone(),
             platform,
@@ -278,6 +333,60 @@ impl Signer {
             out.referrer = Some((d, scheme));
         }
         Ok(out)
+    }
+
+    /// Sign `manifest` as a Notary Project signature and attach it as a referrer.
+    async fn sign_notation(
+        &self,
+        store: &Store,
+        manifest: &Manifest,
+        annotations: &BTreeMap<String, String>,
+        platform: Option<String>,
+    ) -> Result<SignedManifest> {
+        use crate::formats::notation;
+        if self.chain.is_empty() {
+            return Err(Error::Usage(
+                "notation signatures need the signing certificate chain (--certificate-chain)"
+                    .into(),
+            ));
+        }
+        let target = Descriptor {
+            media_type: manifest.media_type.clone(),
+            size: manifest.bytes.len() as u64,
+            digest: manifest.digest.to_string(),
+            annotations: annotations.clone(),
+            ..Descriptor::default()
+        };
+        let now = std::time::SystemTime::now();
+        let chain: Vec<Vec<u8>> = self.chain.iter().map(|c| c.der().to_vec()).collect();
+        let envelope = notation::sign_envelope(
+            &target,
+            &self.key,
+            &chain,
+            now,
+            self.expiry.map(|e| now + e),
+            concat!("imgseal/", env!("CARGO_PKG_VERSION")),
+        )?;
+        let subject = Descriptor {
+            annotations: BTreeMap::new(),
+            ..target
+        };
+        let sig = notation::signature_manifest(&envelope, &subject, now)?;
+        store.put_blob(sig.config_blob).await?;
+        store.put_blob(&envelope).await?;
+        let mut entry = Descriptor::of(OCI_MANIFEST, &sig.bytes);
+        entry.artifact_type = Some(notation::ARTIFACT_TYPE.to_string());
+        entry.annotations = sig.manifest.annotations.clone();
+        let scheme = store
+            .attach_referrer(&manifest.digest, &sig.bytes, OCI_MANIFEST, entry)
+            .await?;
+        Ok(SignedManifest {
+            digest: manifest.digest.clone(),
+            platform,
+            signature_tag: None,
+            referrer: Some((Digest::sha256(&sig.bytes), scheme)),
+            added: true,
+        })
     }
 
     /// Sign `image` (its manifest digest, repository and `annotations`) and attach the

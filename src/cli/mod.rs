@@ -6,6 +6,7 @@
 //! registry errors.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use imgseal::verify::{CertificateTrust, NotationTrust, SignatureFormat};
 use imgseal::{
     keys, Attach, Error, ImageRef, PublicKey, Signer, SigningKey, StoreOptions, Verifier,
 };
@@ -42,6 +43,9 @@ enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Work with certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Show everything attached to an image: signatures, attestations, SBOMs, by scheme.
     Tree(TreeArgs),
     /// Copy an image with its signatures and other referrers between registries and OCI layouts, preserving digests.
@@ -129,9 +133,22 @@ struct SignArgs {
     password: PasswordArgs,
     #[command(flatten)]
     store: StoreArgs,
-    /// Where to attach the signature.
-    #[arg(long, value_enum, default_value_t = AttachArg::Tag)]
-    attach: AttachArg,
+    /// Where to attach the signature (cosign format; notation signatures are always referrers).
+    #[arg(long, value_enum)]
+    attach: Option<AttachArg>,
+    /// Signature format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Cosign)]
+    format: FormatArg,
+    /// Signing certificate (PEM) for the key: cosign's key-in-certificate mode.
+    #[arg(long, value_name = "CERT")]
+    certificate: Option<PathBuf>,
+    /// Certificate chain (PEM): for cosign, the issuers of --certificate; for notation, the
+    /// whole chain, leaf first (or the issuers when --certificate is given).
+    #[arg(long, value_name = "CHAIN")]
+    certificate_chain: Option<PathBuf>,
+    /// notation: the signature expires this long after signing (e.g. 24h, 30d, 3600s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expiry: Option<std::time::Duration>,
     /// For an image index, also sign every platform manifest it lists.
     #[arg(long)]
     recursive: bool,
@@ -145,8 +162,24 @@ struct SignArgs {
 #[derive(Args, Debug)]
 struct VerifyArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present = "policy")]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trust_policy"])]
     key: Option<PathBuf>,
+    /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
+    #[arg(long, value_name = "ROOTS")]
+    certificate_chain: Option<PathBuf>,
+    /// cosign certificate mode: identity the signing certificate must carry (SAN email, URI or
+    /// DNS name, CN, or subject DN).
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
+    certificate_identity: Option<String>,
+    /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
+    #[arg(long, value_name = "FILE", requires = "trust_store")]
+    trust_policy: Option<PathBuf>,
+    /// Notary Project trust store directory (holding x509/ca/<name>/…).
+    #[arg(long, value_name = "DIR", requires = "trust_policy")]
+    trust_store: Option<PathBuf>,
+    /// Only check signatures of this format (default: every format there is trust material for).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
     /// Evaluate the images against this policy file instead of one key.
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     policy: Option<PathBuf>,
@@ -171,6 +204,56 @@ struct VerifyArgs {
     /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
     #[arg(required = true, num_args = 1..)]
     image: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// cosign's simple-signing format
+    Cosign,
+    /// Notary Project JWS envelope
+    Notation,
+}
+
+impl From<FormatArg> for SignatureFormat {
+    fn from(f: FormatArg) -> SignatureFormat {
+        match f {
+            FormatArg::Cosign => SignatureFormat::Cosign,
+            FormatArg::Notation => SignatureFormat::Notation,
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 24h, 30d or 3600s"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?} is not a duration like 24h, 30d or 3600s")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[derive(Subcommand, Debug)]
+enum CertCommand {
+    /// Create a demo root CA and a code-signing leaf for NAME (like `notation cert
+    /// generate-test`): NAME.key (encrypted, 0600), NAME.crt (leaf then root), NAME-root.crt.
+    GenerateTest {
+        /// Name for the certificates' CN and the files.
+        name: String,
+        /// Also add the root to this notation trust store as x509/ca/NAME/NAME-root.crt.
+        #[arg(long, value_name = "DIR")]
+        trust_store: Option<PathBuf>,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -228,6 +311,12 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
+        Command::Cert(CertCommand::GenerateTest {
+            name,
+            trust_store,
+            force,
+            password,
+        }) => cert_generate_test(&name, trust_store.as_deref(), force, &password),
         Command::Tree(a) => tree(a).await,
         Command::Copy(a) => copy(a).await,
     }
@@ -312,12 +401,35 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         &a.key.display().to_string(),
     )?;
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
-    let attach = match a.attach {
-        AttachArg::Tag => Attach::Tag,
-        AttachArg::Referrers => Attach::Referrers,
-        AttachArg::Both => Attach::Both,
+    let format = SignatureFormat::from(a.format);
+    let attach = match (a.attach, format) {
+        (None | Some(AttachArg::Tag), SignatureFormat::Cosign) => Attach::Tag,
+        (Some(AttachArg::Referrers), _) | (None, SignatureFormat::Notation) => Attach::Referrers,
+        (Some(AttachArg::Both), SignatureFormat::Cosign) => Attach::Both,
+        (Some(_), SignatureFormat::Notation) => {
+            return Err(Error::Usage(
+                "notation signatures are attached as OCI 1.1 referrers only; drop --attach or use --attach referrers".into(),
+            ))
+        }
     };
+    let mut chain = Vec::new();
+    for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        chain.extend(
+            imgseal::x509::load_pem_certificates(&bytes)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,
+        );
+    }
+    if a.expiry.is_some() && format != SignatureFormat::Notation {
+        return Err(Error::Usage(
+            "--expiry applies to --format notation only".into(),
+        ));
+    }
     let signed = Signer::new(key)
+        .with_format(format)
+        .with_certificate_chain(chain)?
+        .with_expiry(a.expiry)
         .with_attach(attach)
         .recursive(a.recursive)
         .with_options(store_options(&a.store))
@@ -364,12 +476,41 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         ));
     };
     let image = image_ref(image, &a.store)?;
-    let Some(key) = &a.key else {
-        return Err(Error::Usage("verify needs --key or --policy".into()));
+    let mut keys = Vec::new();
+    if let Some(k) = &a.key {
+        keys.push((k.display().to_string(), PublicKey::from_file(k)?));
+    }
+    let certificates = match &a.certificate_chain {
+        Some(roots) => Some(CertificateTrust::load(
+            roots,
+            a.certificate_identity.clone(),
+        )?),
+        None => None,
     };
-    let key = PublicKey::from_file(key)?;
+    let notation = match (&a.trust_policy, &a.trust_store) {
+        (Some(p), Some(d)) => Some(NotationTrust::load(p, d)?),
+        _ => None,
+    };
+    let format = a.format.map(SignatureFormat::from);
+    let can_cosign = !keys.is_empty() || certificates.is_some();
+    match format {
+        Some(SignatureFormat::Cosign) if !can_cosign => {
+            return Err(Error::Usage(
+                "--format cosign needs --key or --certificate-chain".into(),
+            ))
+        }
+        Some(SignatureFormat::Notation) if notation.is_none() => {
+            return Err(Error::Usage(
+                "--format notation needs --trust-policy and --trust-store".into(),
+            ))
+        }
+        _ => {}
+    }
     let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
-    let v = Verifier::new(key)
+    let v = Verifier::with_keys(keys)
+        .with_certificate_trust(certificates)
+        .with_notation_trust(notation)
+        .with_format(format)
         .with_identity(a.identity.clone())
         .with_platform(a.platform.clone())
         .with_options(store_options(&a.store))
@@ -386,8 +527,11 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         eprintln!("imgseal: warning: {w}");
     }
     for part in std::iter::once(&v).chain(v.platform.as_deref()) {
-        // Judge each part by its own signatures: the index's `verified` includes its platform's.
-        if !part.signatures.iter().any(|s| s.verified) {
+        // Judge each part by its own signatures: the index's `verified` includes its platform's
+        // (a notation `skip` level verifies with no signature at all).
+        let own = part.signatures.iter().any(|s| s.verified)
+            || (part.signatures.is_empty() && !part.verified_by.is_empty());
+        if !own {
             let why = match &part.reason {
                 Some(r) => r.clone(),
                 None => part
@@ -413,18 +557,31 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     if a.output == Output::Text {
         eprintln!("\nVerification for {} --", v.image);
         eprintln!("The following checks were performed on each of these signatures:");
-        eprintln!("  - The cosign claims were validated");
-        eprintln!("  - The signatures were verified against the specified public key");
-        eprintln!("  - The payload names this image's digest and repository");
-        if !required.is_empty() {
-            eprintln!("  - The required annotations are present");
+        if v.signatures
+            .iter()
+            .any(|s| s.verified && s.format == "cosign")
+        {
+            eprintln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
+            if !required.is_empty() {
+                eprintln!("  - cosign: the required annotations are present");
+            }
+        }
+        if v.signatures
+            .iter()
+            .any(|s| s.verified && s.format == "notation")
+        {
+            eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), authentic timestamp and expiry, as the trust policy's level requires");
         }
         eprintln!();
         for part in std::iter::once(&v).chain(v.platform.as_deref()) {
             for s in part.signatures.iter().filter(|s| s.verified) {
                 eprintln!(
-                    "{} ({}): verified, found at {}",
-                    part.image, part.digest, s.source
+                    "{} ({}): verified {} signature by {}, found at {}",
+                    part.image,
+                    part.digest,
+                    s.format,
+                    s.signed_by.as_deref().unwrap_or("?"),
+                    s.source
                 );
             }
             for p in part.verified_payloads() {
@@ -624,4 +781,44 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
         }
     }
     Ok(if denied > 0 { EXIT_FAILED } else { 0 })
+}
+
+fn cert_generate_test(
+    name: &str,
+    trust_store: Option<&std::path::Path>,
+    force: bool,
+    password: &PasswordArgs,
+) -> Result<u8, Error> {
+    let key_path = PathBuf::from(format!("{name}.key"));
+    let crt_path = PathBuf::from(format!("{name}.crt"));
+    let root_path = PathBuf::from(format!("{name}-root.crt"));
+    if !force {
+        for p in [&key_path, &crt_path, &root_path] {
+            if p.exists() {
+                return Err(Error::Exists { path: p.clone() });
+            }
+        }
+    }
+    let password = read_password(password, true)?;
+    let pki = imgseal::x509::generate_test(name)?;
+    let key = SigningKey::from_pem(pki.leaf_key_pem.as_bytes(), None, "generated key")?;
+    let pem = key.to_cosign_encrypted_pem(&password)?;
+    keys::write_file_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
+    keys::write_file_atomic(&crt_path, pki.chain_pem().as_bytes(), 0o644, force)?;
+    keys::write_file_atomic(&root_path, pki.root_pem.as_bytes(), 0o644, force)?;
+    eprintln!("Private key written to {} (encrypted)", key_path.display());
+    eprintln!(
+        "Certificate chain (leaf, root) written to {}",
+        crt_path.display()
+    );
+    eprintln!("Root certificate written to {}", root_path.display());
+    if let Some(dir) = trust_store {
+        let store_dir = dir.join("x509").join("ca").join(name);
+        std::fs::create_dir_all(&store_dir)
+            .map_err(|e| Error::Usage(format!("cannot create {}: {e}", store_dir.display())))?;
+        let dest = store_dir.join(format!("{name}-root.crt"));
+        keys::write_file_atomic(&dest, pki.root_pem.as_bytes(), 0o644, true)?;
+        eprintln!("Root added to trust store {} as ca:{name}", dir.display());
+    }
+    Ok(0)
 }

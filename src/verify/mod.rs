@@ -8,12 +8,31 @@ use crate::store::{ManifestRef, Store, StoreOptions};
 use crate::{Digest, PublicKey, Reference, Result};
 use base64::Engine as _;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+mod certificate;
+mod notation;
+
+pub use certificate::CertificateTrust;
+pub use notation::NotationTrust;
+
+/// A signature format imgseal verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureFormat {
+    /// cosign's simple-signing format (`.sig` tag or OCI 1.1 referrer).
+    Cosign,
+    /// Notary Project JWS envelopes (OCI 1.1 referrers).
+    Notation,
+}
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SignatureCheck {
     /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
     pub source: String,
+    /// `cosign` or `notation`.
+    pub format: &'static str,
     /// The payload layer's digest.
     pub layer_digest: String,
     /// True when every check passed.
@@ -86,6 +105,9 @@ impl Verification {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     keys: Vec<(String, PublicKey)>,
+    certificates: Option<Arc<CertificateTrust>>,
+    notation: Option<Arc<NotationTrust>>,
+    format: Option<SignatureFormat>,
     require_all: bool,
     required_keys: Vec<String>,
     options: StoreOptions,
@@ -98,6 +120,9 @@ impl Verifier {
     pub fn new(key: PublicKey) -> Verifier {
         Verifier {
             keys: vec![("key".to_string(), key)],
+            certificates: None,
+            notation: None,
+            format: None,
             require_all: false,
             required_keys: Vec::new(),
             options: StoreOptions::default(),
@@ -119,6 +144,9 @@ impl Verifier {
     pub fn with_keys(keys: Vec<(String, PublicKey)>) -> Verifier {
         Verifier {
             keys,
+            certificates: None,
+            notation: None,
+            format: None,
             require_all: false,
             required_keys: Vec::new(),
             options: StoreOptions::default(),
@@ -131,6 +159,34 @@ impl Verifier {
     pub fn with_required_annotation_keys(mut self, keys: Vec<String>) -> Verifier {
         self.required_keys = keys;
         self
+    }
+
+    /// Also accept cosign signatures made with a certificate that chains to these roots and
+    /// matches the identity constraint (cosign's `--certificate-chain`, `--certificate-identity`).
+    pub fn with_certificate_trust(mut self, trust: Option<CertificateTrust>) -> Verifier {
+        self.certificates = trust.map(Arc::new);
+        self
+    }
+
+    /// Also verify Notary Project signatures against this trust policy and trust store.
+    pub fn with_notation_trust(mut self, trust: Option<NotationTrust>) -> Verifier {
+        self.notation = trust.map(Arc::new);
+        self
+    }
+
+    /// Only look at signatures of this format (default: every format imgseal was given trust
+    /// material for).
+    pub fn with_format(mut self, format: Option<SignatureFormat>) -> Verifier {
+        self.format = format;
+        self
+    }
+
+    fn wants(&self, f: SignatureFormat) -> bool {
+        self.format.is_none_or(|x| x == f)
+            && match f {
+                SignatureFormat::Cosign => !self.keys.is_empty() || self.certificates.is_some(),
+                SignatureFormat::Notation => self.notation.is_some(),
+            }
     }
 
     /// Keep examining signatures until every key has one that verifies (for all-of and
@@ -184,13 +240,7 @@ impl Verifier {
             .clone()
             .unwrap_or_else(|| identity.to_string());
         let mut result = self
-            .verify_manifest(
-                store,
-                image.to_string(),
-                &manifest.digest,
-                &identity,
-                required,
-            )
+            .verify_manifest(store, image.to_string(), manifest, &identity, required)
             .await?;
         if let Some(platform) = &self.platform {
             if !crate::oci::is_index_media_type(&manifest.media_type) {
@@ -207,7 +257,7 @@ impl Verifier {
                     what: format!("platform {platform} in index {}", manifest.digest),
                 })?;
             let d = child.digest()?;
-            store
+            let child_manifest = store
                 .get_manifest(&ManifestRef::Digest(d.clone()))
                 .await?
                 .ok_or_else(|| crate::Error::NotFound {
@@ -217,7 +267,7 @@ impl Verifier {
                 .verify_manifest(
                     store,
                     format!("{image} ({platform})"),
-                    &d,
+                    &child_manifest,
                     &identity,
                     required,
                 )
@@ -236,10 +286,11 @@ impl Verifier {
         &self,
         store: &Store,
         image: String,
-        digest: &Digest,
+        manifest: &crate::store::Manifest,
         identity: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
+        let digest = &manifest.digest;
         let tag = digest.signature_tag();
         let mut result = Verification {
             image,
@@ -253,7 +304,32 @@ impl Verifier {
             requests: 0,
         };
         let mut unreadable_tag = None;
-        if let Some(sig) = store.get_manifest(&ManifestRef::Tag(tag.clone())).await? {
+        let cosign_wanted = self.wants(SignatureFormat::Cosign);
+        // notation's level `skip`: this repository is not verified at all.
+        let notation_statement = match (&self.notation, self.wants(SignatureFormat::Notation)) {
+            (Some(trust), true) => match notation::statement_for(trust, identity) {
+                Ok(st) if notation::is_skip(st) => {
+                    result.verified = true;
+                    result
+                        .verified_by
+                        .push(format!("trust policy {:?} (level skip)", st.name()));
+                    result.warnings.push(format!(
+                        "notation trust policy statement {:?} has level skip: signatures of {identity} are not verified",
+                        st.name()
+                    ));
+                    return Ok(result);
+                }
+                Ok(st) => Some(Ok(st)),
+                Err(e) => Some(Err(e)),
+            },
+            _ => None,
+        };
+        let sig_manifest = if cosign_wanted {
+            store.get_manifest(&ManifestRef::Tag(tag.clone())).await?
+        } else {
+            None
+        };
+        if let Some(sig) = sig_manifest {
             match SignatureManifest::from_bytes(&sig.bytes) {
                 Ok(parsed) => {
                     for (i, layer) in parsed.layers.iter().enumerate() {
@@ -269,11 +345,67 @@ impl Verifier {
                 Err(e) => unreadable_tag = Some(e.to_string()),
             }
         }
-        let referrers = store
-            .referrers(digest, Some(cosign::SIGNATURE_ARTIFACT_TYPE))
-            .await?;
+        // One referrers listing serves every format.
+        let filter = match (cosign_wanted, notation_statement.is_some()) {
+            (true, false) => Some(cosign::SIGNATURE_ARTIFACT_TYPE),
+            (false, true) => Some(crate::formats::notation::ARTIFACT_TYPE),
+            _ => None,
+        };
+        let referrers = if cosign_wanted || notation_statement.is_some() {
+            store.referrers(digest, filter).await?
+        } else {
+            crate::store::Referrers {
+                scheme: crate::store::ReferrerScheme::TagSchema,
+                descriptors: Vec::new(),
+                warnings: Vec::new(),
+            }
+        };
         result.warnings.extend(referrers.warnings);
         for entry in referrers.descriptors {
+            if entry.artifact_type.as_deref() == Some(crate::formats::notation::ARTIFACT_TYPE) {
+                let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
+                match (&notation_statement, &self.notation) {
+                    (Some(Ok(st)), Some(trust)) => {
+                        let o = notation::check(
+                            store,
+                            &entry,
+                            manifest,
+                            st,
+                            trust,
+                            self.options.max_manifest_bytes,
+                            where_,
+                        )
+                        .await;
+                        result.warnings.extend(
+                            o.logged
+                                .into_iter()
+                                .map(|l| format!("{}: {l}", o.check.source)),
+                        );
+                        if self.record(&mut result, o.check) {
+                            return Ok(result);
+                        }
+                    }
+                    (Some(Err(e)), _) => {
+                        let check = SignatureCheck {
+                            source: where_,
+                            format: "notation",
+                            layer_digest: String::new(),
+                            verified: false,
+                            failure: Some(e.clone()),
+                            payload: None,
+                            signed_by: None,
+                        };
+                        self.record(&mut result, check);
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if !cosign_wanted
+                || entry.artifact_type.as_deref() != Some(cosign::SIGNATURE_ARTIFACT_TYPE)
+            {
+                continue;
+            }
             let where_ = format!("{}, artifact {}", referrers.scheme, entry.digest);
             let artifact = match self.fetch_referrer(store, &entry, digest).await {
                 Ok(m) => m,
@@ -295,7 +427,20 @@ impl Verifier {
         if result.signatures.is_empty() {
             result.reason = Some(match unreadable_tag {
                 Some(e) => format!("the {tag} tag holds no usable signature manifest ({e}) and there are no signature referrers"),
-                None => format!("no signatures found (no {tag} tag and no signature referrers)"),
+                None => {
+                let mut looked = Vec::new();
+                if cosign_wanted {
+                    looked.push(format!("no {tag} tag"));
+                }
+                looked.push(if notation_statement.is_some() && cosign_wanted {
+                    "no cosign or notation signature referrers".to_string()
+                } else if notation_statement.is_some() {
+                    "no notation signature referrers".to_string()
+                } else {
+                    "no signature referrers".to_string()
+                });
+                format!("no signatures found ({})", looked.join(" and "))
+            }
             });
         }
         Ok(result)
@@ -312,6 +457,15 @@ impl Verifier {
         result.signatures.push(check);
         if self.require_all {
             result.verified_by.len() == self.keys.len()
+        } else if self.wants(SignatureFormat::Cosign) && self.wants(SignatureFormat::Notation) {
+            // Both formats asked for: report one verified signature of each when there is one.
+            let has = |f: &str| {
+                result
+                    .signatures
+                    .iter()
+                    .any(|s| s.verified && s.format == f)
+            };
+            has("cosign") && has("notation")
         } else {
             result.verified
         }
@@ -361,6 +515,7 @@ impl Verifier {
             failure: None,
             payload: None,
             signed_by: None,
+            format: "cosign",
         };
         match self
             .check_layer_inner(store, layer, digest, identity, required)
@@ -409,14 +564,27 @@ impl Verifier {
             .get_blob(&layer_digest, layer.size, self.options.max_blob_bytes)
             .await
             .map_err(|e| fail(format!("payload could not be fetched: {e}")))?;
-        let Some((signer, _)) = self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) else {
-            return Err(fail(if self.keys.len() == 1 {
-                "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
-            } else {
-                "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
-            }));
+        let signer = match self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) {
+            Some((name, _)) => name.clone(),
+            None => match &self.certificates {
+                Some(trust)
+                    if layer
+                        .annotations
+                        .contains_key(cosign::CERTIFICATE_ANNOTATION) =>
+                {
+                    certificate::verify(trust, layer, &bytes, &sig).map_err(fail)?
+                }
+                _ => {
+                    return Err(fail(if self.keys.len() == 1 {
+                        "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
+                    } else if self.keys.is_empty() {
+                        "no given key or certificate root applies to this signature (it carries no certificate)".into()
+                    } else {
+                        "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
+                    }))
+                }
+            },
         };
-        let signer = signer.clone();
         let payload = Payload::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
         let with = |why: String| (Some(payload.clone()), why);
         if payload.critical.kind != cosign::SIGNATURE_TYPE {

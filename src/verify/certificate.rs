@@ -1,0 +1,118 @@
+//! cosign's key-in-certificate mode ("bring your own PKI"): the signature layer carries the
+//! signing certificate (`dev.sigstore.cosign/certificate`) and optionally its chain
+//! (`dev.sigstore.cosign/chain`). A signature counts when it verifies with the certificate's
+//! key, the certificate chains to one of the given roots (code-signing profile: codeSigning EKU
+//! and digitalSignature on the leaf, CA constraints on issuers, validity now), and the
+//! certificate matches the identity constraint.
+
+use crate::formats::cosign;
+use crate::oci::Descriptor;
+use crate::x509::{load_pem_certificates, validate_chain, Certificate, KeyAlgorithm, Profile};
+
+/// Trust roots and identity constraints for cosign certificate-mode signatures.
+#[derive(Clone, Debug)]
+pub struct CertificateTrust {
+    /// Root certificates (`--certificate-chain`).
+    pub roots: Vec<Certificate>,
+    /// Identity the signing certificate must carry (`--certificate-identity`): an email,
+    /// URI or DNS subject alternative name, the subject's common name, or its whole DN.
+    pub identity: Option<String>,
+}
+
+impl CertificateTrust {
+    /// Load roots from a PEM file.
+    pub fn load(
+        roots: &std::path::Path,
+        identity: Option<String>,
+    ) -> crate::Result<CertificateTrust> {
+        let bytes = std::fs::read(roots)
+            .map_err(|e| crate::Error::io(format!("reading {}", roots.display()), e))?;
+        let roots = load_pem_certificates(&bytes)?;
+        Ok(CertificateTrust { roots, identity })
+    }
+}
+
+/// Verify `signature` over `payload` with the certificate in `layer`'s annotations; returns a
+/// label for the signer or why it does not count.
+pub(crate) fn verify(
+    trust: &CertificateTrust,
+    layer: &Descriptor,
+    payload: &[u8],
+    signature: &[u8],
+) -> Result<String, String> {
+    let cert_pem = layer
+        .annotations
+        .get(cosign::CERTIFICATE_ANNOTATION)
+        .ok_or("no signing certificate attached (and no given key verifies it)")?;
+    let leaf = load_pem_certificates(cert_pem.as_bytes())
+        .map_err(|e| format!("certificate annotation: {e}"))?
+        .into_iter()
+        .next()
+        .ok_or("certificate annotation holds no certificate")?;
+    let mut chain = vec![leaf.clone()];
+    if let Some(pem) = layer.annotations.get(cosign::CHAIN_ANNOTATION) {
+        chain.extend(
+            load_pem_certificates(pem.as_bytes()).map_err(|e| format!("chain annotation: {e}"))?,
+        );
+    }
+    let alg: &dyn ring::signature::VerificationAlgorithm = match leaf.key_algorithm() {
+        KeyAlgorithm::Ec(crate::x509::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
+        KeyAlgorithm::Ec(crate::x509::EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
+        KeyAlgorithm::Rsa { .. } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        other => {
+            return Err(format!(
+                "certificate key {other} is not supported for cosign signatures"
+            ))
+        }
+    };
+    ring::signature::UnparsedPublicKey::new(alg, leaf.public_key_raw())
+        .verify(payload, signature)
+        .map_err(|_| {
+            format!(
+                "signature does not verify with the attached certificate ({})",
+                leaf.subject()
+            )
+        })?;
+    validate_chain(
+        &chain,
+        &trust.roots,
+        std::time::SystemTime::now(),
+        Profile::CodeSigning,
+    )
+    .map_err(|e| format!("certificate not trusted: {e}"))?;
+    if let Some(want) = &trust.identity {
+        let names = identities(&leaf);
+        if !names.iter().any(|n| n == want) {
+            return Err(format!(
+                "certificate identity mismatch: wanted {want:?}, the certificate has {}",
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(format!("certificate {}", leaf.subject()))
+}
+
+/// The identities a certificate can be matched by: SAN emails, URIs and DNS names, the CN,
+/// and the subject DN.
+fn identities(cert: &Certificate) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.der()) {
+        if let Ok(Some(san)) = parsed.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    x509_parser::extensions::GeneralName::RFC822Name(s)
+                    | x509_parser::extensions::GeneralName::URI(s)
+                    | x509_parser::extensions::GeneralName::DNSName(s) => out.push(s.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        for cn in parsed.subject().iter_common_name() {
+            if let Ok(s) = cn.as_str() {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out.push(cert.subject().to_string());
+    out
+}
