@@ -576,12 +576,12 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         for part in std::iter::once(&v).chain(v.platform.as_deref()) {
             for s in part.signatures.iter().filter(|s| s.verified) {
                 eprintln!(
-                    "{} ({}): verified {} signature by {}, found at {}",
+                    "{} ({}): verified, found at {} ({} signature by {})",
                     part.image,
                     part.digest,
+                    s.source,
                     s.format,
                     s.signed_by.as_deref().unwrap_or("?"),
-                    s.source
                 );
             }
             for p in part.verified_payloads() {
