@@ -57,21 +57,23 @@ echo "== sign"
 echo "== verify"
 "$IMGSEAL" verify --key demo.pub -a build-version=1 oci:demo-image:v1
 
-expect_refused() {
-  set +e; "$IMGSEAL" verify --key demo.pub oci:demo-image:v1; local rc=$?; set -e
+expect_refused() { # $1 = layout directory
+  set +e; "$IMGSEAL" verify --key demo.pub "oci:$1:v1"; local rc=$?; set -e
   if [ "$rc" -ne 1 ]; then echo "quickstart: expected verification to fail with exit 1, got $rc" >&2; exit 1; fi
   echo "   -> refused (exit $rc), as it should be"
 }
 
-echo "== tamper 1: new content pushed under the signed tag"
-cp demo-image/index.json index.signed.json
-build_image "hello from an attacker" > /dev/null
-expect_refused
+# The tampering happens on copies, so ./demo-image stays signed and verifiable.
+echo "== tamper 1: new content pushed under the signed tag (copy in ./tampered-tag)"
+rm -rf tampered-tag && cp -r demo-image tampered-tag
+( mv demo-image demo-image.orig && mv tampered-tag demo-image && build_image "hello from an attacker" > /dev/null \
+  && mv demo-image tampered-tag && mv demo-image.orig demo-image )
+expect_refused tampered-tag
 
-echo "== tamper 2: the signed manifest's bytes edited in place"
-cp index.signed.json demo-image/index.json
-chmod u+w "demo-image/blobs/sha256/$digest"
-sed -i 's/"schemaVersion":2/"schemaVersion": 2/' "demo-image/blobs/sha256/$digest"
-expect_refused
+echo "== tamper 2: the signed manifest's bytes edited in place (copy in ./tampered-bytes)"
+rm -rf tampered-bytes && cp -r demo-image tampered-bytes
+chmod u+w "tampered-bytes/blobs/sha256/$digest"
+sed -i 's/"schemaVersion":2/"schemaVersion": 2/' "tampered-bytes/blobs/sha256/$digest"
+expect_refused tampered-bytes
 
-echo "== quickstart done: signed, verified, and both tampered images refused"
+echo "== quickstart done: oci:$WORK/demo-image:v1 is signed and verifies; both tampered copies were refused"
