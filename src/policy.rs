@@ -70,7 +70,36 @@ pub enum DefaultAction {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthorityFile {
     /// A cosign/imgseal public key file (PKIX PEM).
-    pub key: PathBuf,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Root certificates (PEM) that cosign certificate-mode signatures must chain to.
+    #[serde(default)]
+    pub certificate_roots: Option<PathBuf>,
+    /// With `certificateRoots`: the identity the signing certificate must carry (SAN email,
+    /// URI or DNS name, CN, or subject DN).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// A notation trust policy and trust store: Notary Project signatures.
+    #[serde(default)]
+    pub notation: Option<NotationAuthorityFile>,
+}
+
+/// A notation authority.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotationAuthorityFile {
+    /// notation's `trustpolicy.json`.
+    pub trust_policy: PathBuf,
+    /// The trust store directory.
+    pub trust_store: PathBuf,
+}
+
+/// A loaded authority.
+#[derive(Clone, Debug)]
+enum Authority {
+    Key(PublicKey),
+    Certificate(crate::verify::CertificateTrust),
+    Notation(crate::verify::NotationTrust),
 }
 
 /// One rule.
@@ -223,7 +252,7 @@ fn parse_size(s: &str) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub struct Policy {
     file: PolicyFile,
-    keys: BTreeMap<String, PublicKey>,
+    authorities: BTreeMap<String, Authority>,
     patterns: Vec<Vec<Glob>>,
     tag_patterns: Vec<Option<regex::Regex>>,
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
@@ -351,15 +380,32 @@ impl Policy {
             )));
         }
         let mut keys = BTreeMap::new();
-        for (name, a) in &file.authorities {
-            let p = if a.key.is_absolute() {
-                a.key.clone()
+        let at = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
             } else {
-                base.join(&a.key)
+                base.join(p)
+            }
+        };
+        for (name, a) in &file.authorities {
+            let what = |e: Error| bad(format!("authority {name:?}: {e}"));
+            let authority = match (&a.key, &a.certificate_roots, &a.notation) {
+                (Some(k), None, None) if a.identity.is_none() => {
+                    Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
+                }
+                (None, Some(roots), None) => Authority::Certificate(
+                    crate::verify::CertificateTrust::load(&at(roots), a.identity.clone()).map_err(what)?,
+                ),
+                (None, None, Some(n)) if a.identity.is_none() => Authority::Notation(
+                    crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store)).map_err(what)?,
+                ),
+                _ => {
+                    return Err(bad(format!(
+                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity), notation"
+                    )))
+                }
             };
-            let key =
-                PublicKey::from_file(&p).map_err(|e| bad(format!("authority {name:?}: {e}")))?;
-            keys.insert(name.clone(), key);
+            keys.insert(name.clone(), authority);
         }
         let mut warnings = Vec::new();
         let mut patterns = Vec::new();
@@ -468,7 +514,7 @@ impl Policy {
         Ok((
             Policy {
                 file,
-                keys,
+                authorities: keys,
                 patterns,
                 tag_patterns,
                 label_patterns,
@@ -808,13 +854,9 @@ impl Policy {
                 }
             }
             // Annotations without authorities: any authority of the policy may have signed.
-            None => (self.keys.keys().cloned().collect(), 1, false),
+            None => (self.authorities.keys().cloned().collect(), 1, false),
         };
-        let keys: Vec<(String, PublicKey)> = names
-            .iter()
-            .filter_map(|n| self.keys.get(n).map(|k| (n.clone(), k.clone())))
-            .collect();
-        if keys.is_empty() {
+        if names.is_empty() {
             return Check::new("signature", false, "no authority to verify against");
         }
         let (exact, presence) = match &rule.annotations {
@@ -822,29 +864,20 @@ impl Policy {
             Some(Annotations::Values(m)) => (m.clone(), Vec::new()),
             Some(Annotations::Keys(k)) => (BTreeMap::new(), k.clone()),
         };
-        let verifier = Verifier::with_keys(keys)
-            .with_options(self.options.clone())
-            .with_required_annotation_keys(presence)
-            .require_all(all);
-        match verifier
-            .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
-            .await
-        {
-            Err(e) => Check::new("signature", false, e.to_string()),
+        let mut signed: Vec<String> = Vec::new();
+        let mut why: Vec<String> = Vec::new();
+        let mut absorb = |v: crate::Result<crate::Verification>,
+                          label: Option<&str>,
+                          signed: &mut Vec<String>| match v {
+            Err(e) => why.push(e.to_string()),
             Ok(v) => {
-                let got = v.verified_by.len();
-                if got >= need {
-                    Check::new(
-                        "signature",
-                        true,
-                        format!(
-                            "signed by {} ({got} of {} required)",
-                            v.verified_by.join(", "),
-                            need
-                        ),
-                    )
-                } else {
-                    let why = v.reason.clone().unwrap_or_else(|| {
+                match label {
+                    Some(l) if v.verified => signed.push(l.to_string()),
+                    Some(_) => {}
+                    None => signed.extend(v.verified_by.iter().cloned()),
+                }
+                if !v.verified {
+                    why.push(v.reason.clone().unwrap_or_else(|| {
                         v.signatures
                             .iter()
                             .filter(|s| !s.verified)
@@ -857,22 +890,70 @@ impl Policy {
                             })
                             .collect::<Vec<_>>()
                             .join("; ")
-                    });
-                    let have = if v.verified_by.is_empty() {
-                        "no authority".to_string()
-                    } else {
-                        v.verified_by.join(", ")
-                    };
-                    Check::new(
-                        "signature",
-                        false,
-                        format!(
-                            "{need} of [{}] must sign; valid signatures from {have}; {why}",
-                            names.join(", ")
-                        ),
-                    )
+                    }));
                 }
             }
+        };
+        // Keys: one pass over the signatures serves them all.
+        let keys: Vec<(String, PublicKey)> = names
+            .iter()
+            .filter_map(|n| match self.authorities.get(n) {
+                Some(Authority::Key(k)) => Some((n.clone(), k.clone())),
+                _ => None,
+            })
+            .collect();
+        if !keys.is_empty() {
+            let v = Verifier::with_keys(keys)
+                .with_options(self.options.clone())
+                .with_required_annotation_keys(presence.clone())
+                .require_all(all)
+                .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
+                .await;
+            absorb(v, None, &mut signed);
+        }
+        // Certificate and notation authorities: each checked with the verify code on its own.
+        for n in &names {
+            if signed.len() >= need {
+                break;
+            }
+            let verifier = match self.authorities.get(n) {
+                Some(Authority::Certificate(t)) => Verifier::with_keys(Vec::new())
+                    .with_certificate_trust(Some(t.clone()))
+                    .with_format(Some(crate::verify::SignatureFormat::Cosign))
+                    .with_required_annotation_keys(presence.clone()),
+                Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
+                    .with_notation_trust(Some(t.clone()))
+                    .with_format(Some(crate::verify::SignatureFormat::Notation)),
+                _ => continue,
+            };
+            let v = verifier
+                .with_options(self.options.clone())
+                .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
+                .await;
+            absorb(v, Some(n), &mut signed);
+        }
+        let got = signed.len();
+        if got >= need {
+            Check::new(
+                "signature",
+                true,
+                format!("signed by {} ({got} of {need} required)", signed.join(", ")),
+            )
+        } else {
+            let have = if signed.is_empty() {
+                "no authority".to_string()
+            } else {
+                signed.join(", ")
+            };
+            Check::new(
+                "signature",
+                false,
+                format!(
+                    "{need} of [{}] must sign; valid signatures from {have}; {}",
+                    names.join(", "),
+                    why.join("; ")
+                ),
+            )
         }
     }
 

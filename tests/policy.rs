@@ -474,3 +474,101 @@ async fn huge_or_missing_config_fails_label_check_without_aborting() {
     );
     assert_eq!(v["decisions"][2]["allowed"], true);
 }
+
+#[tokio::test]
+async fn certificate_and_notation_authorities() {
+    use imgseal::verify::SignatureFormat;
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+    // A PKI for cosign certificate mode and one for notation, with a notation trust store.
+    let cosign_pki = imgseal::x509::generate_test("builder").unwrap();
+    let notation_pki = imgseal::x509::generate_test("notary").unwrap();
+    std::fs::write(dir.path().join("builder-root.pem"), &cosign_pki.root_pem).unwrap();
+    let ca = dir.path().join("truststore/x509/ca/notary");
+    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::write(ca.join("root.pem"), &notation_pki.root_pem).unwrap();
+    std::fs::write(
+        dir.path().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:notary"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    let cosign_key = SigningKey::from_pem(cosign_pki.leaf_key_pem.as_bytes(), None, "k").unwrap();
+    let notation_key =
+        SigningKey::from_pem(notation_pki.leaf_key_pem.as_bytes(), None, "k").unwrap();
+
+    push(&h, "team/both", "1.0.0", &[], &[], 10).await;
+    push(&h, "team/cosign-only", "1.0.0", &[], &[], 10).await;
+    let image = |r: &str| ImageRef::parse(&format!("{h}/{r}")).unwrap();
+    for r in ["team/both:1.0.0", "team/cosign-only:1.0.0"] {
+        Signer::new(cosign_key.clone())
+            .with_certificate_chain(vec![cosign_pki.leaf.clone(), cosign_pki.root.clone()])
+            .unwrap()
+            .sign(&image(r), &BTreeMap::new())
+            .await
+            .unwrap();
+    }
+    Signer::new(notation_key)
+        .with_format(SignatureFormat::Notation)
+        .with_certificate_chain(vec![notation_pki.leaf.clone(), notation_pki.root.clone()])
+        .unwrap()
+        .sign(&image("team/both:1.0.0"), &BTreeMap::new())
+        .await
+        .unwrap();
+
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!(
+            "version: 1\ndefaultAction: reject\nauthorities:\n  builder: {{certificateRoots: builder-root.pem, identity: builder}}\n  notary: {{notation: {{trustPolicy: trustpolicy.json, trustStore: truststore}}}}\n  impostor: {{certificateRoots: builder-root.pem, identity: someone-else}}\nrules:\n  - name: both\n    images: ['{h}/team/**']\n    authorities: {{allOf: [builder, notary]}}\n  - name: wrong-identity\n    images: ['{h}/team/cosign-only']\n    authorities: {{anyOf: [impostor]}}\n"
+        ),
+    )
+    .unwrap();
+    let out = imgseal(
+        dir.path(),
+        &[
+            "verify",
+            "--policy",
+            "p.yaml",
+            "-o",
+            "json",
+            &format!("{h}/team/both:1.0.0"),
+            &format!("{h}/team/cosign-only:1.0.0"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let d = &v["decisions"];
+    assert_eq!(d[0]["allowed"], true, "{}", d[0]);
+    assert!(
+        d[0]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("signed by builder, notary (2 of 2 required)"),
+        "{}",
+        d[0]
+    );
+    assert_eq!(d[1]["rule"], "wrong-identity");
+    assert_eq!(d[1]["allowed"], false);
+    assert!(
+        d[1]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("identity mismatch"),
+        "{}",
+        d[1]
+    );
+
+    // An authority that mixes kinds is refused by validate.
+    std::fs::write(dir.path().join("bad.yaml"), "version: 1\ndefaultAction: reject\nauthorities:\n  x: {key: a.pub, certificateRoots: builder-root.pem}\n").unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("give exactly one of key, certificateRoots"),
+        "{}",
+        text(&out).1
+    );
+}
