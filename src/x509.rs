@@ -1015,12 +1015,9 @@ fn check_leaf(cert: &Certificate, profile: Profile) -> Result<(), CertError> {
                     ),
                 ))
             }
-            None => {
-                return Err(CertError::rule(
-                    cert,
-                    "no extendedKeyUsage extension; codeSigning is required",
-                ))
-            }
+            // No EKU extension means "any purpose" (RFC 5280), as Go's x509.Verify, cosign and
+            // containers/image read it; an EKU that is present must include codeSigning.
+            None => {}
         },
         Profile::Notary => {
             if !ku.critical {

@@ -366,6 +366,10 @@ impl Verifier {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
                 match (&notation_statement, &self.notation) {
                     (Some(Ok(st)), Some(trust)) => {
+                        let needs = notation::Required {
+                            values: required,
+                            keys: &self.required_keys,
+                        };
                         let o = notation::check(
                             store,
                             &entry,
@@ -374,6 +378,7 @@ impl Verifier {
                             trust,
                             self.options.max_manifest_bytes,
                             where_,
+                            &needs,
                         )
                         .await;
                         result.warnings.extend(

@@ -50,6 +50,12 @@ pub(crate) fn statement_for<'a>(
     trust: &'a NotationTrust,
     scope: &str,
 ) -> Result<&'a PolicyStatement, String> {
+    // notation writes Docker Hub scopes as docker.io/…; imgseal's identities spell it as cosign does.
+    let scope = match scope.strip_prefix("index.docker.io/") {
+        Some(rest) => format!("docker.io/{rest}"),
+        None => scope.to_string(),
+    };
+    let scope = scope.as_str();
     trust
         .policy
         .policy_for(scope)
@@ -57,6 +63,14 @@ pub(crate) fn statement_for<'a>(
 }
 
 /// Check one referrer that claims to be a notation signature of `subject`.
+/// What a notation signature must carry beyond the trust policy: user metadata (the target's
+/// annotations), as exact values and as keys that must be present.
+pub(crate) struct Required<'a> {
+    pub values: &'a std::collections::BTreeMap<String, String>,
+    pub keys: &'a [String],
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn check(
     store: &Store,
     entry: &Descriptor,
@@ -65,6 +79,7 @@ pub(crate) async fn check(
     trust: &NotationTrust,
     max_manifest: u64,
     source: String,
+    required: &Required<'_>,
 ) -> Outcome {
     let mut out = Outcome {
         check: SignatureCheck {
@@ -85,6 +100,7 @@ pub(crate) async fn check(
         statement,
         trust,
         max_manifest,
+        required,
         &mut out,
     )
     .await
@@ -98,6 +114,7 @@ pub(crate) async fn check(
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn check_inner(
     store: &Store,
     entry: &Descriptor,
@@ -105,6 +122,7 @@ async fn check_inner(
     statement: &PolicyStatement,
     trust: &NotationTrust,
     max_manifest: u64,
+    required: &Required<'_>,
     out: &mut Outcome,
 ) -> Result<String, String> {
     // Fetch the signature manifest and its envelope; both capped and re-hashed.
@@ -159,6 +177,20 @@ async fn check_inner(
             target.media_type,
             target.size
         ));
+    }
+    // User metadata the caller requires (like `notation verify --user-metadata`).
+    let meta = &envelope.target.annotations;
+    for (k, v) in required.values {
+        match meta.get(k) {
+            Some(found) if found == v => {}
+            Some(found) => return Err(format!("annotation {k} is {found:?}, not {v:?}")),
+            None => return Err(format!("annotation {k}={v} is missing")),
+        }
+    }
+    for k in required.keys {
+        if !meta.contains_key(k) {
+            return Err(format!("annotation {k} is missing"));
+        }
     }
     if let Some(attr) = envelope.critical_extended_attributes().next() {
         return Err(format!(
