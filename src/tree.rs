@@ -28,6 +28,8 @@ pub struct Tree {
     /// Entries skipped, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Registry requests made.
+    pub requests: u64,
 }
 
 /// One attached artifact (a manifest).
@@ -101,6 +103,7 @@ pub async fn tree(
         platforms: Vec::new(),
         attachments: Vec::new(),
         warnings: Vec::new(),
+        requests: 0,
     };
     if oci::is_index_media_type(&manifest.media_type) {
         if let Ok(index) = oci::Index::from_bytes(&manifest.bytes) {
@@ -210,6 +213,7 @@ pub async fn tree(
         .await;
         out.attachments.push(a);
     }
+    out.requests = store.requests();
     Ok(out)
 }
 
