@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --workspace --all-targets "$@"
+# Library, binary and integration tests (benchmarks are built by clippy in .ci/run, not run here).
+cargo test --workspace --lib --bins --tests "$@"
 cargo test --workspace --doc
