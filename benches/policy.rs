@@ -95,6 +95,7 @@ fn main() {
             .expect("run imgseal");
         let pid = child.id();
         let mut peak_kib = 0u64;
+        let mut cpu_ticks = 0u64;
         let stdout = std::thread::spawn({
             let mut out = child.stdout.take().expect("stdout");
             move || {
@@ -114,6 +115,15 @@ fn main() {
                     peak_kib = peak_kib.max(kib);
                 }
             }
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                // utime and stime are fields 14 and 15, after the parenthesised command name.
+                if let Some(rest) = stat.rsplit(") ").next() {
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    if let (Some(u), Some(s)) = (f.get(11), f.get(12)) {
+                        cpu_ticks = u.parse::<u64>().unwrap_or(0) + s.parse::<u64>().unwrap_or(0);
+                    }
+                }
+            }
             if child.try_wait().expect("wait").is_some() {
                 break;
             }
@@ -131,8 +141,9 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500));
         let logged = reg.logged_requests() - before;
         println!(
-            "policy ({name}): {n} images, {allowed} allowed, wall {:.2} s, requests/image {:.2} (imgseal count {:.2}), peak RSS {:.1} MiB",
+            "policy ({name}): {n} images, {allowed} allowed, wall {:.2} s (imgseal CPU {:.2} s), requests/image {:.2} (imgseal count {:.2}), peak RSS {:.1} MiB",
             wall.as_secs_f64(),
+            cpu_ticks as f64 / 100.0,
             logged as f64 / n as f64,
             own as f64 / n as f64,
             peak_kib as f64 / 1024.0

@@ -1,7 +1,11 @@
 //! End-to-end tests of the real `imgseal` binary against a real registry (Debian's
 //! docker-registry, started per test on a free loopback port) and real OCI layouts.
 
+mod cli_support;
 mod common;
+
+use cli_support::assert_fails_alone as assert_fails;
+use cli_support::*;
 
 use common::*;
 use imgseal::formats::cosign::{self, SignatureManifest};
@@ -14,29 +18,21 @@ const PASSWORD: &str = "correct horse";
 
 /// A scratch directory with an isolated docker config and a key pair in it.
 struct Env {
-    dir: tempfile::TempDir,
+    cli: Cli,
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-        Env { dir }
+        Env { cli: Cli::new() }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.cli.path(name)
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_imgseal"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.path("docker"))
-            .env("HOME", self.dir.path())
-            .env_remove("COSIGN_PASSWORD")
-            .env("IMGSEAL_PASSWORD", PASSWORD)
-            .stdin(std::process::Stdio::null());
+        let mut c = self.cli.cmd(args);
+        c.env("IMGSEAL_PASSWORD", PASSWORD);
         c
     }
 
@@ -53,44 +49,6 @@ impl Env {
             self.path(&format!("{prefix}.pub")).display().to_string(),
         )
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-/// Exit code `code` and a one-line error containing `needle`.
-#[track_caller]
-fn assert_fails(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {err}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "error must be one line: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 async fn sig_manifest(

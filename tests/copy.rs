@@ -8,7 +8,11 @@
 //! source blobs (corrupted, oversized, missing) are refused before the destination's tag is
 //! written.
 
+mod cli_support;
 mod common;
+
+use cli_support::assert_fails_alone as assert_fails;
+use cli_support::*;
 
 use common::*;
 use imgseal::copy::{copy, CopyReport, Outcome};
@@ -18,40 +22,32 @@ use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions, OCI_INDEX,
 use imgseal::{Attach, Digest, PublicKey, Signer, SigningKey, Verifier};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 // ---------------------------------------------------------------- helpers
 
 /// A scratch directory with an isolated docker config, a key pair, and the binary.
 struct Env {
-    dir: tempfile::TempDir,
+    cli: Cli,
     key: SigningKey,
     public: PathBuf,
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        let cli = Cli::new();
         let key = SigningKey::generate().unwrap();
-        let public = dir.path().join("k.pub");
+        let public = cli.path("k.pub");
         std::fs::write(&public, key.public_key().to_pem()).unwrap();
-        Env { dir, key, public }
+        Env { cli, key, public }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.cli.path(name)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_imgseal"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.path("docker"))
-            .env("HOME", self.dir.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+        self.cli.output(args)
     }
 
     fn public_key(&self) -> PublicKey {
@@ -81,44 +77,6 @@ impl Env {
         assert!(v.verified, "{image}: {v:#?}");
         v.digest
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-/// Exit code `code` and a one-line error containing `needle`, no panic.
-#[track_caller]
-fn assert_fails(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {err}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "error must be one line: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 fn open(image: &str) -> Store {

@@ -8,7 +8,11 @@
 //! the outcome containers/image (and cosign) reach. The interop folder is optional: without it
 //! every test prints a note and passes.
 
+mod cli_support;
 mod common;
+
+use cli_support::assert_fails_one as assert_fails;
+use cli_support::*;
 
 use imgseal::formats::cosign::{self, Descriptor, Payload};
 use imgseal::store::layout::Layout;
@@ -17,7 +21,7 @@ use imgseal::{Digest, PublicKey, SigningKey};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The repository the containers/image single-sample fixtures were signed in.
 const SINGLE_SAMPLE: &str = "192.168.64.2:5000/cosign-signed-single-sample";
@@ -38,38 +42,25 @@ fn fixtures() -> Option<PathBuf> {
 
 /// A scratch directory; commands run in it with an isolated HOME and docker config.
 struct Env {
-    dir: tempfile::TempDir,
+    cli: Cli,
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-        Env { dir }
+        Env { cli: Cli::new() }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_imgseal"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.path("docker"))
-            .env("HOME", self.dir.path())
-            .env_remove("COSIGN_PASSWORD")
-            .env_remove("IMGSEAL_PASSWORD")
-            .stdin(std::process::Stdio::null());
-        c
+        self.cli.path(name)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
+        self.cli.output(args)
     }
 
     fn run_with_password(&self, password: &str, args: &[&str]) -> Output {
-        self.cmd(args)
+        self.cli
+            .cmd(args)
             .env("IMGSEAL_PASSWORD", password)
             .output()
             .unwrap()
@@ -83,48 +74,6 @@ impl Env {
         args.push(image);
         self.run(&args)
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-/// Exit code `code` and a one-line error containing `needle`.
-#[track_caller]
-fn assert_fails(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {err}",
-        stdout(o)
-    );
-    assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
-    // One line for the error; `imgseal: warning: …` lines (one each) may precede it.
-    assert_eq!(
-        err.trim_end()
-            .lines()
-            .filter(|l| !l.starts_with("imgseal: warning: "))
-            .count(),
-        1,
-        "error must be one line: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// One signature layer of a fixture, from its `signature-N.extracted/` directory.

@@ -1,6 +1,6 @@
-//! The real `imgseal` binary against a registry whose referrers are hostile: a small HTTP/1.1
-//! server in this test (std `TcpListener` on 127.0.0.1:0, one thread per connection, bounded by
-//! timeouts, `Connection: close`) serving one honestly signed image whose `.sig` tag is absent
+//! The real `imgseal` binary against a registry whose referrers are hostile: the small HTTP/1.1
+//! server of `hostile_server` (std `TcpListener` on 127.0.0.1:0, one thread per connection,
+//! bounded by timeouts, `Connection: close`) serving one honestly signed image whose `.sig` tag is absent
 //! (404), and canned answers for `GET /v2/<repo>/referrers/<digest>` (or, for a registry without
 //! the API, for the referrers tag schema's `sha256-<hex>` tag).
 //!
@@ -12,278 +12,18 @@
 //! when nothing valid is left and 0 when a valid signature is listed beside the bad entries.
 
 mod cli_support;
+mod hostile_server;
 
 use cli_support::*;
-use imgseal::formats::cosign::{self, Descriptor, Payload};
+use hostile_server::*;
+use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::oci::{self, ImageManifest, Index};
 use imgseal::store::{referrers_tag, OCI_INDEX, OCI_MANIFEST};
 use imgseal::Digest;
-use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::BTreeMap;
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-const MIB: u64 = 1024 * 1024;
-const REPO: &str = "hostile/app";
-
-// ---------------------------------------------------------------- the server
-
-/// How a response body is sent.
-#[derive(Clone)]
-enum Body {
-    /// These bytes, with a truthful Content-Length.
-    Bytes(Vec<u8>),
-    /// `Content-Length: N` announced, then spaces streamed towards N until the client hangs up.
-    Announced(u64),
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Body,
-}
-
-impl Reply {
-    fn new(status: u16, content_type: &str, body: Body) -> Reply {
-        Reply {
-            status,
-            headers: vec![("Content-Type".into(), content_type.into())],
-            body,
-        }
-    }
-
-    /// A manifest served honestly: its media type and its true Docker-Content-Digest.
-    fn manifest(bytes: &[u8], media_type: &str) -> Reply {
-        Reply::new(200, media_type, Body::Bytes(bytes.to_vec()))
-            .header("Docker-Content-Digest", &Digest::sha256(bytes).to_string())
-    }
-
-    fn blob(bytes: &[u8]) -> Reply {
-        Reply::new(200, "application/octet-stream", Body::Bytes(bytes.to_vec()))
-    }
-
-    /// A referrers list (an image index) listing `entries`.
-    fn referrers(entries: &[oci::Descriptor]) -> Reply {
-        let index = Index {
-            schema_version: 2,
-            media_type: Some(OCI_INDEX.into()),
-            manifests: entries.to_vec(),
-            ..Index::default()
-        };
-        Reply::new(200, OCI_INDEX, Body::Bytes(index.to_bytes().unwrap()))
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// `Link: <target>; rel="next"`.
-    fn next(self, target: &str) -> Reply {
-        self.header("Link", &format!("<{target}>; rel=\"next\""))
-    }
-}
-
-/// Answers computed from the request target (path and query), tried before the fixed routes.
-type Dynamic = Box<dyn Fn(&str) -> Option<Reply> + Send + Sync>;
-
-#[derive(Default)]
-struct Shared {
-    /// Keyed by the request target; a target with a query falls back to its path.
-    routes: Mutex<HashMap<String, Reply>>,
-    dynamic: Mutex<Option<Dynamic>>,
-    /// `METHOD TARGET` of every request received.
-    log: Mutex<Vec<String>>,
-}
-
-/// A hostile registry on a free loopback port; stops (and joins its threads) on drop.
-struct Server {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    acceptor: Option<JoinHandle<()>>,
-    handlers: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let handlers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let acceptor = {
-            let (shared, stop, handlers) = (shared.clone(), stop.clone(), handlers.clone());
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let shared = shared.clone();
-                    let h = std::thread::spawn(move || {
-                        let _ = serve(conn, &shared);
-                    });
-                    handlers.lock().unwrap().push(h);
-                }
-            })
-        };
-        Server {
-            addr,
-            shared,
-            stop,
-            acceptor: Some(acceptor),
-            handlers,
-        }
-    }
-
-    fn host(&self) -> String {
-        self.addr.to_string()
-    }
-
-    fn route(&self, target: &str, reply: Reply) {
-        self.shared
-            .routes
-            .lock()
-            .unwrap()
-            .insert(target.to_string(), reply);
-    }
-
-    fn dynamic(&self, f: impl Fn(&str) -> Option<Reply> + Send + Sync + 'static) {
-        *self.shared.dynamic.lock().unwrap() = Some(Box::new(f));
-    }
-
-    /// Wait for every connection handled so far to finish (each is bounded by timeouts).
-    fn settle(&self) {
-        let handles: Vec<_> = self.handlers.lock().unwrap().drain(..).collect();
-        for h in handles {
-            let _ = h.join();
-        }
-    }
-
-    /// Every request so far, and forget them.
-    fn take_requests(&self) -> Vec<String> {
-        self.settle();
-        std::mem::take(&mut *self.shared.log.lock().unwrap())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wake the accept loop
-        if let Some(a) = self.acceptor.take() {
-            let _ = a.join();
-        }
-        self.settle();
-    }
-}
-
-fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    conn.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() > 64 * 1024 {
-            return Ok(());
-        }
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut words = text.split_whitespace();
-    let method = words.next().unwrap_or("").to_string();
-    let target = words.next().unwrap_or("").to_string();
-    shared
-        .log
-        .lock()
-        .unwrap()
-        .push(format!("{method} {target}"));
-    let path = target.split('?').next().unwrap_or("");
-    let dynamic = shared
-        .dynamic
-        .lock()
-        .unwrap()
-        .as_ref()
-        .and_then(|f| f(&target));
-    let reply = dynamic
-        .or_else(|| {
-            let routes = shared.routes.lock().unwrap();
-            routes.get(&target).or_else(|| routes.get(path)).cloned()
-        })
-        .unwrap_or_else(|| {
-            Reply::new(
-                404,
-                "application/json",
-                Body::Bytes(
-                    br#"{"errors":[{"code":"NOT_FOUND","message":"no such thing"}]}"#.to_vec(),
-                ),
-            )
-        });
-    let reason = match reply.status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Whatever",
-    };
-    let mut out = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
-    for (k, v) in &reply.headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("Connection: close\r\n");
-    match &reply.body {
-        Body::Bytes(b) => out.push_str(&format!("Content-Length: {}\r\n", b.len())),
-        Body::Announced(n) => out.push_str(&format!("Content-Length: {n}\r\n")),
-    }
-    out.push_str("\r\n");
-    conn.write_all(out.as_bytes())?;
-    if method != "HEAD" {
-        match &reply.body {
-            Body::Bytes(b) => conn.write_all(b)?,
-            Body::Announced(total) => {
-                let block = vec![b' '; 64 * 1024];
-                let mut sent = 0u64;
-                while sent < *total {
-                    let n = (*total - sent).min(block.len() as u64) as usize;
-                    if conn.write_all(&block[..n]).is_err() {
-                        break; // the client hung up
-                    }
-                    sent += n as u64;
-                }
-            }
-        }
-    }
-    let _ = conn.flush();
-    let _ = conn.shutdown(std::net::Shutdown::Write);
-    Ok(())
-}
-
-fn manifest_path(reference: &str) -> String {
-    format!("/v2/{REPO}/manifests/{reference}")
-}
-
-fn blob_path(digest: &str) -> String {
-    format!("/v2/{REPO}/blobs/{digest}")
-}
 
 // ---------------------------------------------------------------- the image and its referrers
-
-/// A small image manifest (unique per `seed`).
-fn image_manifest(seed: &str) -> Vec<u8> {
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":2}},"layers":[],"annotations":{{"seed":"{seed}"}}}}"#,
-        Digest::sha256(b"{}")
-    )
-    .into_bytes()
-}
 
 /// One honestly served image at `host/hostile/app:v1` (no `.sig` tag), a key, and the means to
 /// make correctly signed referrer artifacts for it.
@@ -302,32 +42,17 @@ impl Scene {
         let server = Server::start();
         let cli = Cli::new();
         let keys = cli.keypair("k");
-        let manifest = image_manifest("honest");
-        let digest = Digest::sha256(&manifest);
-        server.route(
-            &manifest_path("v1"),
-            Reply::manifest(&manifest, OCI_MANIFEST),
-        );
-        server.route(
-            &manifest_path(&digest.to_string()),
-            Reply::manifest(&manifest, OCI_MANIFEST),
-        );
-        let identity = format!("{}/{REPO}", server.host());
-        let payload = Payload::new(&identity, &digest, &BTreeMap::new())
-            .to_bytes()
-            .unwrap();
-        use base64::Engine as _;
-        let signature = base64::engine::general_purpose::STANDARD.encode(keys.key.sign(&payload));
-        let mut layer = Descriptor::of(cosign::SIMPLE_SIGNING_MEDIA_TYPE, &payload);
-        layer
-            .annotations
-            .insert(cosign::SIGNATURE_ANNOTATION.into(), signature);
-        server.route(&blob_path(&layer.digest), Reply::blob(&payload));
+        let SignedImage {
+            image,
+            manifest,
+            digest,
+            layer,
+            ..
+        } = SignedImage::install(&server, &keys.key);
         server.route(
             &blob_path(&Digest::sha256(oci::EMPTY_BLOB).to_string()),
             Reply::blob(oci::EMPTY_BLOB),
         );
-        let image = format!("{}/{REPO}:v1", server.host());
         Scene {
             server,
             cli,

@@ -27,7 +27,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Instant;
 
 /// The password `cert generate-test` encrypts its keys with in these tests.
 const PASSWORD: &str = "notation test password";
@@ -82,20 +81,7 @@ impl Env {
     /// Run with `IMGSEAL_PASSWORD` set (for keys made by `cert generate-test`).
     #[track_caller]
     fn run_pw(&self, args: &[&str]) -> Output {
-        let start = Instant::now();
-        let out = self
-            .cli
-            .cmd(args)
-            .env("IMGSEAL_PASSWORD", PASSWORD)
-            .output()
-            .unwrap();
-        let took = start.elapsed();
-        assert!(
-            took < RUN_LIMIT,
-            "imgseal {args:?} took {took:?}\nstderr: {}",
-            stderr(&out)
-        );
-        out
+        run_timed(args, self.cli.cmd(args).env("IMGSEAL_PASSWORD", PASSWORD))
     }
 
     /// `imgseal cert generate-test NAME [--trust-store STORE]`, then split NAME.crt into the

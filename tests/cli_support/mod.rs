@@ -1,6 +1,7 @@
-//! Running the real `imgseal` binary from the referrers, multi-arch and hostile-referrers tests:
-//! an isolated scratch directory (its own docker config and HOME, no password variables) and
-//! unencrypted PKCS#8 key files, so no test pays for scrypt.
+//! Running the real `imgseal` binary from the integration tests (cli, copy, cosign fixtures,
+//! referrers, multi-arch, notation, hostile registries): an isolated scratch directory (its own
+//! docker config and HOME, no password variables), unencrypted PKCS#8 key files, so no test pays
+//! for scrypt, and assertions on a run's exit code and output.
 //!
 //! Kept apart from `common` because `common` is also included by the `interop` crate, where
 //! `CARGO_BIN_EXE_imgseal` does not exist.
@@ -82,19 +83,31 @@ impl Cli {
         c
     }
 
+    /// Run and wait, with no time limit.
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
     /// Run and wait, asserting the run finished within [`RUN_LIMIT`].
     #[track_caller]
     pub fn run(&self, args: &[&str]) -> Output {
-        let start = Instant::now();
-        let out = self.cmd(args).output().unwrap();
-        let took = start.elapsed();
-        assert!(
-            took < RUN_LIMIT,
-            "imgseal {args:?} took {took:?}\nstderr: {}",
-            stderr(&out)
-        );
-        out
+        run_timed(args, &mut self.cmd(args))
     }
+}
+
+/// Run `cmd` (made by [`Cli::cmd`] from `args`) and wait, asserting the run finished within
+/// [`RUN_LIMIT`].
+#[track_caller]
+pub fn run_timed(args: &[&str], cmd: &mut Command) -> Output {
+    let start = Instant::now();
+    let out = cmd.output().unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < RUN_LIMIT,
+        "imgseal {args:?} took {took:?}\nstderr: {}",
+        stderr(&out)
+    );
+    out
 }
 
 pub fn stderr(o: &Output) -> String {
@@ -137,6 +150,23 @@ pub fn assert_ok(o: &Output) {
 /// line besides the `imgseal: warning: …` lines.
 #[track_caller]
 pub fn assert_fails(o: &Output, code: i32, needles: &[&str]) {
+    check_failure(o, code, needles, true);
+}
+
+/// [`assert_fails`] with a single needle.
+#[track_caller]
+pub fn assert_fails_one(o: &Output, code: i32, needle: &str) {
+    check_failure(o, code, &[needle], true);
+}
+
+/// [`assert_fails`] with a single needle, and stderr is that one line alone: warnings count.
+#[track_caller]
+pub fn assert_fails_alone(o: &Output, code: i32, needle: &str) {
+    check_failure(o, code, &[needle], false);
+}
+
+#[track_caller]
+fn check_failure(o: &Output, code: i32, needles: &[&str], skip_warnings: bool) {
     let err = stderr(o);
     assert_eq!(
         o.status.code(),
@@ -147,10 +177,11 @@ pub fn assert_fails(o: &Output, code: i32, needles: &[&str]) {
     for needle in needles {
         assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
     }
+    // One line for the error; `imgseal: warning: …` lines (one each) may precede it.
     assert_eq!(
         err.trim_end()
             .lines()
-            .filter(|l| !l.starts_with("imgseal: warning: "))
+            .filter(|l| !(skip_warnings && l.starts_with("imgseal: warning: ")))
             .count(),
         1,
         "error must be one line: {err}"
