@@ -24,7 +24,7 @@ const EXIT_ERROR: u8 = 2;
 #[command(
     name = "imgseal",
     version,
-    about = "Sign container images and verify them before they run (cosign-compatible).",
+    about = "Sign container images and verify them before they run (cosign and Notary Project formats).",
     after_help = "Exit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error."
 )]
 struct Cli {
@@ -36,7 +36,7 @@ struct Cli {
 enum Command {
     /// Generate an ECDSA P-256 key pair: PREFIX.key (cosign's encrypted format, mode 0600) and PREFIX.pub.
     GenerateKeyPair(GenerateArgs),
-    /// Sign an image and attach the signature at its sha256-<hex>.sig tag.
+    /// Sign an image and attach the signature (cosign .sig tag, OCI 1.1 referrer, or a notation signature).
     Sign(SignArgs),
     /// Verify an image's signatures against a public key, or images against a policy.
     Verify(VerifyArgs),
