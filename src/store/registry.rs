@@ -226,54 +226,79 @@ impl Repository {
                 "unsupported authentication challenge {challenge:?}"
             )));
         }
-        // Bearer: oci-client performs the token exchange for the repository scope.
-        let config = oci_client::client::ClientConfig {
-            protocol: if self.scheme == "http" {
-                oci_client::client::ClientProtocol::Http
-            } else {
-                oci_client::client::ClientProtocol::Https
-            },
-            ..Default::default()
-        };
-        let client = oci_client::Client::new(config);
-        let reference = oci_client::Reference::with_tag(
-            self.api_host.clone(),
-            self.repository.clone(),
-            "latest".into(),
-        );
-        let auth = match &creds {
-            Some((u, p)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), p.clone()),
-            None => oci_client::secrets::RegistryAuth::Anonymous,
-        };
-        let op = if self.write {
-            oci_client::RegistryOperation::Push
-        } else {
-            oci_client::RegistryOperation::Pull
-        };
-        self.requests.fetch_add(2, Ordering::Relaxed); // ping + token request
-        match client.auth(&reference, &auth, op).await {
-            Ok(Some(token)) => HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| unauthorized("the token service returned an unusable token".into())),
-            Ok(None) => Err(unauthorized(
-                "the token service gave no token; check your credentials (docker login)".into(),
-            )),
-            Err(e) => Err(unauthorized(format!(
-                "token exchange failed: {e}; check your credentials (docker login {})",
-                self.registry
-            ))),
+        // Bearer: the Docker token flow, with imgseal's own client so the token response is
+        // size-capped and timed out like every other request.
+        let params = parse_challenge(challenge);
+        let realm = params
+            .get("realm")
+            .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
+            .ok_or_else(|| {
+                unauthorized(format!(
+                    "bearer challenge without a usable realm: {challenge:?}"
+                ))
+            })?
+            .clone();
+        let action = if self.write { "pull,push" } else { "pull" };
+        let scope = format!("repository:{}:{action}", self.repository);
+        let mut url = realm;
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("scope={}", percent_encode(&scope)));
+        if let Some(service) = params.get("service") {
+            url.push_str(&format!("&service={}", percent_encode(service)));
         }
+        let mut req = self.http.get(&url);
+        if let Some((u, p)) = &creds {
+            req = req.basic_auth(u, Some(p));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response")
+            .await
+            .map_err(|e| unauthorized(format!("token exchange failed: {e}")))?;
+        if !status.is_success() {
+            let hint = if creds.is_some() {
+                format!("check your credentials (docker login {})", self.registry)
+            } else {
+                format!(
+                    "it may need credentials: run `docker login {}`",
+                    self.registry
+                )
+            };
+            return Err(unauthorized(format!(
+                "token exchange failed: the token service answered HTTP {}: {}; {hint}",
+                status.as_u16(),
+                one_line(&body)
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            unauthorized(format!(
+                "token exchange failed: the token service's answer is not a token response ({e})"
+            ))
+        })?;
+        let token = parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized("token exchange failed: the token service gave no token".into())
+            })?;
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            unauthorized(
+                "token exchange failed: the token service returned an unusable token".into(),
+            )
+        })
     }
 
     async fn error_for(&self, resp: reqwest::Response, what: &str) -> Error {
         let status = resp.status();
         let body = read_capped(resp, 1024, what).await.unwrap_or_default();
-        let text = String::from_utf8_lossy(&body);
-        let text: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(300)
-            .collect();
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = one_line(&body);
         self.err(format!(
             "HTTP {} for {what}: {}",
             status.as_u16(),
@@ -752,9 +777,84 @@ fn parse_next_link(header: &str) -> Option<String> {
     })
 }
 
+/// Cap on a token service's answer.
+const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
+
+/// A response body as one short line: control characters become spaces, whitespace collapses,
+/// at most 300 characters.
+fn one_line(body: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(body)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The parameters of a `WWW-Authenticate: Bearer k="v",k2="v2"` challenge (quoted values may
+/// contain commas).
+fn parse_challenge(header: &str) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    let rest = header.trim();
+    let rest = rest
+        .split_once(char::is_whitespace)
+        .map(|x| x.1)
+        .unwrap_or("");
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match (escaped, c) {
+                    (false, '\\') => escaped = true,
+                    (false, '"') => break,
+                    _ => {
+                        value.push(c);
+                        escaped = false;
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if *c == ',' {
+                    break;
+                }
+                value.push(*c);
+                chars.next();
+            }
+        }
+        out.insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn challenges() {
+        let p = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(p["realm"], "https://auth.example/token");
+        assert_eq!(p["service"], "registry.example");
+        assert_eq!(p["scope"], "repository:a/b:pull,push");
+        assert!(parse_challenge("Bearer").is_empty());
+        assert!(parse_challenge("").is_empty());
+        let p = parse_challenge("Bearer realm=unquoted, service=\"x\"");
+        assert_eq!(p["realm"], "unquoted");
+        assert_eq!(p["service"], "x");
+    }
 
     #[test]
     fn link_header() {

@@ -81,11 +81,40 @@ impl Reply {
 /// Answers computed from the request target (path and query), tried before the fixed routes.
 type Dynamic = Box<dyn Fn(&str) -> Option<Reply> + Send + Sync>;
 
+/// A request as the server read it (its head only; bodies are not read).
+pub struct Request {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Header names lower-cased, values trimmed, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target without its query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+/// Answers computed from the whole request (headers included), tried before [`Dynamic`].
+type Handler = Box<dyn Fn(&Request) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     /// Keyed by the request target; a target with a query falls back to its path.
     routes: Mutex<HashMap<String, Reply>>,
     dynamic: Mutex<Option<Dynamic>>,
+    handler: Mutex<Option<Handler>>,
     /// `METHOD TARGET` of every request received.
     log: Mutex<Vec<String>>,
     /// Body bytes actually written, per target, for streamed bodies.
@@ -147,6 +176,12 @@ impl Server {
 
     pub fn dynamic(&self, f: impl Fn(&str) -> Option<Reply> + Send + Sync + 'static) {
         *self.shared.dynamic.lock().unwrap() = Some(Box::new(f));
+    }
+
+    /// Answer requests with `f` first (it sees the headers); `None` falls through to
+    /// [`Server::dynamic`] and the routes.
+    pub fn handler(&self, f: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static) {
+        *self.shared.handler.lock().unwrap() = Some(Box::new(f));
     }
 
     /// Wait for every connection handled so far to finish (each is bounded by timeouts).
@@ -227,13 +262,32 @@ fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
         .unwrap()
         .push(format!("{method} {target}"));
     let path = target.split('?').next().unwrap_or("");
-    let dynamic = shared
-        .dynamic
-        .lock()
-        .unwrap()
-        .as_ref()
-        .and_then(|f| f(&target));
-    let reply = dynamic
+    let handled = shared.handler.lock().unwrap().as_ref().and_then(|f| {
+        let headers = text
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        f(&Request {
+            method: method.clone(),
+            target: target.clone(),
+            headers,
+        })
+    });
+    let dynamic = || {
+        shared
+            .dynamic
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|f| f(&target))
+    };
+    let reply = handled
+        .or_else(dynamic)
         .or_else(|| {
             let routes = shared.routes.lock().unwrap();
             routes.get(&target).or_else(|| routes.get(path)).cloned()
