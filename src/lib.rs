@@ -29,6 +29,7 @@ pub mod policy;
 pub mod reference;
 pub mod sign;
 pub mod store;
+pub mod timestamp;
 pub mod tree;
 pub mod trust;
 pub mod verify;

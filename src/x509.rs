@@ -5,7 +5,8 @@
 //! come from PEM or DER bytes through [`load_pem_certificates`].
 //!
 //! [`validate_chain`] checks an ordered chain (signing certificate first) against a set of
-//! trusted certificates, under one of two rule sets ([`Profile`]):
+//! trusted certificates, under one of three rule sets ([`Profile`]; the third,
+//! [`Profile::TimeStamping`], is for RFC 3161 TSA chains — see `crate::timestamp`):
 //!
 //! - [`Profile::CodeSigning`], for cosign's certificate mode: the leaf must carry the
 //!   `codeSigning` extended key usage and the `digitalSignature` key usage.
@@ -151,6 +152,10 @@ pub enum Profile {
     CodeSigning,
     /// Notary Project signature specification, "Certificate Requirements" (see the module docs).
     Notary,
+    /// An RFC 3161 time-stamping authority: the leaf's `extendedKeyUsage` must be present,
+    /// critical, and list exactly `timeStamping` (RFC 3161 §2.3); leaf `keyUsage` must allow
+    /// `digitalSignature`; CA `keyUsage`, when present, must allow `keyCertSign`.
+    TimeStamping,
 }
 
 /// Hash function inside a signature algorithm.
@@ -1019,6 +1024,30 @@ fn check_leaf(cert: &Certificate, profile: Profile) -> Result<(), CertError> {
             // containers/image read it; an EKU that is present must include codeSigning.
             None => {}
         },
+        Profile::TimeStamping => match &cert.extended_key_usage {
+            Some(eku) if eku.purposes == [KeyPurpose::TimeStamping] && eku.critical => {}
+            Some(eku) if eku.purposes == [KeyPurpose::TimeStamping] => {
+                return Err(CertError::rule(
+                    cert,
+                    "the timeStamping extendedKeyUsage of a TSA certificate must be marked critical (RFC 3161)",
+                ))
+            }
+            Some(eku) => {
+                return Err(CertError::rule(
+                    cert,
+                    format!(
+                        "a TSA certificate's extendedKeyUsage must be exactly timeStamping (has {})",
+                        join(&eku.purposes)
+                    ),
+                ))
+            }
+            None => {
+                return Err(CertError::rule(
+                    cert,
+                    "a TSA certificate must have a critical extendedKeyUsage of timeStamping (RFC 3161)",
+                ))
+            }
+        },
         Profile::Notary => {
             if !ku.critical {
                 return Err(CertError::rule(
@@ -1364,7 +1393,7 @@ fn webpki_check(
             None,
             None,
         ),
-        Profile::Notary => ee.verify_for_usage(
+        Profile::Notary | Profile::TimeStamping => ee.verify_for_usage(
             WEBPKI_ALGS,
             &anchors,
             &intermediates,

@@ -4,15 +4,17 @@
 //! revocation — each enforced, logged or skipped according to the statement's level and
 //! overrides.
 //!
-//! What imgseal does not do yet, and how that shows: RFC 3161 timestamp countersignatures are
-//! not verified (certificate validity is then checked at the current time, and a note is
-//! logged), and revocation is not checked (a note is logged; never a silent pass at `strict`
+//! RFC 3161 timestamp countersignatures are verified (crate::timestamp) when the statement names
+//! a `tsa` trust store and `verifyTimestamp` calls for it; certificate validity is then checked
+//! at the timestamp. What imgseal does not do yet, and how that shows: revocation (of the
+//! signing chain or the TSA chain) is not checked (a note is logged; never a silent pass at `strict`
 //! when the trust policy asks for it — see [`check`]).
 
 use super::SignatureCheck;
 use crate::formats::notation::{self, SigningScheme, VerifiedEnvelope};
 use crate::oci::{Descriptor, ImageManifest};
 use crate::store::{Manifest, ManifestRef, Store};
+use crate::timestamp::{self, AuthenticTime};
 use crate::trust::{
     trusted_identity_matches, Action, PolicyStatement, StoreType, TrustPolicy, TrustStore,
     ValidationType, VerificationLevel,
@@ -270,16 +272,33 @@ async fn check_inner(
     })();
     apply(ValidationType::Authenticity, authenticity)?;
 
-    // Authentic timestamp: certificates valid at signing time (signing authority) or now.
-    if envelope.has_timestamp() && envelope.signing_scheme == SigningScheme::X509 {
-        out.logged.push(
-            "authenticTimestamp: the RFC 3161 timestamp countersignature is not verified by imgseal; certificate validity was checked at the current time".to_string(),
-        );
-    }
-    apply(
-        ValidationType::AuthenticTimestamp,
-        validity_problem.map_or(Ok(()), Err),
-    )?;
+    // Authentic timestamp: certificates valid at the authentic signing time (signing
+    // authority); for notary.x509, over the verified RFC 3161 timestamp when the statement
+    // names a tsa trust store (see timestamp::notation_authentic_timestamp), else now.
+    let authentic_timestamp = match envelope.signing_scheme {
+        SigningScheme::X509SigningAuthority => validity_problem.map_or(Ok(()), Err),
+        SigningScheme::X509 => {
+            match timestamp::notation_authentic_timestamp(
+                &envelope,
+                &chain,
+                statement,
+                &trust.store,
+                now,
+            ) {
+                Ok(AuthenticTime::Timestamp(_)) => Ok(()),
+                Ok(AuthenticTime::Now { token_ignored }) => {
+                    if token_ignored {
+                        out.logged.push(
+                            "authenticTimestamp: the RFC 3161 timestamp countersignature was not verified (the trust policy statement names no tsa trust store, or verifyTimestamp is afterCertExpiry and the certificates are unexpired); certificate validity was checked at the current time".to_string(),
+                        );
+                    }
+                    validity_problem.map_or(Ok(()), Err)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    apply(ValidationType::AuthenticTimestamp, authentic_timestamp)?;
 
     // Expiry.
     let expiry = match envelope.expiry {
