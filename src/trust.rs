@@ -1245,18 +1245,7 @@ fn normalise_type(t: &str) -> Result<String, String> {
         if !ok {
             return Err(format!("attribute type {t:?} is not a keyword or an OID"));
         }
-        let named = match t {
-            "2.5.4.3" => "CN",
-            "2.5.4.5" => "SERIALNUMBER",
-            "2.5.4.6" => "C",
-            "2.5.4.7" => "L",
-            "2.5.4.8" => "ST",
-            "2.5.4.9" => "STREET",
-            "2.5.4.10" => "O",
-            "2.5.4.11" => "OU",
-            "2.5.4.17" => "POSTALCODE",
-            other => other,
-        };
+        let named = crate::x509::attribute_name(t).unwrap_or(t);
         return Ok(named.to_string());
     }
     if !b[0].is_ascii_alphabetic() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {

@@ -774,7 +774,8 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
     Some(m.len() * 8 - m[0].leading_zeros() as usize)
 }
 
-fn attribute_name(oid: &str) -> Option<&'static str> {
+/// The RFC 4514 keyword for a distinguished-name attribute OID, if it has one.
+pub(crate) fn attribute_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         "2.5.4.3" => "CN",
         "2.5.4.5" => "SERIALNUMBER",
