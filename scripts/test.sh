@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Library, binary and integration tests (benchmarks are built by clippy in .ci/run, not run here).
-cargo test --workspace --lib --bins --tests "$@"
+# Doc tests first, then library, binary and integration tests, so the run closes on the
+# integration suites' summary (benchmarks are built by clippy in .ci/run, not run here).
 cargo test --workspace --doc
+cargo test --workspace --lib --bins --tests "$@"
