@@ -2,20 +2,23 @@
 //!
 //! Sign container images and verify them before they run.
 //!
-//! imgseal writes and reads cosign's signature format (the simple-signing payload stored at the
-//! `sha256-<hex>.sig` tag), so what it signs verifies with the sigstore/cosign ecosystem and what
-//! cosign signs verifies here. Images live in an OCI registry or in an OCI image layout on disk;
-//! both are reached through [`store::Store`].
+//! imgseal writes and reads cosign's signature format (the simple-signing payload at the
+//! `sha256-<hex>.sig` tag, or as an OCI 1.1 referrer), so what it signs verifies with the
+//! sigstore/cosign ecosystem and what cosign signs verifies here; and the Notary Project
+//! (notation) JWS format with notation's trust store and trust policy. Images live in an OCI
+//! registry or in an OCI image layout on disk; both are reached through [`store::Store`].
 //!
 //! The pipeline, shared by the CLI and library callers:
 //!
 //! ```text
-//! ImageRef ─open─▶ Store ─resolve─▶ digest (bytes re-hashed)
-//!   sign:   payload ─sign(key)─▶ layer ─attach─▶ sha256-<hex>.sig
-//!   verify: sha256-<hex>.sig ─▶ [layers] ─check(key, digest, repository, annotations)─▶ Verification
+//! ImageRef ─open─▶ Store ─resolve─▶ Manifest (bytes re-hashed, size-capped)
+//!   sign:   payload ─sign(key)─▶ layer ─attach─▶ sha256-<hex>.sig | referrer (API or tag schema)
+//!   verify: .sig tag, referrers ─▶ [candidates] ─check(keys | certificate roots | trust policy)─▶ Verification
+//!   policy: rules(image) ─▶ checks (signatures, registry, tag, labels, size, base image) ─▶ Decision
 //! ```
 //!
-//! Start with [`Signer`] and [`Verifier`].
+//! Start with [`Signer`] and [`Verifier`]; [`policy::Policy`] evaluates many images against
+//! one policy file; [`copy::copy`] and [`tree::tree`] move and list what is attached.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
