@@ -473,6 +473,48 @@ async fn huge_or_missing_config_fails_label_check_without_aborting() {
         reason(1)
     );
     assert_eq!(v["decisions"][2]["allowed"], true);
+
+    // The same as SARIF: one error result per failed check, located at the image.
+    let out = imgseal(
+        dir.path(),
+        &[
+            "verify",
+            "--policy",
+            "p.yaml",
+            "-o",
+            "sarif",
+            &format!("{h}/odd/app:huge"),
+            &format!("{h}/odd/fine:1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["ruleId"], "labels");
+    assert_eq!(results[0]["level"], "error");
+    assert_eq!(
+        results[0]["locations"][0]["logicalLocations"][0]["name"],
+        format!("{h}/odd/app:huge")
+    );
+    assert_eq!(v["runs"][0]["tool"]["driver"]["rules"][0]["id"], "labels");
+    // SARIF is for policy runs only.
+    let out = imgseal(
+        dir.path(),
+        &[
+            "verify",
+            "--key",
+            "x.pub",
+            "-o",
+            "sarif",
+            &format!("{h}/odd/fine:1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out)
+        .1
+        .contains("--output sarif is for verify --policy"));
 }
 
 #[tokio::test]

@@ -198,9 +198,9 @@ struct VerifyArgs {
     /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT].
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    output: Output,
+    /// Output format (sarif: with --policy, one result per failed check).
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    output: VerifyOutput,
     /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
     #[arg(required = true, num_args = 1..)]
     image: Vec<String>,
@@ -270,6 +270,13 @@ enum PolicyCommand {
 enum Output {
     Text,
     Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum VerifyOutput {
+    Text,
+    Json,
+    Sarif,
 }
 
 fn parse_annotation(s: &str) -> Result<(String, String), String> {
@@ -470,6 +477,9 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     if let Some(policy) = &a.policy {
         return verify_policy(&a, policy).await;
     }
+    if a.output == VerifyOutput::Sarif {
+        return Err(Error::Usage("--output sarif is for verify --policy".into()));
+    }
     let [image] = a.image.as_slice() else {
         return Err(Error::Usage(
             "verify --key takes one image; to verify several, use --policy".into(),
@@ -516,7 +526,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         .with_options(store_options(&a.store))
         .verify(&image, &required)
         .await?;
-    if a.output == Output::Json {
+    if a.output == VerifyOutput::Json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
     for w in v
@@ -554,7 +564,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             return Ok(EXIT_FAILED);
         }
     }
-    if a.output == Output::Text {
+    if a.output == VerifyOutput::Text {
         eprintln!("\nVerification for {} --", v.image);
         eprintln!("The following checks were performed on each of these signatures:");
         if v.signatures
@@ -731,7 +741,11 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
         .await;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match a.output {
-        Output::Json => println!(
+        VerifyOutput::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&sarif(&decisions)).unwrap_or_default()
+        ),
+        VerifyOutput::Json => println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "policy": file.display().to_string(),
@@ -740,7 +754,7 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
             }))
             .unwrap_or_default()
         ),
-        Output::Text => {
+        VerifyOutput::Text => {
             let width = decisions
                 .iter()
                 .map(|d| d.image.len())
@@ -821,4 +835,41 @@ fn cert_generate_test(
         eprintln!("Root added to trust store {} as ca:{name}", dir.display());
     }
     Ok(0)
+}
+
+/// Policy decisions as SARIF 2.1.0: one result per failed check, `error` in enforce mode,
+/// `warning` in warn mode, `note` in audit mode, located at the image.
+fn sarif(decisions: &[imgseal::policy::Decision]) -> serde_json::Value {
+    use imgseal::policy::Mode;
+    let mut rules = std::collections::BTreeSet::new();
+    let mut results = Vec::new();
+    for d in decisions {
+        for c in d.checks.iter().filter(|c| !c.passed) {
+            rules.insert(c.name.clone());
+            let level = match d.mode {
+                Mode::Enforce => "error",
+                Mode::Warn => "warning",
+                Mode::Audit => "note",
+            };
+            results.push(serde_json::json!({
+                "ruleId": c.name,
+                "level": level,
+                "message": {"text": format!("{}: {}", d.image, c.reason)},
+                "locations": [{"logicalLocations": [{"name": d.image, "kind": "resource"}]}],
+                "properties": {"rule": d.rule, "digest": d.digest, "allowed": d.allowed},
+            }));
+        }
+    }
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "imgseal",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|r| serde_json::json!({"id": r, "shortDescription": {"text": format!("imgseal policy check: {r}")}})).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
 }
