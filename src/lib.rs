@@ -30,6 +30,7 @@ pub mod keys;
 pub mod oci;
 pub mod policy;
 pub mod reference;
+pub mod revocation;
 pub mod sign;
 pub mod store;
 pub mod timestamp;

@@ -37,7 +37,7 @@ pub struct Repository {
     options: StoreOptions,
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // One crypto stack (ring) for TLS; ignore "already installed".
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
