@@ -578,6 +578,12 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         }
         if v.signatures
             .iter()
+            .any(|s| s.verified && s.format == "cosign-bundle")
+        {
+            eprintln!("  - cosign bundle: the DSSE signature verified with the given key or a certificate chaining to the given roots, and the in-toto statement names this image's digest (transparency-log entries and timestamps in the bundle are not checked)");
+        }
+        if v.signatures
+            .iter()
             .any(|s| s.verified && s.format == "notation")
         {
             eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), authentic timestamp and expiry, as the trust policy's level requires");

@@ -1,5 +1,6 @@
-//! Signature formats on the wire: cosign's legacy simple-signing format and the Notary Project
-//! (notation) JWS envelope.
+//! Signature formats on the wire: cosign's legacy simple-signing format, Sigstore bundles
+//! (cosign v3) and the Notary Project (notation) JWS envelope.
 
+pub mod bundle;
 pub mod cosign;
 pub mod notation;

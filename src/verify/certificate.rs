@@ -55,6 +55,19 @@ pub(crate) fn verify(
             load_pem_certificates(pem.as_bytes()).map_err(|e| format!("chain annotation: {e}"))?,
         );
     }
+    verify_chain(trust, &chain, payload, signature)
+}
+
+/// Verify `signature` over `payload` with the key of `chain[0]` (the signing certificate; the
+/// rest are its issuers), then the chain and the identity constraint, as for a signature layer.
+/// Shared with Sigstore bundles.
+pub(crate) fn verify_chain(
+    trust: &CertificateTrust,
+    chain: &[Certificate],
+    payload: &[u8],
+    signature: &[u8],
+) -> Result<String, String> {
+    let leaf = chain.first().ok_or("no signing certificate")?;
     let alg: &dyn ring::signature::VerificationAlgorithm = match leaf.key_algorithm() {
         KeyAlgorithm::Ec(crate::x509::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
         KeyAlgorithm::Ec(crate::x509::EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
@@ -74,14 +87,14 @@ pub(crate) fn verify(
             )
         })?;
     validate_chain(
-        &chain,
+        chain,
         &trust.roots,
         std::time::SystemTime::now(),
         Profile::CodeSigning,
     )
     .map_err(|e| format!("certificate not trusted: {e}"))?;
     if let Some(want) = &trust.identity {
-        let names = identities(&leaf);
+        let names = identities(leaf);
         if !names.iter().any(|n| n == want) {
             return Err(format!(
                 "certificate identity mismatch: wanted {want:?}, the certificate has {}",

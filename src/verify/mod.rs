@@ -346,8 +346,9 @@ impl Verifier {
             }
         }
         // One referrers listing serves every format.
+        // cosign signatures come in two artifact types (simple signing, Sigstore bundles): one
+        // unfiltered listing serves them both.
         let filter = match (cosign_wanted, notation_statement.is_some()) {
-            (true, false) => Some(cosign::SIGNATURE_ARTIFACT_TYPE),
             (false, true) => Some(crate::formats::notation::ARTIFACT_TYPE),
             _ => None,
         };
@@ -403,6 +404,37 @@ impl Verifier {
                         self.record(&mut result, check);
                     }
                     _ => {}
+                }
+                continue;
+            }
+            if cosign_wanted && entry.artifact_type.as_deref() == Some(cosign::BUNDLE_ARTIFACT_TYPE)
+            {
+                let where_ = format!("{}, sigstore bundle {}", referrers.scheme, entry.digest);
+                let artifact = match self.fetch_referrer(store, &entry, digest).await {
+                    Ok(m) => m,
+                    Err(why) => {
+                        result.warnings.push(format!("{where_}: {why}; skipped"));
+                        continue;
+                    }
+                };
+                for (i, layer) in artifact.layers.iter().enumerate() {
+                    let source = format!("{where_}, layer {i}");
+                    match self
+                        .check_bundle(store, layer, manifest, required, &source)
+                        .await
+                    {
+                        BundleOutcome::Skipped(why) => {
+                            result.warnings.push(format!("{source}: {why}; skipped"))
+                        }
+                        BundleOutcome::Checked(check, notes) => {
+                            result
+                                .warnings
+                                .extend(notes.into_iter().map(|n| format!("{source}: {n}")));
+                            if self.record(&mut result, *check) {
+                                return Ok(result);
+                            }
+                        }
+                    }
                 }
                 continue;
             }
@@ -465,10 +497,9 @@ impl Verifier {
         } else if self.wants(SignatureFormat::Cosign) && self.wants(SignatureFormat::Notation) {
             // Both formats asked for: report one verified signature of each when there is one.
             let has = |f: &str| {
-                result
-                    .signatures
-                    .iter()
-                    .any(|s| s.verified && s.format == f)
+                result.signatures.iter().any(|s| {
+                    s.verified && (s.format == f || (f == "cosign" && s.format == "cosign-bundle"))
+                })
             };
             has("cosign") && has("notation")
         } else {
@@ -634,6 +665,191 @@ impl Verifier {
             }
         }
         Ok((payload, signer))
+    }
+}
+
+/// What became of one bundle layer.
+enum BundleOutcome {
+    /// Not an image signature (an attestation): not counted, with a warning.
+    Skipped(String),
+    /// Checked, with notes about what was not verified.
+    Checked(Box<SignatureCheck>, Vec<String>),
+}
+
+impl Verifier {
+    /// Check one layer of a Sigstore bundle referrer (cosign v3): the bundle's signature with
+    /// the given keys or, with certificate trust, its certificate; then the in-toto statement
+    /// (subject = this image, cosign's signature predicate type) and required annotations.
+    async fn check_bundle(
+        &self,
+        store: &Store,
+        layer: &cosign::Descriptor,
+        manifest: &crate::store::Manifest,
+        required: &BTreeMap<String, String>,
+        source: &str,
+    ) -> BundleOutcome {
+        let mut check = SignatureCheck {
+            source: source.to_string(),
+            format: "cosign-bundle",
+            layer_digest: layer.digest.clone(),
+            verified: false,
+            failure: None,
+            payload: None,
+            signed_by: None,
+        };
+        let mut notes = Vec::new();
+        match self
+            .check_bundle_inner(store, layer, manifest, required, &mut notes)
+            .await
+        {
+            Ok(Some(signer)) => {
+                check.verified = true;
+                check.signed_by = Some(signer);
+            }
+            Ok(None) => {
+                return BundleOutcome::Skipped(notes.pop().unwrap_or_default());
+            }
+            Err(why) => check.failure = Some(why),
+        }
+        BundleOutcome::Checked(Box::new(check), notes)
+    }
+
+    /// `Ok(None)`: not a signature (the reason is the last note).
+    async fn check_bundle_inner(
+        &self,
+        store: &Store,
+        layer: &cosign::Descriptor,
+        manifest: &crate::store::Manifest,
+        required: &BTreeMap<String, String>,
+        notes: &mut Vec<String>,
+    ) -> std::result::Result<Option<String>, String> {
+        use crate::formats::bundle::{self, Bundle, Content};
+        let digest = &manifest.digest;
+        if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
+            return Err(format!(
+                "not a sigstore bundle layer (media type {:?})",
+                layer.media_type
+            ));
+        }
+        let layer_digest: Digest = layer
+            .digest
+            .parse()
+            .map_err(|e: crate::Error| format!("bad layer digest: {e}"))?;
+        let cap = bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
+        let bytes = store
+            .get_blob(&layer_digest, layer.size, cap)
+            .await
+            .map_err(|e| format!("bundle could not be fetched: {e}"))?;
+        let parsed = Bundle::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        let vm = &parsed.verification_material;
+        if vm.tlog_entries > 0 || vm.rfc3161_timestamps > 0 {
+            notes.push(format!(
+                "the bundle's {} transparency-log entr{} and {} RFC 3161 timestamp{} are not verified",
+                vm.tlog_entries,
+                if vm.tlog_entries == 1 { "y" } else { "ies" },
+                vm.rfc3161_timestamps,
+                if vm.rfc3161_timestamps == 1 { "" } else { "s" },
+            ));
+        }
+        // What is signed, and (for DSSE) the statement, read before the signature is checked
+        // only to tell attestations apart: they are skipped, never accepted.
+        let (message, signatures, statement) = match &parsed.content {
+            Content::Dsse(env) => {
+                let st = env.statement().map_err(|e| e.to_string())?;
+                if !st.is_cosign_signature() {
+                    notes.push(format!(
+                        "an attestation (predicate type {:?}), not a signature",
+                        st.predicate_type
+                    ));
+                    return Ok(None);
+                }
+                let sigs: Vec<&[u8]> = env.signatures.iter().map(|s| s.sig.as_slice()).collect();
+                (env.pae(), sigs, Some(st))
+            }
+            Content::MessageSignature(m) => {
+                // A signature over the artifact: for an image, its manifest bytes.
+                match &m.message_digest {
+                    Some((alg, d)) if alg == "SHA2_256" && hex::encode(d) == digest.hex() => {}
+                    Some((alg, d)) => {
+                        return Err(format!(
+                            "the bundle's message digest is {alg} {}, not this image's {digest}",
+                            hex::encode(d)
+                        ))
+                    }
+                    None => return Err("the bundle's messageSignature has no messageDigest".into()),
+                }
+                (manifest.bytes.clone(), vec![m.signature.as_slice()], None)
+            }
+        };
+        let by_key = self
+            .keys
+            .iter()
+            .find(|(_, k)| signatures.iter().any(|s| k.verify(&message, s)));
+        let signer = match (by_key, &self.certificates, parsed.certificate_chain()) {
+            (Some((name, _)), _, _) => name.clone(),
+            (None, Some(trust), Some(_)) => {
+                let mut last = String::new();
+                let mut ok = None;
+                for s in &signatures {
+                    match certificate::verify_chain(trust, &vm.certificates, &message, s) {
+                        Ok(label) => {
+                            ok = Some(label);
+                            break;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                ok.ok_or(last)?
+            }
+            (None, _, cert) => {
+                return Err(if self.keys.is_empty() {
+                    "no given key or certificate root applies to this bundle (it carries no certificate)".into()
+                } else if cert.is_some() && self.certificates.is_none() {
+                    "bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): give --certificate-chain".into()
+                } else {
+                    "bundle signature does not verify with the given public key(s) (wrong key, or bundle tampered)".into()
+                })
+            }
+        };
+        let annotations = match &statement {
+            Some(st) => {
+                let subject = st.subject_for(digest).ok_or_else(|| {
+                    let named: Vec<String> = st
+                        .subject
+                        .iter()
+                        .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
+                        .collect();
+                    format!(
+                        "the statement's subject names {}, not this image's {digest}",
+                        if named.is_empty() {
+                            "no digest".to_string()
+                        } else {
+                            named.join(", ")
+                        }
+                    )
+                })?;
+                subject.annotations.clone().unwrap_or_default()
+            }
+            None => BTreeMap::new(),
+        };
+        for (k, v) in required {
+            // As for simple-signing payloads: strings compare as is, other values as JSON text.
+            let found = annotations.get(k).map(|a| match a {
+                serde_json::Value::String(s) => (s.clone(), a),
+                other => (other.to_string(), a),
+            });
+            match found {
+                Some((text, _)) if text == *v => {}
+                None => return Err(format!("annotation {k}={v} is missing")),
+                Some((_, other)) => return Err(format!("annotation {k} is {other}, not {v:?}")),
+            }
+        }
+        for k in &self.required_keys {
+            if !annotations.contains_key(k) {
+                return Err(format!("annotation {k} is missing"));
+            }
+        }
+        Ok(Some(signer))
     }
 }
 
