@@ -216,6 +216,13 @@ fn unsupported(path: &str) -> Error {
     )
 }
 
+/// `sha256:<hex>` of a DER SubjectPublicKeyInfo: how imgseal names a signing key when it
+/// counts distinct signers (see [`PublicKey::fingerprint`]).
+pub fn spki_fingerprint(spki_der: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(spki_der)))
+}
+
 /// Read a key file, refusing anything larger than a key could be.
 pub fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
     let shown = path.display().to_string();
@@ -264,6 +271,17 @@ impl PublicKey {
         self.inner
             .to_public_key_pem(LineEnding::LF)
             .unwrap_or_default()
+    }
+
+    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER: the same for this key whether it
+    /// signs bare or inside a certificate, so one key is counted once.
+    pub fn fingerprint(&self) -> String {
+        let der = self
+            .inner
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
+        spki_fingerprint(&der)
     }
 
     /// Check an ASN.1 DER ECDSA signature over SHA-256 of `message`.

@@ -33,6 +33,7 @@ pub mod reference;
 pub mod revocation;
 pub mod sign;
 pub mod store;
+pub mod text;
 pub mod timestamp;
 pub mod tree;
 pub mod trust;

@@ -48,11 +48,52 @@ pub struct PolicyFile {
     /// What happens to images that no rule matches.
     pub default_action: DefaultAction,
     /// Named trust roots rules refer to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub authorities: BTreeMap<String, AuthorityFile>,
     /// The rules.
     #[serde(default)]
     pub rules: Vec<Rule>,
+}
+
+/// A map that refuses a key given twice (YAML parsers otherwise keep the last one silently,
+/// so a second `release:` authority would quietly replace the first).
+fn unique_keys<'de, D, V>(d: D) -> std::result::Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Visit<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of names")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "duplicate key {k:?}: each name may be defined once"
+                    )));
+                }
+                let v = map.next_value()?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visit(std::marker::PhantomData))
+}
+
+fn unique_keys_opt<'de, D, V>(d: D) -> std::result::Result<Option<BTreeMap<String, V>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    unique_keys(d).map(Some)
 }
 
 /// `defaultAction`.
@@ -75,10 +116,14 @@ pub struct AuthorityFile {
     /// Root certificates (PEM) that cosign certificate-mode signatures must chain to.
     #[serde(default)]
     pub certificate_roots: Option<PathBuf>,
-    /// With `certificateRoots`: the identity the signing certificate must carry (SAN email,
-    /// URI or DNS name, CN, or subject DN).
+    /// With `certificateRoots`: the identity the signing certificate must carry (a SAN
+    /// email, URI or DNS name, as cosign matches; never the subject).
     #[serde(default)]
     pub identity: Option<String>,
+    /// With `certificateRoots`: the subject CN or whole DN the signing certificate must have
+    /// (an explicit opt-in for PKIs without SANs).
+    #[serde(default)]
+    pub subject: Option<String>,
     /// A notation trust policy and trust store: Notary Project signatures.
     #[serde(default)]
     pub notation: Option<NotationAuthorityFile>,
@@ -131,7 +176,7 @@ pub struct Rule {
     pub tags: Option<TagRules>,
     /// Labels the image config must have; a value is a regex the label must match, `null`
     /// means any value.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys_opt")]
     pub required_labels: Option<BTreeMap<String, Option<String>>>,
     /// Maximum compressed size of layers per platform, e.g. `200MiB`, `1.5GB`, `5000000`.
     #[serde(default)]
@@ -306,42 +351,174 @@ impl Check {
 struct Glob {
     text: String,
     re: regex::Regex,
-    literal_chars: usize,
+    tokens: Vec<Token>,
+    specificity: Vec<(u8, usize)>,
+}
+
+/// One piece of a glob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    /// `?`: one character other than `/`.
+    One,
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `**`: any run of characters.
+    DoubleStar,
+}
+
+/// The pattern with its registry part in canonical form (lowercase host, default port
+/// dropped, Docker Hub aliases folded), so it matches what references parse to.
+fn canonical_pattern(text: &str) -> String {
+    let (host, rest) = match text.split_once('/') {
+        Some((h, r)) => (h, Some(r)),
+        None => (text, None),
+    };
+    let looks_like_host = host.contains('.')
+        || host.contains(':')
+        || host.starts_with('[')
+        || host.eq_ignore_ascii_case("localhost");
+    if rest.is_none() || !looks_like_host {
+        return text.to_string();
+    }
+    let host = if host.contains(['*', '?']) {
+        let h = host.to_ascii_lowercase();
+        h.strip_suffix(":443").map(str::to_string).unwrap_or(h)
+    } else {
+        crate::reference::canonical_registry(host).unwrap_or_else(|_| host.to_ascii_lowercase())
+    };
+    format!("{host}/{}", rest.unwrap_or_default())
 }
 
 impl Glob {
     fn new(text: &str) -> Result<Glob> {
+        let text = canonical_pattern(text);
         let mut re = String::from("^");
+        let mut tokens = Vec::new();
         let mut chars = text.chars().peekable();
-        let mut literal_chars = 0;
         while let Some(c) = chars.next() {
             if c == '*' {
                 if chars.peek() == Some(&'*') {
                     chars.next();
                     re.push_str(".*");
+                    tokens.push(Token::DoubleStar);
                 } else {
                     re.push_str("[^/]*");
+                    tokens.push(Token::Star);
                 }
             } else if c == '?' {
                 re.push_str("[^/]");
+                tokens.push(Token::One);
             } else {
-                literal_chars += 1;
                 re.push_str(&regex::escape(&c.to_string()));
+                tokens.push(Token::Char(c));
             }
         }
         re.push('$');
         let re = regex::Regex::new(&re)
             .map_err(|e| Error::invalid(format!("pattern {text:?}"), e.to_string()))?;
+        let specificity = specificity(&text);
         Ok(Glob {
-            text: text.to_string(),
+            text,
             re,
-            literal_chars,
+            tokens,
+            specificity,
         })
     }
 
     fn matches(&self, s: &str) -> bool {
         self.re.is_match(s)
     }
+
+    /// An image name both globs match, if there is one (product of the two automata).
+    fn overlap(&self, other: &Glob) -> Option<String> {
+        use std::collections::{BTreeMap, VecDeque};
+        let (a, b) = (&self.tokens, &other.tokens);
+        // Positions reachable without consuming a character (stars may match nothing).
+        let close = |t: &[Token], mut i: usize| -> Vec<usize> {
+            let mut out = vec![i];
+            while i < t.len() && matches!(t[i], Token::Star | Token::DoubleStar) {
+                i += 1;
+                out.push(i);
+            }
+            out
+        };
+        let accepts = |t: Token, c: char| match t {
+            Token::Char(x) => x == c,
+            Token::One | Token::Star => c != '/',
+            Token::DoubleStar => true,
+        };
+        let next = |t: Token, i: usize| match t {
+            Token::Star | Token::DoubleStar => i,
+            _ => i + 1,
+        };
+        // Product state -> (previous state, character that led here), for the witness.
+        type Back = Option<((usize, usize), char)>;
+        let mut seen: BTreeMap<(usize, usize), Back> = BTreeMap::new();
+        let mut queue = VecDeque::new();
+        for i in close(a, 0) {
+            for j in close(b, 0) {
+                seen.entry((i, j)).or_insert(None);
+                queue.push_back((i, j));
+            }
+        }
+        while let Some((i, j)) = queue.pop_front() {
+            if i == a.len() && j == b.len() {
+                let mut out = Vec::new();
+                let mut at = (i, j);
+                while let Some(Some((prev, c))) = seen.get(&at) {
+                    out.push(*c);
+                    at = *prev;
+                }
+                return Some(out.into_iter().rev().collect());
+            }
+            if i == a.len() || j == b.len() {
+                continue;
+            }
+            // Characters worth trying: each side's literal, else a plain letter or '/'.
+            let mut candidates = Vec::new();
+            for t in [a[i], b[j]] {
+                if let Token::Char(c) = t {
+                    candidates.push(c);
+                }
+            }
+            candidates.extend(['x', '/']);
+            for c in candidates {
+                if !(accepts(a[i], c) && accepts(b[j], c)) {
+                    continue;
+                }
+                for ni in close(a, next(a[i], i)) {
+                    for nj in close(b, next(b[j], j)) {
+                        if let std::collections::btree_map::Entry::Vacant(e) = seen.entry((ni, nj))
+                        {
+                            e.insert(Some(((i, j), c)));
+                            queue.push_back((ni, nj));
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// How specific a pattern is, segment by segment from the registry down (compared
+/// lexicographically, as Connaisseur ranks its rules): a literal segment beats one with a
+/// wildcard, which beats `**`; within a class, more literal characters win. A repository name
+/// an attacker chooses further down the path cannot outrank a rule that names the registry and
+/// the path above it.
+fn specificity(text: &str) -> Vec<(u8, usize)> {
+    let mut out = Vec::new();
+    for segment in text.split('/') {
+        let literal = segment.chars().filter(|c| !matches!(c, '*' | '?')).count();
+        if segment.contains("**") {
+            out.push((0, literal));
+            break;
+        }
+        let class = if segment.contains(['*', '?']) { 1 } else { 2 };
+        out.push((class, literal));
+    }
+    out
 }
 
 fn compile_regex(what: &str, re: &str) -> Result<regex::Regex> {
@@ -390,22 +567,35 @@ impl Policy {
         for (name, a) in &file.authorities {
             let what = |e: Error| bad(format!("authority {name:?}: {e}"));
             let authority = match (&a.key, &a.certificate_roots, &a.notation) {
-                (Some(k), None, None) if a.identity.is_none() => {
+                (Some(k), None, None) if a.identity.is_none() && a.subject.is_none() => {
                     Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
                 }
                 (None, Some(roots), None) => Authority::Certificate(
-                    crate::verify::CertificateTrust::load(&at(roots), a.identity.clone()).map_err(what)?,
+                    crate::verify::CertificateTrust::load(&at(roots), a.identity.clone())
+                        .map_err(what)?
+                        .with_subject(a.subject.clone()),
                 ),
-                (None, None, Some(n)) if a.identity.is_none() => Authority::Notation(
+                (None, None, Some(n)) if a.identity.is_none() && a.subject.is_none() => Authority::Notation(
                     crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store)).map_err(what)?,
                 ),
                 _ => {
                     return Err(bad(format!(
-                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity), notation"
+                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation"
                     )))
                 }
             };
             keys.insert(name.clone(), authority);
+        }
+        // Two key authorities with one key would let one signature count twice.
+        let mut seen_keys: BTreeMap<String, &String> = BTreeMap::new();
+        for (name, a) in &keys {
+            if let Authority::Key(k) = a {
+                if let Some(other) = seen_keys.insert(k.fingerprint(), name) {
+                    return Err(bad(format!(
+                        "authorities {other:?} and {name:?} are the same public key; define it once"
+                    )));
+                }
+            }
         }
         let mut warnings = Vec::new();
         let mut patterns = Vec::new();
@@ -426,12 +616,13 @@ impl Policy {
                 .map(|g| Glob::new(g))
                 .collect::<Result<Vec<_>>>()?;
             for g in &globs {
-                if g.text
-                    .chars()
-                    .any(|c| c.is_ascii_uppercase() || c.is_whitespace())
+                // Registry hosts are case-insensitive (folded above); repository paths are not.
+                let path = g.text.split_once('/').map_or(g.text.as_str(), |(_, p)| p);
+                if path.chars().any(|c| c.is_ascii_uppercase())
+                    || g.text.contains(char::is_whitespace)
                 {
                     warnings.push(format!(
-                        "{what} can never match: pattern {:?} has uppercase letters or spaces, which image references never do",
+                        "{what} can never match: pattern {:?} has uppercase letters in its repository path or spaces, which image references never do",
                         g.text
                     ));
                 }
@@ -470,6 +661,14 @@ impl Policy {
                 if listed.is_empty() {
                     return Err(bad(format!("{what}: `authorities` lists no authority")));
                 }
+                let mut once = std::collections::BTreeSet::new();
+                for n in &listed {
+                    if !once.insert(n.as_str()) {
+                        return Err(bad(format!(
+                            "{what}: authority {n:?} is listed twice; each authority counts once, so list it once (and raise the threshold's authorities, not its repetitions)"
+                        )));
+                    }
+                }
                 for n in &listed {
                     if !keys.contains_key(*n) {
                         return Err(bad(format!(
@@ -483,6 +682,18 @@ impl Policy {
                             "{what}: threshold count {} must be between 1 and {}",
                             t.count,
                             t.of.len()
+                        )));
+                    }
+                }
+            }
+            for (field, list) in [
+                ("allowedRegistries", &rule.allowed_registries),
+                ("deniedRegistries", &rule.denied_registries),
+            ] {
+                for entry in list.iter().flatten() {
+                    if let Err(why) = crate::reference::canonical_registry(entry) {
+                        return Err(bad(format!(
+                            "{what}: {field} entry {entry:?} is not a registry host ({why})"
                         )));
                     }
                 }
@@ -501,6 +712,48 @@ impl Policy {
             }
             label_patterns.push(labels);
             patterns.push(globs);
+        }
+        // One image matching rules with different modes or authorities: whichever pattern is
+        // more specific decides, and a repository name may be chosen by whoever creates it.
+        let describe = |r: &Rule| {
+            let a = match &r.authorities {
+                None => "no authorities".to_string(),
+                Some(a) => match (&a.any_of, &a.all_of, &a.threshold) {
+                    (Some(l), _, _) => format!("anyOf {l:?}"),
+                    (_, Some(l), _) => format!("allOf {l:?}"),
+                    (_, _, Some(t)) => format!("threshold {} of {:?}", t.count, t.of),
+                    _ => "no authorities".to_string(),
+                },
+            };
+            format!("{}, {a}", format!("{:?}", r.mode).to_lowercase())
+        };
+        for i in 0..file.rules.len() {
+            for j in i + 1..file.rules.len() {
+                let (a, b) = (&file.rules[i], &file.rules[j]);
+                if a.mode == b.mode && describe(a) == describe(b) {
+                    continue;
+                }
+                'pairs: for ga in patterns[i].iter().filter(|g| g.text != "**") {
+                    for gb in patterns[j].iter().filter(|g| g.text != "**") {
+                        if let Some(example) = ga.overlap(gb) {
+                            let winner = if gb.specificity > ga.specificity {
+                                b
+                            } else {
+                                a
+                            };
+                            warnings.push(format!(
+                                "rules {:?} ({}) and {:?} ({}) can both match one image, e.g. {example}; the more specific pattern decides (there: {:?}), so make sure no one can pick the weaker rule by naming a repository",
+                                a.name,
+                                describe(a),
+                                b.name,
+                                describe(b),
+                                winner.name
+                            ));
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
         }
         // A catch-all listed before more specific rules reads as if it wins; it does not.
         for (i, rule) in file.rules.iter().enumerate() {
@@ -537,11 +790,14 @@ impl Policy {
 
     /// The index of the rule that applies to `registry/repository`, if any.
     pub fn rule_for(&self, name: &str) -> Option<usize> {
-        let mut best: Option<(usize, usize)> = None;
+        let name = canonical_pattern(name);
+        let name = name.as_str();
+        let mut best: Option<(usize, &[(u8, usize)])> = None;
         for (i, globs) in self.patterns.iter().enumerate() {
             for g in globs {
-                if g.matches(name) && best.is_none_or(|(_, score)| g.literal_chars > score) {
-                    best = Some((i, g.literal_chars));
+                if g.matches(name) && best.is_none_or(|(_, score)| g.specificity.as_slice() > score)
+                {
+                    best = Some((i, &g.specificity));
                 }
             }
         }
@@ -593,7 +849,7 @@ impl Policy {
         d.mode = rule.mode;
 
         if let Some(allowed) = &rule.allowed_registries {
-            let ok = allowed.iter().any(|r| r == &registry);
+            let ok = allowed.iter().any(|r| same_registry(r, &registry));
             d.checks.push(Check::new(
                 "registry",
                 ok,
@@ -605,9 +861,7 @@ impl Policy {
             ));
         }
         if let Some(denied) = &rule.denied_registries {
-            let hit = denied.iter().any(|r| {
-                r == &registry || (r == "docker.io" && registry == crate::reference::DOCKER_HUB)
-            });
+            let hit = denied.iter().any(|r| same_registry(r, &registry));
             d.checks.push(Check::new(
                 "registry",
                 !hit,
@@ -841,20 +1095,20 @@ impl Policy {
     }
 
     async fn check_signatures(&self, rule: &Rule, image: &ImageRef, r: &Resolved) -> Check {
-        let (names, need, all): (Vec<String>, usize, bool) = match &rule.authorities {
+        let (names, need): (Vec<String>, usize) = match &rule.authorities {
             Some(a) => {
                 if let Some(any) = &a.any_of {
-                    (any.clone(), 1, false)
+                    (any.clone(), 1)
                 } else if let Some(all) = &a.all_of {
-                    (all.clone(), all.len(), true)
+                    (all.clone(), all.len())
                 } else if let Some(t) = &a.threshold {
-                    (t.of.clone(), t.count, true)
+                    (t.of.clone(), t.count)
                 } else {
-                    (Vec::new(), 1, false)
+                    (Vec::new(), 1)
                 }
             }
             // Annotations without authorities: any authority of the policy may have signed.
-            None => (self.authorities.keys().cloned().collect(), 1, false),
+            None => (self.authorities.keys().cloned().collect(), 1),
         };
         if names.is_empty() {
             return Check::new("signature", false, "no authority to verify against");
@@ -864,36 +1118,44 @@ impl Policy {
             Some(Annotations::Values(m)) => (m.clone(), Vec::new()),
             Some(Annotations::Keys(k)) => (BTreeMap::new(), k.clone()),
         };
-        let mut signed: Vec<String> = Vec::new();
+        // With more than one signer needed, every valid signature is collected so that each
+        // authority can be given a signing key of its own (see `distinct_signers`).
+        let examine_all = need > 1;
+        // The signing keys (fingerprints) each authority has a valid signature from.
+        let mut keys_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         let mut why: Vec<String> = Vec::new();
-        let mut absorb = |v: crate::Result<crate::Verification>,
-                          label: Option<&str>,
-                          signed: &mut Vec<String>| match v {
-            Err(e) => why.push(e.to_string()),
-            Ok(v) => {
-                match label {
-                    Some(l) if v.verified => signed.push(l.to_string()),
-                    Some(_) => {}
-                    None => signed.extend(v.verified_by.iter().cloned()),
+        let mut absorb =
+            |v: crate::Result<crate::Verification>,
+             label: Option<&str>,
+             keys_of: &mut BTreeMap<String, std::collections::BTreeSet<String>>| {
+                match v {
+                    Err(e) => why.push(e.to_string()),
+                    Ok(v) => {
+                        for s in v.signatures.iter().filter(|s| s.verified) {
+                            let who = label.map(str::to_string).or_else(|| s.signed_by.clone());
+                            if let (Some(who), Some(key)) = (who, &s.signer_key) {
+                                keys_of.entry(who).or_default().insert(key.clone());
+                            }
+                        }
+                        if !v.verified {
+                            why.push(v.reason.clone().unwrap_or_else(|| {
+                                v.signatures
+                                    .iter()
+                                    .filter(|s| !s.verified)
+                                    .map(|s| {
+                                        format!(
+                                            "{}: {}",
+                                            s.source,
+                                            s.failure.as_deref().unwrap_or("not valid")
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            }));
+                        }
+                    }
                 }
-                if !v.verified {
-                    why.push(v.reason.clone().unwrap_or_else(|| {
-                        v.signatures
-                            .iter()
-                            .filter(|s| !s.verified)
-                            .map(|s| {
-                                format!(
-                                    "{}: {}",
-                                    s.source,
-                                    s.failure.as_deref().unwrap_or("not valid")
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    }));
-                }
-            }
-        };
+            };
         // Keys: one pass over the signatures serves them all.
         let keys: Vec<(String, PublicKey)> = names
             .iter()
@@ -906,33 +1168,41 @@ impl Policy {
             let v = Verifier::with_keys(keys)
                 .with_options(self.options.clone())
                 .with_required_annotation_keys(presence.clone())
-                .require_all(all)
+                .require_all(need > 1)
+                .examine_all(examine_all)
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
                 .await;
-            absorb(v, None, &mut signed);
+            absorb(v, None, &mut keys_of);
         }
         // Certificate and notation authorities: each checked with the verify code on its own.
         for n in &names {
-            if signed.len() >= need {
+            if distinct_signers(&names, &keys_of).len() >= need {
                 break;
             }
             let verifier = match self.authorities.get(n) {
                 Some(Authority::Certificate(t)) => Verifier::with_keys(Vec::new())
                     .with_certificate_trust(Some(t.clone()))
-                    .with_format(Some(crate::verify::SignatureFormat::Cosign))
-                    .with_required_annotation_keys(presence.clone()),
+                    .with_format(Some(crate::verify::SignatureFormat::Cosign)),
                 Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
                     .with_notation_trust(Some(t.clone()))
                     .with_format(Some(crate::verify::SignatureFormat::Notation)),
                 _ => continue,
             };
             let v = verifier
+                .with_required_annotation_keys(presence.clone())
+                .examine_all(examine_all)
                 .with_options(self.options.clone())
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
                 .await;
-            absorb(v, Some(n), &mut signed);
+            absorb(v, Some(n), &mut keys_of);
         }
+        let signed = distinct_signers(&names, &keys_of);
         let got = signed.len();
+        // Authorities with a valid signature that could not be given a key of their own.
+        let shared: Vec<&String> = names
+            .iter()
+            .filter(|n| keys_of.contains_key(*n) && !signed.contains(n))
+            .collect();
         if got >= need {
             Check::new(
                 "signature",
@@ -945,15 +1215,21 @@ impl Policy {
             } else {
                 signed.join(", ")
             };
-            Check::new(
-                "signature",
-                false,
-                format!(
-                    "{need} of [{}] must sign; valid signatures from {have}; {}",
-                    names.join(", "),
-                    why.join("; ")
-                ),
-            )
+            let mut reason = format!(
+                "{need} of [{}] must sign; valid signatures from {have}",
+                names.join(", ")
+            );
+            if !shared.is_empty() {
+                reason.push_str(&format!(
+                    "; {} signed only with a key another authority already counted for (one signing key counts for one authority)",
+                    shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if !why.is_empty() {
+                reason.push_str("; ");
+                reason.push_str(&why.join("; "));
+            }
+            Check::new("signature", false, reason)
         }
     }
 
@@ -996,6 +1272,57 @@ impl Policy {
             })
             .collect()
     }
+}
+
+/// True when registry-list entry `entry` names `registry` (already canonical): both are
+/// compared in canonical form, so `Docker.io`, `index.docker.io` and `docker.io:443` are one.
+fn same_registry(entry: &str, registry: &str) -> bool {
+    match crate::reference::canonical_registry(entry) {
+        Ok(e) => e == registry,
+        Err(_) => entry == registry,
+    }
+}
+
+/// The authorities of `names` (in that order) that can each be given a signing key of its own
+/// from `keys_of` (a maximum bipartite matching, authorities to signing-key fingerprints): one
+/// signature, or several by one key, satisfies at most one authority, however many authorities
+/// would accept it.
+fn distinct_signers(
+    names: &[String],
+    keys_of: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    fn augment<'a>(
+        who: &'a str,
+        keys_of: &'a BTreeMap<String, std::collections::BTreeSet<String>>,
+        owner: &mut BTreeMap<&'a str, &'a str>,
+        visited: &mut std::collections::BTreeSet<&'a str>,
+    ) -> bool {
+        for key in keys_of.get(who).into_iter().flatten() {
+            if !visited.insert(key.as_str()) {
+                continue;
+            }
+            let free = match owner.get(key.as_str()).copied() {
+                None => true,
+                Some(other) => augment(other, keys_of, owner, visited),
+            };
+            if free {
+                owner.insert(key.as_str(), who);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for n in names {
+        let mut visited = std::collections::BTreeSet::new();
+        augment(n, keys_of, &mut owner, &mut visited);
+    }
+    let matched: std::collections::BTreeSet<&str> = owner.values().copied().collect();
+    names
+        .iter()
+        .filter(|n| matched.contains(n.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn human(n: u64) -> String {
@@ -1051,6 +1378,122 @@ mod tests {
             w.iter().any(|w| w.contains("\"all\" matches every image")),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn rule_rank_is_by_path_prefix_not_by_letter_count() {
+        // Security: a long repository name must not pick a weaker rule over `prod/**`.
+        let (p, w) = load(
+            "version: 1\ndefaultAction: reject\nrules:\n  - name: prod\n    images: ['registry.corp.example/prod/**']\n  - name: scratch\n    mode: audit\n    images: ['**/tmp-scratch-builds-for-ci-only']\n  - name: app\n    images: ['registry.corp.example/prod/app']\n  - name: team\n    images: ['registry.corp.example/*/app']\n",
+        )
+        .unwrap();
+        let rule = |n: &str| p.rule_for(n).map(|i| p.file().rules[i].name.clone());
+        assert_eq!(
+            rule("registry.corp.example/prod/tmp-scratch-builds-for-ci-only").as_deref(),
+            Some("prod")
+        );
+        assert_eq!(
+            rule("registry.corp.example/prod/app").as_deref(),
+            Some("app")
+        );
+        assert_eq!(
+            rule("registry.corp.example/dev/app").as_deref(),
+            Some("team")
+        );
+        assert_eq!(
+            rule("other.example/tmp-scratch-builds-for-ci-only").as_deref(),
+            Some("scratch")
+        );
+        // ...and validate says that one image can match rules with different modes.
+        assert!(
+            w.iter().any(|w| w.contains("\"prod\" (enforce, no authorities) and \"scratch\" (audit, no authorities) can both match one image")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn overlapping_globs_have_a_witness() {
+        let g = |t: &str| Glob::new(t).unwrap();
+        let w = g("a.example/prod/**").overlap(&g("**/tmp")).unwrap();
+        assert!(
+            g("a.example/prod/**").matches(&w) && g("**/tmp").matches(&w),
+            "{w}"
+        );
+        assert!(g("a.example/prod/*")
+            .overlap(&g("a.example/dev/*"))
+            .is_none());
+        assert!(g("a.example/*/app")
+            .overlap(&g("a.example/x/y/app"))
+            .is_none());
+        assert!(g("a.example/**/app")
+            .overlap(&g("a.example/x/y/app"))
+            .is_some());
+    }
+
+    #[test]
+    fn host_spellings_match_the_same_rule() {
+        // Security: REGISTRY.corp.example, :443 and docker.io aliases are the same registry.
+        let (p, w) = load(
+            "version: 1\ndefaultAction: allow\nrules:\n  - name: prod\n    images: ['REGISTRY.corp.example:443/prod/**']\n  - name: hub\n    images: ['index.docker.io/**']\n    deniedRegistries: [Docker.io]\n",
+        )
+        .unwrap();
+        assert!(w.iter().all(|w| !w.contains("never match")), "{w:?}");
+        assert_eq!(p.rule_for("registry.corp.example/prod/app"), Some(0));
+        assert_eq!(p.rule_for("docker.io/library/nginx"), Some(1));
+        assert!(same_registry("Docker.io", "docker.io"));
+        assert!(same_registry("INDEX.DOCKER.IO", "docker.io"));
+        assert!(same_registry("docker.io:443", "docker.io"));
+        assert!(same_registry("127.0.0.1:05123", "127.0.0.1:5123"));
+        let e = load("version: 1\ndefaultAction: allow\nrules:\n  - name: a\n    images: ['**']\n    allowedRegistries: ['not a host']\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowedRegistries entry \"not a host\""), "{e}");
+    }
+
+    #[test]
+    fn an_authority_listed_twice_is_refused() {
+        for req in [
+            "{threshold: {count: 2, of: [c, c]}}",
+            "{allOf: [c, c]}",
+            "{anyOf: [c, c]}",
+        ] {
+            let e = load(&format!("version: 1\ndefaultAction: reject\nauthorities:\n  c: {{key: keys/demo.pub}}\nrules:\n  - name: a\n    images: ['**']\n    authorities: {req}\n"))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("authority \"c\" is listed twice"), "{req}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_authority_names_and_keys_are_refused() {
+        let e = load("version: 1\ndefaultAction: reject\nauthorities:\n  c: {key: keys/demo.pub}\n  c: {key: keys/demo.pub}\nrules: []\n")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("duplicate"), "{e}");
+        let e = load("version: 1\ndefaultAction: reject\nauthorities:\n  c: {key: keys/demo.pub}\n  d: {key: ./keys/demo.pub}\nrules: []\n")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"c\" and \"d\" are the same public key"), "{e}");
+    }
+
+    #[test]
+    fn one_signing_key_counts_for_one_authority() {
+        let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect();
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let mut keys_of = BTreeMap::new();
+        keys_of.insert("a".to_string(), set(&["k1"]));
+        keys_of.insert("b".to_string(), set(&["k1"]));
+        assert_eq!(distinct_signers(&names, &keys_of), vec!["a".to_string()]);
+        // b can take k2 when a has only k1: the matching finds both.
+        keys_of.insert("b".to_string(), set(&["k1", "k2"]));
+        keys_of.insert("a".to_string(), set(&["k1"]));
+        assert_eq!(distinct_signers(&names, &keys_of).len(), 2);
+        keys_of.insert("a".to_string(), set(&["k1", "k2"]));
+        keys_of.insert("c".to_string(), set(&["k2"]));
+        assert_eq!(distinct_signers(&names, &keys_of).len(), 2);
     }
 
     #[test]

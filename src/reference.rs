@@ -158,37 +158,91 @@ fn is_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-fn is_valid_host(h: &str) -> bool {
-    if let Some(rest) = h.strip_prefix('[') {
-        // [ipv6]:port
+/// The canonical spelling of a registry host as written in a reference, or why it is not a
+/// host: host names lowercased, the port as a plain integer (`:05000` → `:5000`), the scheme's
+/// default port dropped (`:443`, or `:80` for loopback registries, which are reached over
+/// HTTP), IP literals re-rendered (`[0:0::1]` → `[::1]`), Docker Hub's aliases folded into
+/// `docker.io`. Every comparison of registry names (policy rules, registry lists, trust-policy
+/// scopes, identities, token caches) sees this one form, so spelling a host differently
+/// cannot select a different rule.
+pub fn canonical_registry(h: &str) -> std::result::Result<String, String> {
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
         let Some((ip, after)) = rest.split_once(']') else {
-            return false;
+            return Err("an IPv6 address needs its closing ']'".into());
         };
-        if ip.parse::<std::net::Ipv6Addr>().is_err() {
-            return false;
+        let ip: std::net::Ipv6Addr = ip
+            .parse()
+            .map_err(|_| format!("[{ip}] is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or("after ']' only ':PORT' may follow")?,
+            ),
+        };
+        (format!("[{ip}]"), port)
+    } else {
+        let (name, port) = match h.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (h, None),
+        };
+        let ok = !name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !ok {
+            return Err("not a host name".into());
         }
-        return after.is_empty() || valid_port(after.strip_prefix(':'));
-    }
-    let (name, port) = match h.split_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (h, None),
+        let name = name.to_ascii_lowercase();
+        // A name whose last label is all digits is an IPv4 address (no top-level domain is
+        // numeric). Resolvers read `127.0.0.01`, `0177.1` or `2130706433` as IPv4 too, so only
+        // the dotted-decimal form is accepted: it is the one every comparison can agree on.
+        let last = name.rsplit('.').next().unwrap_or("");
+        if last.bytes().all(|b| b.is_ascii_digit()) {
+            match name.parse::<std::net::Ipv4Addr>() {
+                Ok(ip) if ip.to_string() == name => {}
+                _ => {
+                    return Err(format!(
+                        "{name} looks like an IPv4 address but is not in dotted-decimal form (a.b.c.d, no leading zeros)"
+                    ))
+                }
+            }
+        }
+        (name, port)
     };
-    if port.is_some() && !valid_port(port) {
-        return false;
-    }
-    !name.is_empty()
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    let port = match port {
+        None => None,
+        Some(p) => {
+            if p.is_empty() || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("port {p:?} is not a number"));
+            }
+            match p.parse::<u64>() {
+                Ok(n) if n > 0 && n < 65536 => Some(n),
+                _ => return Err(format!("port {p} is out of range (1-65535)")),
+            }
+        }
+    };
+    let host = match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        _ => host,
+    };
+    let default_port = if is_loopback_host(&host) { 80 } else { 443 };
+    Ok(match port {
+        Some(p) if p != default_port => format!("{host}:{p}"),
+        _ => host,
+    })
 }
 
-fn valid_port(p: Option<&str>) -> bool {
-    matches!(p, Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().map(|n| n > 0 && n < 65536).unwrap_or(false))
+/// The canonical `registry/repository` of `name` (a reference, or a repository without tag),
+/// as [`Reference`] normalises it; `None` when it does not parse.
+pub fn canonical_repository(name: &str) -> Option<String> {
+    let r: Reference = name.parse().ok()?;
+    Some(format!("{}/{}", r.registry, r.repository))
 }
 
 fn valid_tag(t: &str) -> bool {
@@ -251,18 +305,13 @@ impl FromStr for Reference {
                 if first.contains('.')
                     || first.contains(':')
                     || first.starts_with('[')
-                    || first == "localhost" =>
+                    || first.eq_ignore_ascii_case("localhost") =>
             {
-                if !is_valid_host(first) {
-                    return Err(bad(&format!("registry host {first:?} is not valid")));
-                }
-                (first.to_string(), path.to_string())
+                let host = canonical_registry(first)
+                    .map_err(|why| bad(&format!("registry host {first:?} is not valid: {why}")))?;
+                (host, path.to_string())
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
-        };
-        let registry = match registry.as_str() {
-            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
-            _ => registry,
         };
         if path.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(bad("repository names must be lowercase"));
@@ -450,6 +499,56 @@ mod tests {
         assert_eq!(
             p("localhost:5000/app").to_string(),
             "localhost:5000/app:latest"
+        );
+    }
+
+    #[test]
+    fn registry_hosts_are_canonical() {
+        // Security: every spelling of one registry names the same registry.
+        for (given, want) in [
+            (
+                "REGISTRY.corp.example/prod/app:1",
+                "registry.corp.example/prod/app:1",
+            ),
+            (
+                "registry.corp.example:443/prod/app:1",
+                "registry.corp.example/prod/app:1",
+            ),
+            ("Docker.io/library/nginx", "docker.io/library/nginx:latest"),
+            (
+                "INDEX.DOCKER.IO/library/nginx",
+                "docker.io/library/nginx:latest",
+            ),
+            (
+                "docker.io:443/library/nginx",
+                "docker.io/library/nginx:latest",
+            ),
+            ("Registry-1.Docker.IO/x/y", "docker.io/x/y:latest"),
+            ("127.0.0.1:05123/prod/app", "127.0.0.1:5123/prod/app:latest"),
+            ("LOCALHOST:5000/nota/x", "localhost:5000/nota/x:latest"),
+            ("LOCALHOST/nota/x", "localhost/nota/x:latest"),
+            ("localhost:80/a", "localhost/a:latest"),
+            ("localhost:443/a", "localhost:443/a:latest"),
+            ("registry.example:80/a", "registry.example:80/a:latest"),
+            ("[0:0:0:0:0:0:0:1]:5000/a", "[::1]:5000/a:latest"),
+            ("[::1]:80/a", "[::1]/a:latest"),
+            ("[2001:DB8::1]/a", "[2001:db8::1]/a:latest"),
+        ] {
+            assert_eq!(p(given).to_string(), want, "{given}");
+        }
+        for bad in [
+            "127.0.0.01:5000/a",
+            "0177.0.0.1:5000/a",
+            "2130706433:5000/a",
+            "0x7f.1:5000/a",
+            "localhost:0/a",
+            "localhost:+80/a",
+        ] {
+            assert!(bad.parse::<Reference>().is_err(), "{bad} parsed");
+        }
+        assert_eq!(
+            canonical_repository("Registry.Example:443/app").as_deref(),
+            Some("registry.example/app")
         );
     }
 

@@ -683,10 +683,22 @@ impl TrustPolicy {
     /// The statement that applies to `repository` (fully qualified, no tag or digest:
     /// `registry.example.com/team/app`, `docker.io/library/nginx`): the one whose scopes list it,
     /// else the `*` statement, else none (the artifact is then untrusted).
+    ///
+    /// Scopes and `repository` are compared in canonical form (lowercase registry host, port
+    /// without leading zeros or default value, Docker Hub aliases folded: see
+    /// [`crate::reference::canonical_registry`]), so `LOCALHOST:5000/app` cannot escape the
+    /// statement written for `localhost:5000/app` into a more lenient `*` statement.
     pub fn policy_for(&self, repository: &str) -> Option<&PolicyStatement> {
+        let canonical =
+            |r: &str| crate::reference::canonical_repository(r).unwrap_or_else(|| r.to_string());
+        let repository = canonical(repository);
         self.statements
             .iter()
-            .find(|s| s.registry_scopes.iter().any(|r| r == repository))
+            .find(|s| {
+                s.registry_scopes
+                    .iter()
+                    .any(|r| r != "*" && canonical(r) == repository)
+            })
             .or_else(|| {
                 self.statements
                     .iter()
@@ -1390,6 +1402,32 @@ mod tests {
         assert!(check_scope_format("example.com/*").is_err());
         assert!(check_scope_format("repo").is_err());
         assert!(check_scope_format("example.com/a..b").is_err());
+    }
+
+    #[test]
+    fn scopes_match_every_spelling_of_a_registry() {
+        // Security: LOCALHOST:PORT must not fall through to a lenient "*" statement.
+        let policy = TrustPolicy::from_json(br#"{"version":"1.0","trustPolicies":[
+            {"name":"strict","registryScopes":["localhost:5000/nota/x","registry.example/app"],
+             "signatureVerification":{"level":"strict"},"trustStores":["ca:a"],"trustedIdentities":["*"]},
+            {"name":"rest","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]}"#)
+        .unwrap();
+        for repo in [
+            "localhost:5000/nota/x",
+            "LOCALHOST:5000/nota/x",
+            "localhost:05000/nota/x",
+            "Registry.Example:443/app",
+        ] {
+            assert_eq!(
+                policy.policy_for(repo).map(|s| s.name()),
+                Some("strict"),
+                "{repo}"
+            );
+        }
+        assert_eq!(
+            policy.policy_for("localhost:5001/nota/x").map(|s| s.name()),
+            Some("rest")
+        );
     }
 
     #[test]

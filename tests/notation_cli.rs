@@ -803,7 +803,9 @@ async fn cosign_certificate_mode() {
         "{}",
         stderr(&out)
     );
-    for identity in [
+    // The demo leaf has no SANs: its CN or whole DN is matched by the explicit subject
+    // constraint, never by --certificate-identity (SANs only, as cosign).
+    for subject in [
         "alice".to_string(),
         leaf_subject(&alice), // the whole DN
     ] {
@@ -811,11 +813,27 @@ async fn cosign_certificate_mode() {
             "verify",
             "--certificate-chain",
             &alice.root,
-            "--certificate-identity",
-            &identity,
+            "--certificate-subject",
+            &subject,
             &image,
         ]);
         assert_ok(&out);
+        let out = env.run(&[
+            "verify",
+            "--certificate-chain",
+            &alice.root,
+            "--certificate-identity",
+            &subject,
+            &image,
+        ]);
+        assert_fails(
+            &out,
+            1,
+            &[
+                "identity mismatch",
+                "no email, URI or DNS subject alternative name",
+            ],
+        );
     }
     let out = env.run(&[
         "verify",
@@ -880,7 +898,7 @@ async fn cosign_certificate_mode_with_chain_annotation() {
         "verify",
         "--certificate-chain",
         &alice.root,
-        "--certificate-identity",
+        "--certificate-subject",
         "alice",
         &image,
     ]);
@@ -1254,21 +1272,31 @@ fn cosign_byo_pki_fixture_verifies_with_its_roots() {
         "{}",
         stderr(&out)
     );
-    for identity in [
-        "qiwan@redhat.com",
-        "myhost.example.com",
-        "Team A Cosign Certificate",
+    for (flag, identity) in [
+        ("--certificate-identity", "qiwan@redhat.com"),
+        ("--certificate-identity", "myhost.example.com"),
+        ("--certificate-subject", "Team A Cosign Certificate"),
     ] {
         let out = env.run(&[
             "verify",
             "--certificate-chain",
             &roots,
-            "--certificate-identity",
+            flag,
             identity,
             &image,
         ]);
         assert_ok(&out);
     }
+    // The CN is not an identity: the certificate has SANs, and only they count.
+    let out = env.run(&[
+        "verify",
+        "--certificate-chain",
+        &roots,
+        "--certificate-identity",
+        "Team A Cosign Certificate",
+        &image,
+    ]);
+    assert_fails(&out, 1, &["identity mismatch", "qiwan@redhat.com"]);
 }
 
 #[test]

@@ -562,7 +562,7 @@ async fn certificate_and_notation_authorities() {
     std::fs::write(
         dir.path().join("p.yaml"),
         format!(
-            "version: 1\ndefaultAction: reject\nauthorities:\n  builder: {{certificateRoots: builder-root.pem, identity: builder}}\n  notary: {{notation: {{trustPolicy: trustpolicy.json, trustStore: truststore}}}}\n  impostor: {{certificateRoots: builder-root.pem, identity: someone-else}}\nrules:\n  - name: both\n    images: ['{h}/team/**']\n    authorities: {{allOf: [builder, notary]}}\n  - name: wrong-identity\n    images: ['{h}/team/cosign-only']\n    authorities: {{anyOf: [impostor]}}\n"
+            "version: 1\ndefaultAction: reject\nauthorities:\n  builder: {{certificateRoots: builder-root.pem, subject: builder}}\n  notary: {{notation: {{trustPolicy: trustpolicy.json, trustStore: truststore}}}}\n  impostor: {{certificateRoots: builder-root.pem, subject: someone-else}}\nrules:\n  - name: both\n    images: ['{h}/team/**']\n    authorities: {{allOf: [builder, notary]}}\n  - name: wrong-identity\n    images: ['{h}/team/cosign-only']\n    authorities: {{anyOf: [impostor]}}\n"
         ),
     )
     .unwrap();
@@ -597,7 +597,7 @@ async fn certificate_and_notation_authorities() {
         d[1]["checks"][0]["reason"]
             .as_str()
             .unwrap()
-            .contains("identity mismatch"),
+            .contains("subject mismatch"),
         "{}",
         d[1]
     );

@@ -928,3 +928,39 @@ fn notation_e2e_crl_fixtures() {
     }
     eprintln!("note: read the revocation sources of {seen} notation fixture certificates");
 }
+
+/// Security: at level `audit` an untrusted chain's authenticity failure is only logged, but
+/// its certificates' CRL URLs are the signer's choice; fetching them would be a blind SSRF and
+/// port probe from wherever imgseal runs (an admission webhook inside a cluster). They are
+/// never fetched; a trusted chain's still are (the control, so this test can fail).
+#[tokio::test]
+async fn audit_level_never_fetches_crl_urls_of_an_untrusted_chain() {
+    let server = Server::start();
+    let pki = Pki::new(&server, "ssrf");
+    pki.serve_good(&server);
+    let s = Signed::new(&pki).await;
+    // Replace the trust store's root with an unrelated one: the chain no longer validates.
+    let other = imgseal::x509::generate_test("unrelated").unwrap();
+    std::fs::write(
+        s.cli.path("store/x509/ca/test/root.pem"),
+        other.root.to_pem(),
+    )
+    .unwrap();
+    let o = s.verify("audit");
+    let out = all_output(&o);
+    assert_eq!(
+        server.hits(),
+        0,
+        "CRL URLs of an untrusted chain were fetched: {out}"
+    );
+    assert!(out.contains("authenticity"), "{out}");
+    assert!(
+        out.contains("CRL URLs its certificates name are not fetched"),
+        "{out}"
+    );
+
+    std::fs::write(s.cli.path("store/x509/ca/test/root.pem"), pki.root.to_pem()).unwrap();
+    let o = s.verify("audit");
+    assert_eq!(o.status.code(), Some(0), "{}", all_output(&o));
+    assert!(server.hits() >= 2, "a trusted chain's CRLs are fetched");
+}

@@ -15,6 +15,26 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Every line this CLI prints goes through `imgseal::text::escape_lines`: digests, tags,
+// annotations, error bodies and certificate names come from registries, layouts and
+// signatures, and a control character among them must not reach the terminal as an escape
+// sequence (a cleared screen, a fake "verified" line). These two macros shadow the standard
+// ones for this module, so no print can forget it; JSON is unchanged by it (serde already
+// escapes control characters, and line breaks are kept).
+macro_rules! println {
+    ($($t:tt)*) => {
+        ::std::println!("{}", imgseal::text::escape_lines(&format!($($t)*)))
+    };
+}
+macro_rules! eprintln {
+    () => {
+        ::std::eprintln!()
+    };
+    ($($t:tt)*) => {
+        ::std::eprintln!("{}", imgseal::text::escape_lines(&format!($($t)*)))
+    };
+}
+
 /// Exit code: verification failed.
 const EXIT_FAILED: u8 = 1;
 /// Exit code: usage, configuration, I/O or registry error.
@@ -167,10 +187,14 @@ struct VerifyArgs {
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
     certificate_chain: Option<PathBuf>,
-    /// cosign certificate mode: identity the signing certificate must carry (SAN email, URI or
-    /// DNS name, CN, or subject DN).
+    /// cosign certificate mode: identity the signing certificate must carry, as cosign
+    /// matches it: a SAN email, URI or DNS name (never the subject CN or DN).
     #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
     certificate_identity: Option<String>,
+    /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
+    /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
+    #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
+    certificate_subject: Option<String>,
     /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
     #[arg(long, value_name = "FILE", requires = "trust_store")]
     trust_policy: Option<PathBuf>,
@@ -491,10 +515,10 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         keys.push((k.display().to_string(), PublicKey::from_file(k)?));
     }
     let certificates = match &a.certificate_chain {
-        Some(roots) => Some(CertificateTrust::load(
-            roots,
-            a.certificate_identity.clone(),
-        )?),
+        Some(roots) => Some(
+            CertificateTrust::load(roots, a.certificate_identity.clone())?
+                .with_subject(a.certificate_subject.clone()),
+        ),
         None => None,
     };
     let notation = match (&a.trust_policy, &a.trust_store) {

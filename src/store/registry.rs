@@ -133,14 +133,24 @@ impl Repository {
     ) -> Result<reqwest::Response> {
         let mut answered = false;
         loop {
-            let mut req = build(&self.http)?;
+            let mut req = build(&self.http)?
+                .build()
+                .map_err(|e| self.err(format!("cannot build request: {e}")))?;
+            // Credentials go only to the registry itself (scheme, host and port), as docker,
+            // containerd and go-containerregistry do: never to a host an upload `Location`
+            // or a redirect names.
+            let ours = self.is_own_origin(req.url());
             let held = self.authorization.lock().ok().and_then(|g| g.clone());
-            if let Some(a) = held {
-                req = req.header(AUTHORIZATION, a);
+            if let (Some(a), true) = (held, ours) {
+                req.headers_mut().insert(AUTHORIZATION, a);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let resp = req.send().await.map_err(|e| self.transport_error(e))?;
-            if resp.status() != StatusCode::UNAUTHORIZED || answered {
+            let resp = self
+                .http
+                .execute(req)
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || answered || !ours {
                 if matches!(
                     resp.status(),
                     StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
@@ -245,6 +255,12 @@ impl Repository {
         url.push_str(&format!("scope={}", percent_encode(&scope)));
         if let Some(service) = params.get("service") {
             url.push_str(&format!("&service={}", percent_encode(service)));
+        }
+        if self.scheme == "https" && url.starts_with("http://") && creds.is_some() {
+            return Err(unauthorized(format!(
+                "the token service {} is plain HTTP while the registry is HTTPS; refusing to send credentials there",
+                url.split('?').next().unwrap_or("")
+            )));
         }
         let mut req = self.http.get(&url);
         if let Some((u, p)) = &creds {
@@ -420,18 +436,56 @@ impl Repository {
         if resp.status() != StatusCode::ACCEPTED {
             return Err(self.error_for(resp, what).await);
         }
-        self.upload_location(&resp)
-            .ok_or_else(|| self.err(format!("{what}: no Location header in the upload response")))
+        self.upload_location(&resp).map_err(|e| match e {
+            Error::Registry { registry, reason } => Error::Registry {
+                registry,
+                reason: format!("{what}: {reason}"),
+            },
+            other => other,
+        })
     }
 
-    /// The absolute upload-session URL in a `202 Accepted` response's `Location`.
-    fn upload_location(&self, resp: &reqwest::Response) -> Option<String> {
-        let location = resp.headers().get(LOCATION)?.to_str().ok()?;
-        Some(if location.starts_with('/') {
-            format!("{}://{}{}", self.scheme, self.api_host, location)
-        } else {
-            location.to_string()
-        })
+    /// True when `url` is this registry: same scheme, host and port.
+    fn is_own_origin(&self, url: &reqwest::Url) -> bool {
+        match reqwest::Url::parse(&format!("{}://{}/", self.scheme, self.api_host)) {
+            Ok(base) => base.origin() == url.origin(),
+            Err(_) => false,
+        }
+    }
+
+    /// The absolute upload-session URL in a `202 Accepted` response's `Location`, resolved
+    /// against the registry's URL. A plain-HTTP location from an HTTPS registry is refused (the
+    /// blob would travel unprotected); another host is allowed, but gets no credentials.
+    fn upload_location(&self, resp: &reqwest::Response) -> Result<String> {
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .ok_or_else(|| self.err("no usable Location header in the upload response"))?;
+        self.resolve_location(location)
+    }
+
+    /// [`Repository::upload_location`] for the header's value.
+    fn resolve_location(&self, location: &str) -> Result<String> {
+        let base = reqwest::Url::parse(&self.url("blobs/uploads/"))
+            .map_err(|e| self.err(format!("bad registry URL: {e}")))?;
+        let url = base.join(location).map_err(|e| {
+            self.err(format!(
+                "upload Location {:?} is not a URL: {e}",
+                crate::text::escape_control(location)
+            ))
+        })?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.scheme == "http" => {}
+            other => {
+                return Err(self.err(format!(
+                    "the registry named an upload location over {other}:// ({}); refusing to send the blob there from an https registry",
+                    url.host_str().unwrap_or("")
+                )))
+            }
+        }
+        Ok(url.to_string())
     }
 
     /// The URL that completes upload session `location` with a monolithic PUT of `digest`.
@@ -464,7 +518,7 @@ impl Repository {
         };
         Ok(match resp.status() {
             StatusCode::CREATED => Mount::Mounted,
-            StatusCode::ACCEPTED => Mount::Refused(self.upload_location(&resp)),
+            StatusCode::ACCEPTED => Mount::Refused(self.upload_location(&resp).ok()),
             _ => Mount::Refused(None),
         })
     }
@@ -840,6 +894,50 @@ fn parse_challenge(header: &str) -> std::collections::HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upload_locations_are_resolved_and_never_downgraded() {
+        let https = Repository::new(
+            &"registry.example/app".parse().unwrap(),
+            &StoreOptions::default(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            https
+                .resolve_location("/v2/app/blobs/uploads/u1?x=1")
+                .unwrap(),
+            "https://registry.example/v2/app/blobs/uploads/u1?x=1"
+        );
+        assert_eq!(
+            https.resolve_location("u1").unwrap(),
+            "https://registry.example/v2/app/blobs/uploads/u1"
+        );
+        // Another host is allowed (storage backends), but it gets no credentials…
+        let elsewhere = https
+            .resolve_location("https://storage.example/u1")
+            .unwrap();
+        assert!(!https.is_own_origin(&reqwest::Url::parse(&elsewhere).unwrap()));
+        assert!(
+            https.is_own_origin(&reqwest::Url::parse("https://registry.example:443/v2/").unwrap())
+        );
+        assert!(!https.is_own_origin(&reqwest::Url::parse("http://registry.example/v2/").unwrap()));
+        assert!(!https
+            .is_own_origin(&reqwest::Url::parse("https://registry.example:8443/v2/").unwrap()));
+        // …and plain HTTP from an HTTPS registry is refused outright.
+        let e = https
+            .resolve_location("http://registry.example/v2/app/blobs/uploads/u1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("refusing to send the blob there"), "{e}");
+        let plain = Repository::new(
+            &"127.0.0.1:5000/app".parse().unwrap(),
+            &StoreOptions::default(),
+            true,
+        )
+        .unwrap();
+        assert!(plain.resolve_location("http://127.0.0.1:5000/u1").is_ok());
+    }
 
     #[test]
     fn challenges() {

@@ -14,9 +14,14 @@ use crate::x509::{load_pem_certificates, validate_chain, Certificate, KeyAlgorit
 pub struct CertificateTrust {
     /// Root certificates (`--certificate-chain`).
     pub roots: Vec<Certificate>,
-    /// Identity the signing certificate must carry (`--certificate-identity`): an email,
-    /// URI or DNS subject alternative name, the subject's common name, or its whole DN.
+    /// Identity the signing certificate must carry (`--certificate-identity`): one of its
+    /// email, URI or DNS subject alternative names, as cosign matches. The subject (CN, DN) is
+    /// never matched here: CAs commonly validate the SAN and copy the CN from the request.
     pub identity: Option<String>,
+    /// Subject the signing certificate must have (an explicit opt-in): its common name or its
+    /// whole subject DN (RFC 4514, as imgseal prints it). For PKIs that put the identity in the
+    /// subject only.
+    pub subject: Option<String>,
 }
 
 impl CertificateTrust {
@@ -28,18 +33,28 @@ impl CertificateTrust {
         let bytes = std::fs::read(roots)
             .map_err(|e| crate::Error::io(format!("reading {}", roots.display()), e))?;
         let roots = load_pem_certificates(&bytes)?;
-        Ok(CertificateTrust { roots, identity })
+        Ok(CertificateTrust {
+            roots,
+            identity,
+            subject: None,
+        })
+    }
+
+    /// Also require the signing certificate's subject CN or DN to equal `subject`.
+    pub fn with_subject(mut self, subject: Option<String>) -> CertificateTrust {
+        self.subject = subject;
+        self
     }
 }
 
 /// Verify `signature` over `payload` with the certificate in `layer`'s annotations; returns a
-/// label for the signer or why it does not count.
+/// label for the signer and its key's fingerprint, or why it does not count.
 pub(crate) fn verify(
     trust: &CertificateTrust,
     layer: &Descriptor,
     payload: &[u8],
     signature: &[u8],
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let cert_pem = layer
         .annotations
         .get(cosign::CERTIFICATE_ANNOTATION)
@@ -66,7 +81,7 @@ pub(crate) fn verify_chain(
     chain: &[Certificate],
     payload: &[u8],
     signature: &[u8],
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let leaf = chain.first().ok_or("no signing certificate")?;
     let alg: &dyn ring::signature::VerificationAlgorithm = match leaf.key_algorithm() {
         KeyAlgorithm::Ec(crate::x509::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
@@ -94,20 +109,38 @@ pub(crate) fn verify_chain(
     )
     .map_err(|e| format!("certificate not trusted: {e}"))?;
     if let Some(want) = &trust.identity {
-        let names = identities(leaf);
+        let names = san_identities(leaf);
+        if !names.iter().any(|n| n == want) {
+            return Err(if names.is_empty() {
+                format!(
+                    "certificate identity mismatch: wanted {want:?}, the certificate has no email, URI or DNS subject alternative name (its subject {} is matched only by an explicit subject constraint)",
+                    leaf.subject()
+                )
+            } else {
+                format!(
+                    "certificate identity mismatch: wanted {want:?}, the certificate's subject alternative names are {}",
+                    names.join(", ")
+                )
+            });
+        }
+    }
+    if let Some(want) = &trust.subject {
+        let names = subject_names(leaf);
         if !names.iter().any(|n| n == want) {
             return Err(format!(
-                "certificate identity mismatch: wanted {want:?}, the certificate has {}",
-                names.join(", ")
+                "certificate subject mismatch: wanted {want:?}, the certificate's subject is {}",
+                leaf.subject()
             ));
         }
     }
-    Ok(format!("certificate {}", leaf.subject()))
+    Ok((
+        format!("certificate {}", leaf.subject()),
+        crate::keys::spki_fingerprint(leaf.public_key_spki()),
+    ))
 }
 
-/// The identities a certificate can be matched by: SAN emails, URIs and DNS names, the CN,
-/// and the subject DN.
-fn identities(cert: &Certificate) -> Vec<String> {
+/// The identities `--certificate-identity` matches: the SAN emails, URIs and DNS names.
+fn san_identities(cert: &Certificate) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.der()) {
         if let Ok(Some(san)) = parsed.subject_alternative_name() {
@@ -120,6 +153,14 @@ fn identities(cert: &Certificate) -> Vec<String> {
                 }
             }
         }
+    }
+    out
+}
+
+/// What a subject constraint matches: each CN, and the whole subject DN.
+fn subject_names(cert: &Certificate) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.der()) {
         for cn in parsed.subject().iter_common_name() {
             if let Ok(s) = cn.as_str() {
                 out.push(s.to_string());

@@ -46,6 +46,10 @@ pub struct SignatureCheck {
     /// The name of the key whose signature this is, once it verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
+    /// `sha256:` of the signing key's SubjectPublicKeyInfo, once it verified (the same key
+    /// bare or in a certificate has one fingerprint; policies count distinct signing keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer_key: Option<String>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -109,6 +113,7 @@ pub struct Verifier {
     notation: Option<Arc<NotationTrust>>,
     format: Option<SignatureFormat>,
     require_all: bool,
+    examine_all: bool,
     required_keys: Vec<String>,
     options: StoreOptions,
     platform: Option<String>,
@@ -124,6 +129,7 @@ impl Verifier {
             notation: None,
             format: None,
             require_all: false,
+            examine_all: false,
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
@@ -148,6 +154,7 @@ impl Verifier {
             notation: None,
             format: None,
             require_all: false,
+            examine_all: false,
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
@@ -193,6 +200,13 @@ impl Verifier {
     /// threshold policies), instead of stopping at the first.
     pub fn require_all(mut self, all: bool) -> Verifier {
         self.require_all = all;
+        self
+    }
+
+    /// Examine every signature instead of stopping once the requirement is met, so that
+    /// [`Verification::signatures`] lists every valid one (policies counting distinct signers).
+    pub fn examine_all(mut self, all: bool) -> Verifier {
+        self.examine_all = all;
         self
     }
 
@@ -400,6 +414,7 @@ impl Verifier {
                             failure: Some(e.clone()),
                             payload: None,
                             signed_by: None,
+                            signer_key: None,
                         };
                         self.record(&mut result, check);
                     }
@@ -492,7 +507,9 @@ impl Verifier {
             }
         }
         result.signatures.push(check);
-        if self.require_all {
+        if self.examine_all {
+            false
+        } else if self.require_all {
             result.verified_by.len() == self.keys.len()
         } else if self.wants(SignatureFormat::Cosign) && self.wants(SignatureFormat::Notation) {
             // Both formats asked for: report one verified signature of each when there is one.
@@ -551,16 +568,18 @@ impl Verifier {
             failure: None,
             payload: None,
             signed_by: None,
+            signer_key: None,
             format: "cosign",
         };
         match self
             .check_layer_inner(store, layer, digest, identity, required)
             .await
         {
-            Ok((payload, signer)) => {
+            Ok((payload, signer, key)) => {
                 check.verified = true;
                 check.payload = Some(payload);
                 check.signed_by = Some(signer);
+                check.signer_key = Some(key);
             }
             Err((payload, why)) => {
                 check.payload = payload;
@@ -577,7 +596,7 @@ impl Verifier {
         digest: &Digest,
         identity: &str,
         required: &BTreeMap<String, String>,
-    ) -> std::result::Result<(Payload, String), (Option<Payload>, String)> {
+    ) -> std::result::Result<(Payload, String, String), (Option<Payload>, String)> {
         let fail = |why: String| (None, why);
         if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
             return Err(fail(format!(
@@ -600,8 +619,8 @@ impl Verifier {
             .get_blob(&layer_digest, layer.size, self.options.max_blob_bytes)
             .await
             .map_err(|e| fail(format!("payload could not be fetched: {e}")))?;
-        let signer = match self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) {
-            Some((name, _)) => name.clone(),
+        let (signer, signer_key) = match self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) {
+            Some((name, k)) => (name.clone(), k.fingerprint()),
             None => match &self.certificates {
                 Some(trust)
                     if layer
@@ -644,19 +663,8 @@ impl Verifier {
         }
         for (k, v) in required {
             let found = payload.optional.as_ref().and_then(|o| o.get(k));
-            let matches = match found {
-                Some(serde_json::Value::String(s)) => s == v,
-                Some(other) => {
-                    let shown = other.to_string();
-                    shown == *v
-                }
-                None => false,
-            };
-            if !matches {
-                return Err(with(match found {
-                    None => format!("annotation {k}={v} is missing"),
-                    Some(other) => format!("annotation {k} is {other}, not {v:?}"),
-                }));
+            if let Err(why) = annotation_matches(k, v, found) {
+                return Err(with(why));
             }
         }
         for k in &self.required_keys {
@@ -664,7 +672,7 @@ impl Verifier {
                 return Err(with(format!("annotation {k} is missing")));
             }
         }
-        Ok((payload, signer))
+        Ok((payload, signer, signer_key))
     }
 }
 
@@ -696,15 +704,17 @@ impl Verifier {
             failure: None,
             payload: None,
             signed_by: None,
+            signer_key: None,
         };
         let mut notes = Vec::new();
         match self
             .check_bundle_inner(store, layer, manifest, required, &mut notes)
             .await
         {
-            Ok(Some(signer)) => {
+            Ok(Some((signer, key))) => {
                 check.verified = true;
                 check.signed_by = Some(signer);
+                check.signer_key = Some(key);
             }
             Ok(None) => {
                 return BundleOutcome::Skipped(notes.pop().unwrap_or_default());
@@ -722,7 +732,7 @@ impl Verifier {
         manifest: &crate::store::Manifest,
         required: &BTreeMap<String, String>,
         notes: &mut Vec<String>,
-    ) -> std::result::Result<Option<String>, String> {
+    ) -> std::result::Result<Option<(String, String)>, String> {
         use crate::formats::bundle::{self, Bundle, Content};
         let digest = &manifest.digest;
         if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
@@ -786,7 +796,7 @@ impl Verifier {
             .iter()
             .find(|(_, k)| signatures.iter().any(|s| k.verify(&message, s)));
         let signer = match (by_key, &self.certificates, parsed.certificate_chain()) {
-            (Some((name, _)), _, _) => name.clone(),
+            (Some((name, k)), _, _) => (name.clone(), k.fingerprint()),
             (None, Some(trust), Some(_)) => {
                 let mut last = String::new();
                 let mut ok = None;
@@ -833,16 +843,7 @@ impl Verifier {
             None => BTreeMap::new(),
         };
         for (k, v) in required {
-            // As for simple-signing payloads: strings compare as is, other values as JSON text.
-            let found = annotations.get(k).map(|a| match a {
-                serde_json::Value::String(s) => (s.clone(), a),
-                other => (other.to_string(), a),
-            });
-            match found {
-                Some((text, _)) if text == *v => {}
-                None => return Err(format!("annotation {k}={v} is missing")),
-                Some((_, other)) => return Err(format!("annotation {k} is {other}, not {v:?}")),
-            }
+            annotation_matches(k, v, annotations.get(k))?;
         }
         for k in &self.required_keys {
             if !annotations.contains_key(k) {
@@ -850,6 +851,24 @@ impl Verifier {
             }
         }
         Ok(Some(signer))
+    }
+}
+
+/// Whether a signature's annotation `k` (a JSON value, if present) satisfies the required
+/// value `v`. As in cosign, only a string equal to `v` does: `42`, `true` or `null` in the
+/// payload never satisfies `-a k=42`, `k=true` or `k=null`.
+fn annotation_matches(
+    k: &str,
+    v: &str,
+    found: Option<&serde_json::Value>,
+) -> std::result::Result<(), String> {
+    match found {
+        Some(serde_json::Value::String(s)) if s == v => Ok(()),
+        None => Err(format!("annotation {k}={v} is missing")),
+        Some(serde_json::Value::String(s)) => Err(format!("annotation {k} is {s:?}, not {v:?}")),
+        Some(other) => Err(format!(
+            "annotation {k} is the JSON value {other}, not the string {v:?} (annotations compare as strings, as in cosign)"
+        )),
     }
 }
 

@@ -95,6 +95,7 @@ pub(crate) async fn check(
             failure: None,
             payload: None,
             signed_by: None,
+            signer_key: None,
         },
         logged: Vec::new(),
     };
@@ -110,9 +111,10 @@ pub(crate) async fn check(
     )
     .await
     {
-        Ok(signer) => {
+        Ok((signer, key)) => {
             out.check.verified = true;
             out.check.signed_by = Some(signer);
+            out.check.signer_key = Some(key);
         }
         Err(why) => out.check.failure = Some(why),
     }
@@ -129,7 +131,7 @@ async fn check_inner(
     max_manifest: u64,
     required: &Required<'_>,
     out: &mut Outcome,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     // Fetch the signature manifest and its envelope; both capped and re-hashed.
     let d = entry.digest().map_err(|e| e.to_string())?;
     if entry.size > max_manifest {
@@ -247,6 +249,9 @@ async fn check_inner(
         .roots_for(statement, store_type)
         .map_err(|e| format!("authenticity: {e}"))?;
     let mut validity_problem = None;
+    // Set once the chain is known to lead to a trusted root (validity periods aside): only
+    // then are the CRL URLs its certificates name fetched.
+    let mut chain_trusted = false;
     let authenticity = (|| {
         if roots.is_empty() {
             return Err(format!(
@@ -261,8 +266,11 @@ async fn check_inner(
             );
         }
         match validate_chain(&chain, &roots, validity_at, Profile::Notary) {
-            Ok(()) => {}
-            Err(e) if e.is_validity_period() => validity_problem = Some(e.to_string()),
+            Ok(()) => chain_trusted = true,
+            Err(e) if e.is_validity_period() => {
+                chain_trusted = true;
+                validity_problem = Some(e.to_string())
+            }
             Err(e) => return Err(e.to_string()),
         }
         if !trusted_identity_matches(statement, &leaf_subject) {
@@ -322,7 +330,14 @@ async fn check_inner(
             SigningScheme::X509SigningAuthority => envelope.authentic_signing_time,
             SigningScheme::X509 => timestamped_at,
         };
+        // An untrusted chain's CRL URLs are the signer's choice: fetching them (at a level
+        // that only logs authenticity) would let anyone who can push make imgseal probe
+        // addresses from wherever it runs. Its status stays unknown.
         let revocation = match revocation::Checker::new() {
+            Ok(_) if !chain_trusted => Err(
+                "not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)"
+                    .to_string(),
+            ),
             Ok(checker) => checker
                 .check_chain(&chain, now, signing_time)
                 .await
@@ -333,7 +348,11 @@ async fn check_inner(
         apply(ValidationType::Revocation, revocation)?;
     }
     out.logged.extend(logged);
-    Ok(identity_label(&envelope, &leaf_subject))
+    let key = chain
+        .first()
+        .map(|c| crate::keys::spki_fingerprint(c.public_key_spki()))
+        .unwrap_or_default();
+    Ok((identity_label(&envelope, &leaf_subject), key))
 }
 
 fn identity_label(envelope: &VerifiedEnvelope, subject: &str) -> String {
