@@ -5,13 +5,14 @@
 //! Images live in OCI layouts, in Debian's docker-registry (no referrers API: the referrers tag
 //! schema) and in ferro-oci-server (an in-process OCI 1.1 registry with the referrers API).
 //! Real notation and cosign output comes from `../shared/interop` (read in place; when it is
-//! absent those tests print a note and pass).
+//! absent those tests print a note and pass, and fail when CI is set).
 //!
 //! Exit codes: 0 verified, 1 verification failed, 2 usage/configuration/IO error.
 
 mod cli_support;
 mod common;
 mod ferro;
+mod interop_data;
 
 use cli_support::*;
 use common::*;
@@ -1031,7 +1032,7 @@ fn notation_fixtures() -> Option<PathBuf> {
     match interop_dir().map(|d| d.join("notation")) {
         Some(d) if d.is_dir() => Some(d),
         _ => {
-            eprintln!("note: ../shared/interop/notation is absent; skipping notation interop test");
+            interop_data::absent("../shared/interop/notation");
             None
         }
     }
@@ -1207,7 +1208,7 @@ fn cosign_fixtures() -> Option<PathBuf> {
     match interop_dir().map(|d| d.join("cosign/containers-image")) {
         Some(d) if d.is_dir() => Some(d),
         _ => {
-            eprintln!("note: ../shared/interop/cosign is absent; skipping cosign PKI test");
+            interop_data::absent("../shared/interop/cosign");
             None
         }
     }

@@ -10,10 +10,11 @@
 //! revocation-crl`) are checked when present. `../shared/interop/notation/notation-cli-e2e/crl`
 //! (notation's CLI e2e CRL fixtures, whose CDPs name localhost:10086) is not served by these
 //! tests: when present only the revocation sources of its certificates are read; when absent the
-//! test prints a note and passes.
+//! test prints a note and passes, except in CI (CI set), where a missing fixture fails (tests/interop_data).
 
 mod cli_support;
 mod common;
+mod interop_data;
 
 use cli_support::*;
 use common::*;
@@ -850,11 +851,11 @@ async fn cli_unknown_status_fails_strict_and_is_logged_at_permissive() {
 async fn notation_core_go_delta_crl_fixtures() {
     let Some(dir) = interop_dir().map(|d| d.join("notation/notation-core-go/revocation-crl"))
     else {
-        eprintln!("note: ../shared/interop is absent; notation-core-go CRL fixtures not used");
+        interop_data::absent("../shared/interop");
         return;
     };
     if !dir.is_dir() {
-        eprintln!("note: {} is absent; fixtures not used", dir.display());
+        interop_data::absent(dir.display());
         return;
     }
     let c = checker();
@@ -904,14 +905,11 @@ async fn notation_core_go_delta_crl_fixtures() {
 #[test]
 fn notation_e2e_crl_fixtures() {
     let Some(dir) = interop_dir().map(|d| d.join("notation/notation-cli-e2e/crl")) else {
-        eprintln!("note: ../shared/interop is absent; notation CRL fixtures not used");
+        interop_data::absent("../shared/interop");
         return;
     };
     if !dir.is_dir() {
-        eprintln!(
-            "note: {} is absent; notation CRL fixtures not used",
-            dir.display()
-        );
+        interop_data::absent(dir.display());
         return;
     }
     // Present: their CDPs point at localhost:10086; make sure every certificate there at least

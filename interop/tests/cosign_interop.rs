@@ -9,6 +9,8 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/interop_data/mod.rs"]
+mod interop_data;
 
 use common::{interop_dir, push_image, unique_repo, Registry};
 use imgseal::formats::cosign::{Payload, SignatureManifest};
@@ -540,7 +542,7 @@ fn cosign_data() -> Option<PathBuf> {
     match interop_dir() {
         Some(d) => Some(d.join("cosign")),
         None => {
-            eprintln!("note: ../shared/interop is absent; skipping the cosign key fixtures");
+            interop_data::absent("../shared/interop");
             None
         }
     }

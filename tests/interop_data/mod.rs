@@ -1,0 +1,40 @@
+//! What a test does when a `../shared/interop` fixture it reads is missing: on a developer's
+//! machine it prints a note and skips; where the fixtures are expected (CI sets `CI`, or
+//! `IMGSEAL_REQUIRE_INTEROP` is set) it fails, so a lost fixture can never pass silently.
+//!
+//! One exception is written down here rather than left to chance: [`WITHHELD`] names the sets
+//! that the interop README describes but this project's copy does not hold (the half of a
+//! public suite kept back to check the work independently). Tests over them skip with a note
+//! everywhere, and `withheld_sets_are_really_absent` (tests/notation_envelope.rs) fails as soon
+//! as one appears, so the list cannot go stale and hide a test that could run.
+#![allow(dead_code)]
+
+/// Interop sets described by `../shared/interop/*/README.txt` but not in this copy.
+pub const WITHHELD: &[&str] = &["notation/notation-cli-e2e"];
+
+/// True when the interop fixtures must be present.
+pub fn required() -> bool {
+    ["CI", "IMGSEAL_REQUIRE_INTEROP"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false"))
+}
+
+/// Report that `what` (a fixture path or set) is absent: panics when fixtures are required,
+/// unless it belongs to a [`WITHHELD`] set; else prints a note (the caller then skips).
+#[track_caller]
+pub fn absent(what: impl std::fmt::Display) {
+    let what = what.to_string();
+    let withheld = WITHHELD
+        .iter()
+        .any(|w| what.contains(w) || what.contains(w.rsplit('/').next().unwrap_or(w)));
+    if withheld {
+        eprintln!(
+            "note: {what} belongs to a set this copy of the interop data withholds; skipping"
+        );
+        return;
+    }
+    if required() {
+        panic!("interop fixture missing: {what} (CI expects ../shared/interop beside the project)");
+    }
+    eprintln!("note: {what} is absent; skipping");
+}
