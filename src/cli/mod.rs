@@ -70,6 +70,59 @@ enum Command {
     Tree(TreeArgs),
     /// Copy an image with its signatures and other referrers between registries and OCI layouts, preserving digests.
     Copy(CopyArgs),
+    /// Kubernetes manifests: verify every image against a policy, pin images to digests.
+    #[command(subcommand)]
+    K8s(K8sCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum K8sCommand {
+    /// Verify every image of every workload in manifests (files, directories, - for stdin)
+    /// against a policy; each distinct image is evaluated once.
+    Verify(K8sVerifyArgs),
+    /// Rewrite each image that passes the policy to repo:tag@sha256:…, changing nothing else
+    /// in the file; refuses (exit 1, file untouched) when any image is denied.
+    Pin(K8sPinArgs),
+}
+
+#[derive(Args, Debug)]
+struct K8sArgs {
+    /// Manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for standard input
+    /// (repeatable).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
+    filename: Vec<PathBuf>,
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// How many images to resolve and verify at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    allow_http_registry: bool,
+}
+
+#[derive(Args, Debug)]
+struct K8sVerifyArgs {
+    #[command(flatten)]
+    k8s: K8sArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    output: VerifyOutput,
+}
+
+#[derive(Args, Debug)]
+struct K8sPinArgs {
+    #[command(flatten)]
+    k8s: K8sArgs,
+    /// Rewrite the files in place (atomically) instead of printing the result.
+    #[arg(short = 'w', long)]
+    write: bool,
 }
 
 #[derive(Args, Debug)]
@@ -350,6 +403,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         }) => cert_generate_test(&name, trust_store.as_deref(), force, &password),
         Command::Tree(a) => tree(a).await,
         Command::Copy(a) => copy(a).await,
+        Command::K8s(K8sCommand::Verify(a)) => k8s_verify(a).await,
+        Command::K8s(K8sCommand::Pin(a)) => k8s_pin(a).await,
     }
 }
 
@@ -827,6 +882,180 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
     Ok(if denied > 0 { EXIT_FAILED } else { 0 })
 }
 
+/// Load the policy and manifests and judge every image (shared by `k8s verify` and `k8s pin`).
+async fn k8s_report(a: &K8sArgs) -> Result<(imgseal::k8s::Manifests, imgseal::k8s::Report), Error> {
+    use imgseal::policy::Policy;
+    let (policy, warnings) = Policy::load(&a.policy)?;
+    for w in &warnings {
+        eprintln!("imgseal: warning: {w}");
+    }
+    let policy = policy.with_options(StoreOptions {
+        allow_http: a.allow_http_registry,
+        ..StoreOptions::default()
+    });
+    let manifests = imgseal::k8s::Manifests::read(&a.filename)?;
+    let report = imgseal::k8s::verify(&policy, &manifests, a.concurrency).await;
+    for c in &report.containers {
+        for w in &c.warnings {
+            eprintln!("imgseal: warning: {}: {w}", c.object());
+        }
+    }
+    Ok((manifests, report))
+}
+
+/// The word for one container's verdict.
+fn verdict(allowed: bool, d: Option<&imgseal::policy::Decision>) -> &'static str {
+    use imgseal::policy::Mode;
+    let failed = d.is_some_and(|d| d.checks.iter().any(|c| !c.passed));
+    match (allowed, failed, d.map(|d| d.mode)) {
+        (false, _, _) => "DENY",
+        (true, true, Some(Mode::Warn)) => "WARN",
+        (true, true, Some(Mode::Audit)) => "AUDIT",
+        (true, _, _) => "ALLOW",
+    }
+}
+
+async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
+    let (_, report) = k8s_report(&a.k8s).await?;
+    match a.output {
+        VerifyOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        VerifyOutput::Sarif => {
+            let items: Vec<_> = report
+                .containers
+                .iter()
+                .filter_map(|c| {
+                    c.decision.as_ref().map(|d| {
+                        (
+                            d,
+                            format!("{} {} container {}", c.object(), c.image, c.container),
+                            serde_json::json!([{
+                                "physicalLocation": {"artifactLocation": {"uri": c.file}},
+                                "logicalLocations": [{"name": c.object(), "kind": "resource"}],
+                            }]),
+                        )
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sarif_with(&items)).unwrap_or_default()
+            )
+        }
+        VerifyOutput::Text => {
+            for c in &report.containers {
+                println!(
+                    "{}#{} {} {}: {}  {}",
+                    c.file,
+                    c.document,
+                    c.object(),
+                    c.container,
+                    c.image,
+                    verdict(c.allowed, c.decision.as_ref()),
+                );
+                if let Some(e) = &c.error {
+                    println!("    FAIL {:<10} {e}", "reference");
+                }
+                for ch in c.decision.iter().flat_map(|d| d.checks.iter()) {
+                    let mark = if ch.passed { "ok  " } else { "FAIL" };
+                    println!("    {mark} {:<10} {}", ch.name, ch.reason);
+                }
+            }
+            let denied = report.containers.iter().filter(|c| !c.allowed).count();
+            println!(
+                "{} containers in {} workloads ({} other documents skipped), {} distinct images: {} allowed, {} denied",
+                report.containers.len(),
+                report.workloads,
+                report.skipped,
+                report.distinct_images,
+                report.containers.len() - denied,
+                denied
+            );
+        }
+    }
+    Ok(if report.allowed { 0 } else { EXIT_FAILED })
+}
+
+async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
+    let stdin = a.k8s.filename.iter().any(|f| f.as_os_str() == "-");
+    if a.write && stdin {
+        return Err(Error::Usage(
+            "k8s pin -w rewrites files in place; standard input (-f -) has no file to rewrite: drop -w to print the result".into(),
+        ));
+    }
+    let (manifests, report) = k8s_report(&a.k8s).await?;
+    if !a.write && manifests.texts.len() > 1 {
+        return Err(Error::Usage(format!(
+            "k8s pin prints one file to standard output, and {} were given: give -w to rewrite them in place",
+            manifests.texts.len()
+        )));
+    }
+    if !report.allowed {
+        for c in report.containers.iter().filter(|c| !c.allowed) {
+            let why: Vec<String> = c
+                .error
+                .iter()
+                .cloned()
+                .chain(
+                    c.decision
+                        .iter()
+                        .flat_map(|d| d.checks.iter())
+                        .filter(|ch| !ch.passed)
+                        .map(|ch| format!("{}: {}", ch.name, ch.reason)),
+                )
+                .collect();
+            eprintln!(
+                "imgseal: denied: {}#{} {} {}: {}: {}",
+                c.file,
+                c.document,
+                c.object(),
+                c.container,
+                c.image,
+                why.join("; ")
+            );
+        }
+        eprintln!("imgseal: not pinning: the policy denies an image; no file was changed");
+        return Ok(EXIT_FAILED);
+    }
+    let pinned = imgseal::k8s::pin(&manifests, &report)?;
+    if a.write {
+        for p in &pinned {
+            if p.changed.is_empty() {
+                continue;
+            }
+            let path = std::path::Path::new(&p.file);
+            let mode = {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::metadata(path)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(0o644)
+            };
+            keys::write_file_atomic(path, p.text.as_bytes(), mode, true)?;
+            for (from, to) in &p.changed {
+                eprintln!("{}: {from} -> {to}", p.file);
+            }
+        }
+    } else {
+        // One file: print it, pinned or unchanged.
+        let text = match pinned.first() {
+            Some(p) => p.text.clone(),
+            None => manifests.texts.values().next().cloned().unwrap_or_default(),
+        };
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        for p in &pinned {
+            for (from, to) in &p.changed {
+                eprintln!("{}: {from} -> {to}", p.file);
+            }
+        }
+    }
+    Ok(0)
+}
+
 fn cert_generate_test(
     name: &str,
     trust_store: Option<&std::path::Path>,
@@ -870,10 +1099,27 @@ fn cert_generate_test(
 /// Policy decisions as SARIF 2.1.0: one result per failed check, `error` in enforce mode,
 /// `warning` in warn mode, `note` in audit mode, located at the image.
 fn sarif(decisions: &[imgseal::policy::Decision]) -> serde_json::Value {
+    let items: Vec<_> = decisions
+        .iter()
+        .map(|d| {
+            (
+                d,
+                d.image.clone(),
+                serde_json::json!([{"logicalLocations": [{"name": d.image, "kind": "resource"}]}]),
+            )
+        })
+        .collect();
+    sarif_with(&items)
+}
+
+/// SARIF for decisions, each with the subject named in messages and its SARIF `locations`.
+fn sarif_with(
+    items: &[(&imgseal::policy::Decision, String, serde_json::Value)],
+) -> serde_json::Value {
     use imgseal::policy::Mode;
     let mut rules = std::collections::BTreeSet::new();
     let mut results = Vec::new();
-    for d in decisions {
+    for (d, subject, locations) in items {
         for c in d.checks.iter().filter(|c| !c.passed) {
             rules.insert(c.name.clone());
             let level = match d.mode {
@@ -884,8 +1130,8 @@ fn sarif(decisions: &[imgseal::policy::Decision]) -> serde_json::Value {
             results.push(serde_json::json!({
                 "ruleId": c.name,
                 "level": level,
-                "message": {"text": format!("{}: {}", d.image, c.reason)},
-                "locations": [{"logicalLocations": [{"name": d.image, "kind": "resource"}]}],
+                "message": {"text": format!("{subject}: {}", c.reason)},
+                "locations": locations,
                 "properties": {"rule": d.rule, "digest": d.digest, "allowed": d.allowed},
             }));
         }
