@@ -184,6 +184,48 @@ pub struct Rule {
     /// Globs the `org.opencontainers.image.base.name` annotation must match.
     #[serde(default)]
     pub allowed_base_images: Option<Vec<String>>,
+    /// The image config's `User` must name a non-root user (not empty, not `0`, not `root`,
+    /// not `0:…`/`root:…`).
+    #[serde(default)]
+    pub non_root_user: Option<bool>,
+    /// The config's `created` must be at most this old (`90d`, `12h`, `2w`).
+    #[serde(default)]
+    pub max_image_age: Option<Age>,
+    /// With `maxImageAge`: an image without a `created` time (or with the epoch, as
+    /// reproducible builds write) passes instead of failing.
+    #[serde(default)]
+    pub allow_missing_created: Option<bool>,
+}
+
+/// An age limit, written with a unit: `90d`, `36h`, `2w`, `30m`, `600s`.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Age(pub u64);
+
+impl<'de> Deserialize<'de> for Age {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_age(&s).map(Age).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{s:?} is not an age (a number with s, m, h, d or w: 90d, 36h, 2w)"
+            ))
+        })
+    }
+}
+
+/// Seconds in `90d`, `36h`, `2w`, `30m`, `600s`.
+fn parse_age(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: u64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 /// `mode`.
@@ -686,6 +728,11 @@ impl Policy {
                     }
                 }
             }
+            if rule.allow_missing_created.is_some() && rule.max_image_age.is_none() {
+                return Err(bad(format!(
+                    "{what}: allowMissingCreated only applies with maxImageAge; add maxImageAge or remove it"
+                )));
+            }
             for (field, list) in [
                 ("allowedRegistries", &rule.allowed_registries),
                 ("deniedRegistries", &rule.denied_registries),
@@ -920,7 +967,8 @@ impl Policy {
             || rule.annotations.is_some()
             || rule.required_labels.is_some()
             || rule.max_size.is_some()
-            || rule.allowed_base_images.is_some();
+            || rule.allowed_base_images.is_some()
+            || rule.wants_config();
         if needs_registry {
             match resolve(image, &self.options, false).await {
                 Ok(resolved) => {
@@ -940,9 +988,8 @@ impl Policy {
         if rule.authorities.is_some() || rule.annotations.is_some() {
             d.checks.push(self.check_signatures(rule, image, r).await);
         }
-        let wants_platforms = rule.required_labels.is_some()
-            || rule.max_size.is_some()
-            || rule.allowed_base_images.is_some();
+        let wants_platforms =
+            rule.max_size.is_some() || rule.allowed_base_images.is_some() || rule.wants_config();
         if !wants_platforms {
             return;
         }
@@ -1032,46 +1079,43 @@ impl Policy {
                 };
                 d.checks.push(check);
             }
-            if rule.required_labels.is_some() {
-                d.checks
-                    .push(self.check_labels(idx, &label, &r.store, &parsed).await);
+            if rule.wants_config() {
+                match config_of(&r.store, &parsed).await {
+                    Ok(config) => {
+                        if rule.required_labels.is_some() {
+                            d.checks.push(self.check_labels(idx, &label, &config));
+                        }
+                        if rule.non_root_user == Some(true) {
+                            d.checks.push(check_non_root(&label, &config));
+                        }
+                        if let Some(max) = rule.max_image_age {
+                            d.checks.push(check_age(
+                                &label,
+                                &config,
+                                max,
+                                rule.allow_missing_created == Some(true),
+                                std::time::SystemTime::now(),
+                            ));
+                        }
+                    }
+                    Err(why) => {
+                        for (name, wanted) in [
+                            ("labels", rule.required_labels.is_some()),
+                            ("user", rule.non_root_user == Some(true)),
+                            ("age", rule.max_image_age.is_some()),
+                        ] {
+                            if wanted {
+                                d.checks
+                                    .push(Check::new(name, false, format!("{label}: {why}")));
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
-    async fn check_labels(
-        &self,
-        idx: usize,
-        label: &str,
-        store: &Store,
-        m: &ImageManifest,
-    ) -> Check {
-        let size = m.config.size;
-        if size > MAX_CONFIG_BYTES {
-            return Check::new(
-                "labels",
-                false,
-                format!("{label}: config blob is {size} bytes, over the {MAX_CONFIG_BYTES}-byte cap; labels not checked"),
-            );
-        }
-        let config = match m.config.digest() {
-            Ok(dg) => store.get_blob(&dg, size, MAX_CONFIG_BYTES).await,
-            Err(e) => Err(e),
-        };
-        let config = match config {
-            Ok(c) => c,
-            Err(e) => return Check::new("labels", false, format!("{label}: config blob: {e}")),
-        };
-        let v: serde_json::Value = match serde_json::from_slice(&config) {
-            Ok(v) => v,
-            Err(e) => {
-                return Check::new(
-                    "labels",
-                    false,
-                    format!("{label}: config blob is not JSON: {e}"),
-                )
-            }
-        };
+    fn check_labels(&self, idx: usize, label: &str, v: &serde_json::Value) -> Check {
         let labels = v["config"]["Labels"].as_object();
         let mut problems = Vec::new();
         for (k, re) in &self.label_patterns[idx] {
@@ -1271,6 +1315,119 @@ impl Policy {
                 out.get(first).cloned().flatten()
             })
             .collect()
+    }
+}
+
+impl Rule {
+    /// True when a check of this rule reads the image config blob.
+    fn wants_config(&self) -> bool {
+        self.required_labels.is_some()
+            || self.non_root_user == Some(true)
+            || self.max_image_age.is_some()
+    }
+}
+
+/// The image config blob of `m`, parsed (capped at [`MAX_CONFIG_BYTES`]); the error says why
+/// the config checks could not be made.
+async fn config_of(
+    store: &Store,
+    m: &ImageManifest,
+) -> std::result::Result<serde_json::Value, String> {
+    let size = m.config.size;
+    if size > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "config blob is {size} bytes, over the {MAX_CONFIG_BYTES}-byte cap; its labels, user and creation time are not checked"
+        ));
+    }
+    let dg = m.config.digest().map_err(|e| format!("config blob: {e}"))?;
+    let bytes = store
+        .get_blob(&dg, size, MAX_CONFIG_BYTES)
+        .await
+        .map_err(|e| format!("config blob: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("config blob is not JSON: {e}"))
+}
+
+/// `nonRootUser`: the config's `User` names a user other than root.
+fn check_non_root(label: &str, config: &serde_json::Value) -> Check {
+    let user = config["config"]["User"].as_str().unwrap_or("");
+    let name = user.split(':').next().unwrap_or("");
+    let root = name.is_empty() || name == "root" || name.trim_start_matches('0').is_empty();
+    if root {
+        Check::new(
+            "user",
+            false,
+            if user.is_empty() {
+                format!("{label}: the image sets no User, so it runs as root; set USER to a non-root user in the Dockerfile")
+            } else {
+                format!("{label}: the image runs as {user:?}, which is root")
+            },
+        )
+    } else {
+        Check::new("user", true, format!("{label}: runs as {user:?}"))
+    }
+}
+
+/// `maxImageAge`: the config's `created` is at most `max` old at `now`.
+fn check_age(
+    label: &str,
+    config: &serde_json::Value,
+    max: Age,
+    allow_missing: bool,
+    now: std::time::SystemTime,
+) -> Check {
+    let created = config["created"].as_str().unwrap_or("");
+    let parsed =
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .filter(|t| t.unix_timestamp() > 0);
+    let Some(t) = parsed else {
+        let why = if created.is_empty() {
+            "the image config has no created time".to_string()
+        } else if created.starts_with("1970-01-01") {
+            format!("the image config's created time is the epoch ({created}), as reproducible builds write it")
+        } else {
+            format!("the image config's created time {created:?} is not an RFC 3339 time")
+        };
+        return if allow_missing {
+            Check::new(
+                "age",
+                true,
+                format!("{label}: {why}; allowed by allowMissingCreated"),
+            )
+        } else {
+            Check::new(
+                "age",
+                false,
+                format!("{label}: {why}, so its age is unknown (allowMissingCreated: true relaxes this)"),
+            )
+        };
+    };
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let age = now.saturating_sub(t.unix_timestamp()).max(0) as u64;
+    let days = |s: u64| format!("{:.1} days", s as f64 / 86_400.0);
+    if age <= max.0 {
+        Check::new(
+            "age",
+            true,
+            format!(
+                "{label}: built {created}, {} ago (limit {})",
+                days(age),
+                days(max.0)
+            ),
+        )
+    } else {
+        Check::new(
+            "age",
+            false,
+            format!(
+                "{label}: built {created}, {} ago, older than the {} limit; rebuild it on a fresh base image",
+                days(age),
+                days(max.0)
+            ),
+        )
     }
 }
 
@@ -1520,6 +1677,68 @@ mod tests {
         assert!(Glob::new("registry.example/**")
             .unwrap()
             .matches("registry.example/a/b/c"));
+    }
+
+    #[test]
+    fn non_root_and_age_checks() {
+        let cfg = |user: &str, created: &str| serde_json::json!({"config": {"User": user}, "created": created});
+        for root in ["", "0", "root", "0:0", "root:wheel", "00"] {
+            assert!(!check_non_root("image", &cfg(root, "")).passed, "{root:?}");
+        }
+        for ok in ["1000", "app", "1000:1000", "nobody"] {
+            assert!(check_non_root("image", &cfg(ok, "")).passed, "{ok:?}");
+        }
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let day = 86_400;
+        let at = |secs: i64| {
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let max = Age(90 * day);
+        assert!(
+            check_age(
+                "i",
+                &cfg("", &at(1_800_000_000 - 10 * day as i64)),
+                max,
+                false,
+                now
+            )
+            .passed
+        );
+        let old = check_age(
+            "i",
+            &cfg("", &at(1_800_000_000 - 100 * day as i64)),
+            max,
+            false,
+            now,
+        );
+        assert!(
+            !old.passed && old.reason.contains("older than"),
+            "{}",
+            old.reason
+        );
+        let epoch = check_age("i", &cfg("", "1970-01-01T00:00:00Z"), max, false, now);
+        assert!(
+            !epoch.passed && epoch.reason.contains("epoch"),
+            "{}",
+            epoch.reason
+        );
+        let missing = check_age("i", &serde_json::json!({}), max, false, now);
+        assert!(!missing.passed && missing.reason.contains("no created time"));
+        assert!(check_age("i", &serde_json::json!({}), max, true, now).passed);
+        assert_eq!(parse_age("90d"), Some(90 * day));
+        assert_eq!(parse_age("2w"), Some(14 * day));
+        assert_eq!(parse_age("90"), None);
+        let e = load("version: 1\ndefaultAction: allow\nrules:\n  - name: a\n    images: ['**']\n    allowMissingCreated: true\n")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("allowMissingCreated only applies with maxImageAge"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -614,3 +614,98 @@ async fn certificate_and_notation_authorities() {
         text(&out).1
     );
 }
+
+/// Push an image whose config blob is `config` (one small layer).
+async fn push_with_config(host: &str, repo: &str, tag: &str, config: serde_json::Value) {
+    let store = Store::open(
+        &ImageRef::parse(&format!("{host}/{repo}:{tag}")).unwrap(),
+        &StoreOptions::default(),
+        true,
+    )
+    .unwrap();
+    let layer = random_bytes(64);
+    let layer_digest = store.put_blob(&layer).await.unwrap();
+    let config = config.to_string();
+    let config_digest = store.put_blob(config.as_bytes()).await.unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest.to_string(), "size": layer.len()}],
+    })
+    .to_string();
+    store
+        .put_manifest(manifest.as_bytes(), OCI_MANIFEST, Some(tag))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn non_root_user_and_image_age_rules() {
+    let reg = Registry::start();
+    let h = &reg.host;
+    let recent = time::OffsetDateTime::now_utc() - time::Duration::days(3);
+    let recent = recent
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    push_with_config(
+        h,
+        "app/good",
+        "1",
+        serde_json::json!({"created": recent, "config": {"User": "1000:1000"}}),
+    )
+    .await;
+    push_with_config(
+        h,
+        "app/root",
+        "1",
+        serde_json::json!({"created": "2020-01-01T00:00:00Z", "config": {}}),
+    )
+    .await;
+    push_with_config(
+        h,
+        "app/repro",
+        "1",
+        serde_json::json!({"created": "1970-01-01T00:00:00Z", "config": {"User": "app"}}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |allow: bool| {
+        std::fs::write(
+            dir.path().join("p.yaml"),
+            format!("version: 1\ndefaultAction: reject\nrules:\n  - name: r\n    images: ['{h}/app/**']\n    nonRootUser: true\n    maxImageAge: 90d\n{}",
+                if allow { "    allowMissingCreated: true\n" } else { "" }),
+        )
+        .unwrap();
+    };
+    write(false);
+    let images = [
+        format!("{h}/app/good:1"),
+        format!("{h}/app/root:1"),
+        format!("{h}/app/repro:1"),
+    ];
+    let mut args = vec!["verify", "--policy", "p.yaml", "-o", "json"];
+    args.extend(images.iter().map(String::as_str));
+    let out = imgseal(dir.path(), &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let d = v["decisions"].as_array().unwrap();
+    assert_eq!(d[0]["allowed"], true, "{}", d[0]);
+    assert_eq!(d[1]["allowed"], false);
+    let reasons = |i: usize| d[i]["checks"].to_string();
+    assert!(
+        reasons(1).contains("sets no User, so it runs as root"),
+        "{}",
+        reasons(1)
+    );
+    assert!(
+        reasons(1).contains("older than the 90.0 days limit"),
+        "{}",
+        reasons(1)
+    );
+    assert!(reasons(2).contains("epoch"), "{}", reasons(2));
+    assert_eq!(d[2]["allowed"], false);
+    write(true);
+    let out = imgseal(dir.path(), &["verify", "--policy", "p.yaml", &images[2]]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
