@@ -1287,3 +1287,57 @@ fn cosign_byo_pki_fixture_is_refused_with_other_roots() {
     // The signature verified with the certificate's key; only the chain was refused.
     assert_fails(&out, 1, &["certificate not trusted"]);
 }
+
+// ---------------------------------------------------------------- 9. layouts as notation 1.3 writes them
+
+/// Item 2: a layout image manifest without a `mediaType` field (umoci writes none), looked up
+/// by digest, has the media type `index.json` lists it with, so its notation signature's
+/// target matches; one `index.json` does not list gets its media type from its shape.
+#[tokio::test]
+async fn layout_manifest_without_media_type_verifies_by_digest() {
+    let env = Env::new();
+    let alice = env.pki("alice", Some("ts"));
+    let ts = env.p("ts");
+    let dir = env.path("img");
+    let layout = Layout::init(&dir).unwrap();
+    let layer = random_bytes(40);
+    let layer_d = layout.put_blob(&layer).unwrap();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_d = layout.put_blob(config).unwrap();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d.to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_d.to_string(), "size": layer.len()}],
+    });
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = layout
+        .put_manifest(&bytes, OCI_MANIFEST, Some(LAYOUT_REF))
+        .unwrap();
+    let image = format!("oci:{}:{LAYOUT_REF}", dir.display());
+    assert_ok(&env.sign_notation(&alice, &image, &[]));
+    let tp = env.policy("tp.json", &simple_policy(&["*"], "strict", "alice", &["*"]));
+    assert_ok(&env.verify_notation(&tp, &ts, &image, &[]));
+    let pinned = format!("oci:{}@{digest}", dir.display());
+    let out = env.verify_notation(&tp, &ts, &pinned, &[]);
+    assert_ok(&out);
+
+    // Not listed in index.json: the shape says image manifest.
+    let unlisted = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "config": manifest["config"],
+        "layers": [],
+    }))
+    .unwrap();
+    let d = layout.put_manifest(&unlisted, OCI_MANIFEST, None).unwrap();
+    let m = layout
+        .get_manifest(&ManifestRef::Digest(d))
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.media_type, OCI_MANIFEST);
+    let m = layout
+        .get_manifest(&ManifestRef::Digest(digest))
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.media_type, OCI_MANIFEST);
+}

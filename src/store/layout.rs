@@ -5,7 +5,7 @@
 //! write goes to a temporary file that is renamed into place, so an interrupted run leaves the
 //! layout as it was.
 
-use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX};
+use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX, OCI_MANIFEST};
 use crate::keys::write_temp;
 use crate::{Digest, Error, Result};
 use serde_json::{json, Value};
@@ -110,9 +110,24 @@ impl Layout {
     }
 
     /// Fetch a manifest by ref name or digest; `Ok(None)` when absent.
+    ///
+    /// Its media type comes from the `index.json` entry that lists it (by ref name, or for a
+    /// digest the first entry with that digest), else from its own `mediaType` field, else
+    /// from its shape: a manifest need not carry `mediaType` (umoci writes none), and an image
+    /// manifest's media type is part of what a notation signature signs.
     pub fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
         let (digest, media_type) = match r {
-            ManifestRef::Digest(d) => (d.clone(), None),
+            ManifestRef::Digest(d) => {
+                let listed = self.read_index()?["manifests"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| m["digest"].as_str() == Some(d.to_string().as_str()))
+                    .and_then(|m| m["mediaType"].as_str())
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                (d.clone(), listed)
+            }
             ManifestRef::Tag(name) => {
                 let index = self.read_index()?;
                 let found = index["manifests"]
@@ -139,7 +154,9 @@ impl Layout {
             Err(e) => return Err(e),
         };
         let media_type = media_type
+            .filter(|t| !t.is_empty())
             .or_else(|| embedded_media_type(&bytes))
+            .or_else(|| media_type_from_shape(&bytes))
             .unwrap_or_default();
         Ok(Some(Manifest {
             bytes,
@@ -228,5 +245,19 @@ impl Layout {
             Error::io(format!("writing {}", path.display()), e)
         })?;
         Ok(digest)
+    }
+}
+
+/// The media type of a manifest without a `mediaType` field, from its shape (OCI image spec:
+/// the field is optional for both): `manifests` makes it an image index, `config` an image
+/// manifest (Docker schema 2 always writes `mediaType`).
+fn media_type_from_shape(bytes: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    if v.get("manifests").is_some_and(Value::is_array) {
+        Some(OCI_INDEX.to_string())
+    } else if v.get("config").is_some_and(Value::is_object) {
+        Some(OCI_MANIFEST.to_string())
+    } else {
+        None
     }
 }
