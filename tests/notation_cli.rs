@@ -1290,6 +1290,170 @@ fn cosign_byo_pki_fixture_is_refused_with_other_roots() {
 
 // ---------------------------------------------------------------- 9. layouts as notation 1.3 writes them
 
+/// Rewrite the layout at `dir` the way notation 1.3 (oras-go's layout store) leaves a signed
+/// image: no referrers tag schema index; every referrer it listed is an untagged `index.json`
+/// entry instead (`mediaType`, `digest`, `size` only), found through its `subject`. With
+/// `keep_tag_index`, the tag schema index stays too (both places list the referrers).
+/// Returns the digests of the referrers moved.
+fn as_notation13_layout(dir: &Path, keep_tag_index: bool) -> Vec<String> {
+    let path = dir.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut moved = Vec::new();
+    let mut kept = Vec::new();
+    for entry in index["manifests"].as_array().unwrap().clone() {
+        let name = entry["annotations"][imgseal::store::layout::REF_NAME]
+            .as_str()
+            .unwrap_or("");
+        let is_tag_index = name.len() == 71 && name.starts_with("sha256-");
+        if !is_tag_index || keep_tag_index {
+            kept.push(entry.clone());
+        }
+        if is_tag_index {
+            let hex = &entry["digest"].as_str().unwrap()["sha256:".len()..];
+            let list: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap())
+                    .unwrap();
+            for r in list["manifests"].as_array().unwrap() {
+                moved.push(r["digest"].as_str().unwrap().to_string());
+                kept.push(json!({
+                    "mediaType": r["mediaType"],
+                    "digest": r["digest"],
+                    "size": r["size"],
+                }));
+            }
+        }
+    }
+    assert!(
+        !moved.is_empty(),
+        "no referrers tag schema index to rewrite"
+    );
+    index["manifests"] = Value::Array(kept);
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+    moved
+}
+
+/// Item 1: a notation signature listed in `index.json` with the image as its `subject`, and no
+/// `sha256-<hex>` index, is found by `verify` and `tree`.
+#[tokio::test]
+async fn notation13_layout_subject_only_signature_is_found() {
+    let env = Env::new();
+    let alice = env.pki("alice", Some("ts"));
+    let ts = env.p("ts");
+    let dir = env.path("img");
+    let (image, digest) = layout_image(&dir, LAYOUT_REF).await;
+    assert_ok(&env.sign_notation(&alice, &image, &[]));
+    let moved = as_notation13_layout(&dir, false);
+    assert_eq!(moved.len(), 1);
+    let store = open(&image);
+    assert!(store
+        .get_manifest(&ManifestRef::Tag(referrers_tag(&digest)))
+        .await
+        .unwrap()
+        .is_none());
+
+    let tp = env.policy(
+        "tp.json",
+        &simple_policy(&[LAYOUT_REPO], "strict", "alice", &["*"]),
+    );
+    let out = env.verify_notation(&tp, &ts, &image, &[]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!(
+            "layout index.json, notation artifact {}",
+            moved[0]
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["tree", "-o", "json", &image]);
+    assert_ok(&out);
+    let t = json(&out);
+    let attachments = t["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 1, "{t:#}");
+    assert_eq!(attachments[0]["digest"], moved[0]);
+    assert_eq!(attachments[0]["scheme"], "layout index.json");
+    assert_eq!(attachments[0]["artifact_type"], notation::ARTIFACT_TYPE);
+    let out = env.run(&["tree", &image]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains(&moved[0]), "{}", stdout(&out));
+}
+
+/// Item 1: a valid signature that only `index.json` lists, next to an untrusted one in the tag
+/// schema index, is examined (notation-go tries every signature), and a referrer both places
+/// list is examined once.
+#[tokio::test]
+async fn notation13_layout_second_signature_next_to_an_untrusted_one() {
+    let env = Env::new();
+    let alice = env.pki("alice", Some("ts"));
+    let bob = env.pki("bob", None);
+    let ts = env.p("ts");
+    let dir = env.path("img");
+    let (image, _) = layout_image(&dir, LAYOUT_REF).await;
+    assert_ok(&env.sign_notation(&alice, &image, &[]));
+    let alice_sig = as_notation13_layout(&dir, false);
+    // bob's signature goes to a (new) tag schema index.
+    assert_ok(&env.sign_notation(&bob, &image, &[]));
+    let tp = env.policy(
+        "tp.json",
+        &simple_policy(&[LAYOUT_REPO], "strict", "alice", &["*"]),
+    );
+    let out = env.verify_notation(&tp, &ts, &image, &["-o", "json"]);
+    assert_ok(&out);
+    let v = json(&out);
+    let sigs = signatures(&v);
+    assert_eq!(sigs.len(), 2, "{v:#}");
+    assert!(
+        sigs[0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("authenticity"),
+        "{v:#}"
+    );
+    assert_eq!(sigs[1]["verified"], true, "{v:#}");
+    assert!(
+        sigs[1]["source"].as_str().unwrap().contains(&alice_sig[0]),
+        "{v:#}"
+    );
+
+    // Listed in both places: one referrer, one examination.
+    let env2 = Env::new();
+    let carol = env2.pki("carol", None);
+    let dir2 = env2.path("img");
+    let (image2, digest2) = layout_image(&dir2, LAYOUT_REF).await;
+    assert_ok(&env2.sign_notation(&carol, &image2, &[]));
+    as_notation13_layout(&dir2, true);
+    let found = open(&image2).referrers(&digest2, None).await.unwrap();
+    assert_eq!(found.descriptors.len(), 1, "{:?}", found.descriptors);
+    let out = env.verify_notation(&tp, &ts, &image2, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(signatures(&json(&out)).len(), 1);
+}
+
+/// Item 1, cosign: a cosign signature referrer that only `index.json` lists verifies too.
+#[tokio::test]
+async fn notation13_layout_cosign_referrer_is_found() {
+    let env = Env::new();
+    let keys = env.cli.keypair("k");
+    let dir = env.path("img");
+    let (image, _) = layout_image(&dir, LAYOUT_REF).await;
+    assert_ok(&env.run(&[
+        "sign",
+        "--key",
+        &keys.private,
+        "--attach",
+        "referrers",
+        &image,
+    ]));
+    let moved = as_notation13_layout(&dir, false);
+    let out = env.run(&["verify", "--key", &keys.public, &image]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("layout index.json, artifact {}", moved[0])),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Item 2: a layout image manifest without a `mediaType` field (umoci writes none), looked up
 /// by digest, has the media type `index.json` lists it with, so its notation signature's
 /// target matches; one `index.json` does not list gets its media type from its shape.

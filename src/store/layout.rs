@@ -165,6 +165,105 @@ impl Layout {
         }))
     }
 
+    /// The manifests of this layout whose `subject` is `subject`, as a registry's referrers
+    /// API would list them (digest, size, media type, `artifactType` — else the config's media
+    /// type — and annotations). Every manifest `index.json` lists is read, and the manifests
+    /// of the image indexes among them, as oras-go's layout store (which notation uses) indexes
+    /// them: notation 1.3 stores a signature as an `index.json` entry with a `subject` and no
+    /// referrers tag schema index. Unreadable entries become warnings.
+    pub fn referrers_by_subject(
+        &self,
+        subject: &Digest,
+    ) -> Result<(Vec<crate::oci::Descriptor>, Vec<String>)> {
+        const MAX_SCANNED: usize = 10_000;
+        const MAX_DEPTH: usize = 4;
+        let index = self.read_index()?;
+        let wanted = subject.to_string();
+        let mut found = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: std::collections::VecDeque<(Value, usize)> = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| (m.clone(), 0))
+            .collect();
+        while let Some((entry, depth)) = queue.pop_front() {
+            let Some(text) = entry["digest"].as_str() else {
+                continue;
+            };
+            if !seen.insert(text.to_string()) {
+                continue;
+            }
+            if seen.len() > MAX_SCANNED {
+                warnings.push(format!(
+                    "layout {}: stopped looking for referrers after {MAX_SCANNED} manifests",
+                    self.root.display()
+                ));
+                break;
+            }
+            let listed_type = entry["mediaType"].as_str().unwrap_or("");
+            // Blobs that are not manifests (a layout may list anything) are not read.
+            if !listed_type.is_empty()
+                && !super::MANIFEST_MEDIA_TYPES.contains(&listed_type)
+                && !listed_type.ends_with("+json")
+            {
+                continue;
+            }
+            let Ok(d) = text.parse::<Digest>() else {
+                warnings.push(format!(
+                    "layout {}: index.json entry {text:?} is not a digest; skipped",
+                    self.root.display()
+                ));
+                continue;
+            };
+            let what = format!("manifest {d} in layout {}", self.root.display());
+            let bytes = match self.read_file_capped(&d, self.options.max_manifest_bytes, &what) {
+                Ok(b) => b,
+                Err(e) => {
+                    warnings.push(format!("{e}; skipped while looking for referrers"));
+                    continue;
+                }
+            };
+            let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            if depth < MAX_DEPTH {
+                if let Some(children) = v["manifests"].as_array() {
+                    queue.extend(children.iter().map(|c| (c.clone(), depth + 1)));
+                }
+            }
+            if v["subject"]["digest"].as_str() != Some(wanted.as_str()) {
+                continue;
+            }
+            let media_type = Some(listed_type.to_string())
+                .filter(|t| !t.is_empty())
+                .or_else(|| embedded_media_type(&bytes))
+                .or_else(|| media_type_from_shape(&bytes))
+                .unwrap_or_default();
+            let artifact_type = v["artifactType"]
+                .as_str()
+                .or_else(|| v["config"]["mediaType"].as_str())
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            let annotations = v["annotations"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect();
+            found.push(crate::oci::Descriptor {
+                media_type,
+                size: bytes.len() as u64,
+                digest: d.to_string(),
+                annotations,
+                artifact_type,
+                ..crate::oci::Descriptor::default()
+            });
+        }
+        Ok((found, warnings))
+    }
+
     /// Read a blob, refusing it when over `cap`, not `size` bytes, or not matching `digest`.
     pub fn get_blob(&self, digest: &Digest, size: u64, cap: u64) -> Result<Vec<u8>> {
         let what = format!("blob {digest}");

@@ -329,6 +329,9 @@ impl Verifier {
         } else {
             None
         };
+        // A manifest at the `.sig` tag that also names the image as its subject is listed as a
+        // referrer too (a layout's index.json lists it): examined once.
+        let tagged = sig_manifest.as_ref().map(|m| m.digest.to_string());
         if let Some(sig) = sig_manifest {
             match SignatureManifest::from_bytes(&sig.bytes) {
                 Ok(parsed) => {
@@ -363,6 +366,9 @@ impl Verifier {
         };
         result.warnings.extend(referrers.warnings);
         for entry in referrers.descriptors {
+            if tagged.as_deref() == Some(entry.digest.as_str()) {
+                continue;
+            }
             if entry.artifact_type.as_deref() == Some(crate::formats::notation::ARTIFACT_TYPE) {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
                 match (&notation_statement, &self.notation) {
