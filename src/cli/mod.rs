@@ -586,7 +586,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             .iter()
             .any(|s| s.verified && s.format == "notation")
         {
-            eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), authentic timestamp and expiry, as the trust policy's level requires");
+            eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), expiry, authentic timestamp and revocation, in that order, as the trust policy's level requires");
         }
         eprintln!();
         for part in std::iter::once(&v).chain(v.platform.as_deref()) {
