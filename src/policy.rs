@@ -921,9 +921,12 @@ impl Policy {
                     .with_certificate_trust(Some(t.clone()))
                     .with_format(Some(crate::verify::SignatureFormat::Cosign))
                     .with_required_annotation_keys(presence.clone()),
+                // The rule's annotations are the signed target's annotations (notation's user
+                // metadata): exact values through `exact`, keys through this.
                 Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
                     .with_notation_trust(Some(t.clone()))
-                    .with_format(Some(crate::verify::SignatureFormat::Notation)),
+                    .with_format(Some(crate::verify::SignatureFormat::Notation))
+                    .with_required_annotation_keys(presence.clone()),
                 _ => continue,
             };
             let v = verifier

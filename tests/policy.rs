@@ -614,3 +614,91 @@ async fn certificate_and_notation_authorities() {
         text(&out).1
     );
 }
+
+/// Issue #9 item 5: a notation authority applies the rule's `annotations` to the notation
+/// signature's annotations (the signed target's, notation's user metadata), keys and values.
+#[tokio::test]
+async fn notation_authority_applies_the_rules_annotations() {
+    use imgseal::verify::SignatureFormat;
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+    let pki = imgseal::x509::generate_test("notary").unwrap();
+    let ca = dir.path().join("truststore/x509/ca/notary");
+    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::write(ca.join("root.pem"), &pki.root_pem).unwrap();
+    std::fs::write(
+        dir.path().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:notary"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    let key = SigningKey::from_pem(pki.leaf_key_pem.as_bytes(), None, "k").unwrap();
+    let notation = Signer::new(key)
+        .with_format(SignatureFormat::Notation)
+        .with_certificate_chain(vec![pki.leaf.clone(), pki.root.clone()])
+        .unwrap();
+    push(&h, "team/plain", "1.0.0", &[], &[], 10).await;
+    push(&h, "team/built", "1.0.0", &[], &[], 10).await;
+    let image = |r: &str| ImageRef::parse(&format!("{h}/{r}")).unwrap();
+    notation
+        .sign(&image("team/plain:1.0.0"), &BTreeMap::new())
+        .await
+        .unwrap();
+    let meta: BTreeMap<_, _> = [("build-version".to_string(), "42".to_string())].into();
+    notation
+        .sign(&image("team/built:1.0.0"), &meta)
+        .await
+        .unwrap();
+
+    let policy = |file: &str, annotations: &str| {
+        std::fs::write(
+            dir.path().join(file),
+            format!("version: 1\ndefaultAction: reject\nauthorities:\n  notary: {{notation: {{trustPolicy: trustpolicy.json, trustStore: truststore}}}}\nrules:\n  - name: team\n    images: ['{h}/team/**']\n    authorities: {{anyOf: [notary]}}\n    annotations: {annotations}\n"),
+        )
+        .unwrap();
+        let out = imgseal(
+            dir.path(),
+            &[
+                "verify",
+                "--policy",
+                file,
+                "-o",
+                "json",
+                &format!("{h}/team/plain:1.0.0"),
+                &format!("{h}/team/built:1.0.0"),
+            ],
+        );
+        let (stdout, stderr) = text(&out);
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+        (out.status.code(), v)
+    };
+    let (code, v) = policy("keys.yaml", "[build-version]");
+    assert_eq!(code, Some(1));
+    let d = &v["decisions"];
+    assert_eq!(d[0]["allowed"], false, "{}", d[0]);
+    assert!(
+        d[0]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("annotation build-version is missing"),
+        "{}",
+        d[0]
+    );
+    assert_eq!(d[1]["allowed"], true, "{}", d[1]);
+
+    let (code, v) = policy("values.yaml", "{build-version: '43'}");
+    assert_eq!(code, Some(1));
+    assert_eq!(v["decisions"][1]["allowed"], false, "{v}");
+    assert!(
+        v["decisions"][1]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("annotation build-version is \"42\", not \"43\""),
+        "{v}"
+    );
+    let (code, v) = policy("ok.yaml", "{build-version: '42'}");
+    assert_eq!(code, Some(1), "plain has no annotation");
+    assert_eq!(v["decisions"][1]["allowed"], true, "{v}");
+}
