@@ -15,6 +15,70 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Write a line to stdout. A closed stdout (`imgseal tree IMG | head -1`: EPIPE) is not an
+/// error: the rest of the output is dropped and the command exits with the code it would have
+/// had. Any other write error is reported once, at the end, with exit code 2.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::out::line(format_args!($($t)*)) };
+}
+
+/// Write a line to stderr; a closed stderr is ignored (the exit code still tells the story).
+macro_rules! errln {
+    () => { $crate::cli::out::err(format_args!(""), true) };
+    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), true) };
+}
+
+/// Write to stderr without a newline (progress lines).
+macro_rules! err {
+    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), false) };
+}
+
+/// stdout and stderr that never panic (`println!` panics on a closed pipe).
+pub(crate) mod out {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+    static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+    pub(crate) fn line(args: std::fmt::Arguments<'_>) {
+        if STDOUT_GONE.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                if let Ok(mut slot) = STDOUT_ERROR.lock() {
+                    slot.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+
+    pub(crate) fn err(args: std::fmt::Arguments<'_>, newline: bool) {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_fmt(args);
+        if newline {
+            let _ = e.write_all(b"\n");
+        }
+    }
+
+    /// Flush stdout; the write error to report, if any (a closed pipe is none).
+    pub(crate) fn finish() -> Option<String> {
+        if !STDOUT_GONE.load(Ordering::Relaxed) {
+            if let Err(e) = std::io::stdout().lock().flush() {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Some(e.to_string());
+                }
+            }
+        }
+        STDOUT_ERROR.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
 /// Exit code: verification failed.
 const EXIT_FAILED: u8 = 1;
 /// Exit code: usage, configuration, I/O or registry error.
@@ -295,20 +359,27 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("imgseal: error: cannot start the async runtime: {e}");
+            errln!("imgseal: error: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(run(cli)) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("imgseal: error: {e}");
-            ExitCode::from(if e.is_integrity_failure() {
+            errln!("imgseal: error: {e}");
+            if e.is_integrity_failure() {
                 EXIT_FAILED
             } else {
                 EXIT_ERROR
-            })
+            }
         }
+    };
+    match out::finish() {
+        Some(e) => {
+            errln!("imgseal: error: cannot write to stdout: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+        None => ExitCode::from(code),
     }
 }
 
@@ -375,8 +446,8 @@ fn generate(a: GenerateArgs) -> Result<u8, Error> {
     let password = read_password(&a.password, true)?;
     let key = SigningKey::generate()?;
     let (k, p) = keys::write_key_pair(&key, &password, &a.output_key_prefix, a.force)?;
-    eprintln!("Private key written to {}", k.display());
-    eprintln!("Public key written to {}", p.display());
+    errln!("Private key written to {}", k.display());
+    errln!("Public key written to {}", p.display());
     Ok(0)
 }
 
@@ -443,7 +514,7 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         .sign(&image, &annotations)
         .await?;
     match a.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&signed).unwrap_or_default()
         ),
@@ -465,9 +536,9 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
                 } else {
                     "Already signed (nothing added)"
                 };
-                eprintln!("{verb}: {what} -> {}", places.join(", "));
+                errln!("{verb}: {what} -> {}", places.join(", "));
             }
-            println!("{}@{}", signed.identity, signed.digest);
+            outln!("{}@{}", signed.identity, signed.digest);
         }
     }
     Ok(0)
@@ -527,14 +598,14 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         .verify(&image, &required)
         .await?;
     if a.output == VerifyOutput::Json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
     for w in v
         .warnings
         .iter()
         .chain(v.platform.iter().flat_map(|p| p.warnings.iter()))
     {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     for part in std::iter::once(&v).chain(v.platform.as_deref()) {
         // Judge each part by its own signatures: the index's `verified` includes its platform's
@@ -557,41 +628,42 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                     .collect::<Vec<_>>()
                     .join("; "),
             };
-            eprintln!(
+            errln!(
                 "imgseal: verification failed for {} ({}): {why}",
-                part.image, part.digest
+                part.image,
+                part.digest
             );
             return Ok(EXIT_FAILED);
         }
     }
     if a.output == VerifyOutput::Text {
-        eprintln!("\nVerification for {} --", v.image);
-        eprintln!("The following checks were performed on each of these signatures:");
+        errln!("\nVerification for {} --", v.image);
+        errln!("The following checks were performed on each of these signatures:");
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "cosign")
         {
-            eprintln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
+            errln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
             if !required.is_empty() {
-                eprintln!("  - cosign: the required annotations are present");
+                errln!("  - cosign: the required annotations are present");
             }
         }
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "cosign-bundle")
         {
-            eprintln!("  - cosign bundle: the DSSE signature verified with the given key or a certificate chaining to the given roots, and the in-toto statement names this image's digest (transparency-log entries and timestamps in the bundle are not checked)");
+            errln!("  - cosign bundle: the DSSE signature verified with the given key or a certificate chaining to the given roots, and the in-toto statement names this image's digest (transparency-log entries and timestamps in the bundle are not checked)");
         }
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "notation")
         {
-            eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), expiry, authentic timestamp and revocation, in that order, as the trust policy's level requires");
+            errln!("  - notation: integrity, authenticity (trust store and trusted identities), expiry, authentic timestamp and revocation, in that order, as the trust policy's level requires");
         }
-        eprintln!();
+        errln!();
         for part in std::iter::once(&v).chain(v.platform.as_deref()) {
             for s in part.signatures.iter().filter(|s| s.verified) {
-                eprintln!(
+                errln!(
                     "{} ({}): verified, found at {} ({} signature by {})",
                     part.image,
                     part.digest,
@@ -601,7 +673,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                 );
             }
             for p in part.verified_payloads() {
-                println!("{}", serde_json::to_string(p).unwrap_or_default());
+                outln!("{}", serde_json::to_string(p).unwrap_or_default());
             }
         }
     }
@@ -616,18 +688,18 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
     }
     let t = imgseal::tree::tree(&image, &store_options(&a.store), &keys).await?;
     for w in &t.warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     if a.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
         return Ok(0);
     }
-    println!("{} ({}, {})", t.image, t.digest, t.media_type);
+    outln!("{} ({}, {})", t.image, t.digest, t.media_type);
     for (p, d) in &t.platforms {
-        println!("  platform {p}: {d}");
+        outln!("  platform {p}: {d}");
     }
     if t.attachments.is_empty() {
-        println!("└── nothing attached");
+        outln!("└── nothing attached");
     }
     let n = t.attachments.len();
     for (i, att) in t.attachments.iter().enumerate() {
@@ -641,12 +713,15 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
             .as_deref()
             .map(|t| format!(", artifactType {t}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{branch} {} via {} {} (manifest {}{at})",
-            att.kind, att.scheme, att.location, att.digest
+            att.kind,
+            att.scheme,
+            att.location,
+            att.digest
         );
         for (k, v) in &att.annotations {
-            println!("{pad}    annotation {k}={v}");
+            outln!("{pad}    annotation {k}={v}");
         }
         let m = att.layers.len();
         for (j, l) in att.layers.iter().enumerate() {
@@ -656,9 +731,11 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
                 .as_deref()
                 .map(|s| format!(", signed by {s}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{pad}{b} {} {} ({} bytes{by})",
-                l.digest, l.media_type, l.size
+                l.digest,
+                l.media_type,
+                l.size
             );
         }
     }
@@ -674,19 +751,19 @@ async fn copy(a: CopyArgs) -> Result<u8, Error> {
     };
     let r = imgseal::copy::copy(&src, &dst, &options).await?;
     for w in &r.warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     if a.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
         return Ok(0);
     }
-    eprintln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
-    eprintln!(
+    errln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
+    errln!(
         "  manifests: {} written, {} already there",
         r.manifests_copied.len(),
         r.manifests_skipped.len()
     );
-    eprintln!(
+    errln!(
         "  blobs: {} copied ({} bytes), {} mounted, {} already there",
         r.blobs_copied.len(),
         r.bytes_copied,
@@ -695,24 +772,27 @@ async fn copy(a: CopyArgs) -> Result<u8, Error> {
     );
     for att in &r.attachments {
         let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
-        eprintln!(
+        errln!(
             "  {} {} of {}: {}{scheme}",
-            att.via, att.location, att.subject, att.outcome
+            att.via,
+            att.location,
+            att.subject,
+            att.outcome
         );
     }
     if r.attachments.is_empty() {
-        eprintln!("  nothing attached to copy");
+        errln!("  nothing attached to copy");
     }
-    println!("{}", r.pinned);
+    outln!("{}", r.pinned);
     Ok(0)
 }
 
 fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
     let (policy, warnings) = imgseal::policy::Policy::load(file)?;
     for w in &warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
-    println!(
+    outln!(
         "{}: valid ({} rules, {} authorities, defaultAction {:?})",
         file.display(),
         policy.file().rules.len(),
@@ -726,7 +806,7 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
     use imgseal::policy::{Mode, Policy};
     let (policy, warnings) = Policy::load(file)?;
     for w in &warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     let images = a
         .image
@@ -738,20 +818,20 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
     let decisions = policy
         .evaluate_many(&images, a.concurrency, |done, total| {
             if show_progress {
-                eprint!("\r[{done}/{total}] images evaluated");
+                err!("\r[{done}/{total}] images evaluated");
                 if done == total {
-                    eprintln!();
+                    errln!();
                 }
             }
         })
         .await;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match a.output {
-        VerifyOutput::Sarif => println!(
+        VerifyOutput::Sarif => outln!(
             "{}",
             serde_json::to_string_pretty(&sarif(&decisions)).unwrap_or_default()
         ),
-        VerifyOutput::Json => println!(
+        VerifyOutput::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "policy": file.display().to_string(),
@@ -767,9 +847,11 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                 .max()
                 .unwrap_or(5)
                 .max(5);
-            println!(
+            outln!(
                 "{:<width$}  {:<8}  {:<7}  RULE",
-                "IMAGE", "DECISION", "MODE"
+                "IMAGE",
+                "DECISION",
+                "MODE"
             );
             for d in &decisions {
                 let failed = d.checks.iter().any(|c| !c.passed);
@@ -780,7 +862,7 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                     (true, _, _) => "ALLOW",
                 };
                 let mode = format!("{:?}", d.mode).to_lowercase();
-                println!(
+                outln!(
                     "{:<width$}  {:<8}  {:<7}  {}",
                     d.image,
                     decision,
@@ -789,10 +871,10 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                 );
                 for c in &d.checks {
                     let mark = if c.passed { "ok  " } else { "FAIL" };
-                    println!("    {mark} {:<10} {}", c.name, c.reason);
+                    outln!("    {mark} {:<10} {}", c.name, c.reason);
                 }
             }
-            println!(
+            outln!(
                 "{} images: {} allowed, {} denied",
                 decisions.len(),
                 decisions.len() - denied,
@@ -826,19 +908,19 @@ fn cert_generate_test(
     keys::write_file_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
     keys::write_file_atomic(&crt_path, pki.chain_pem().as_bytes(), 0o644, force)?;
     keys::write_file_atomic(&root_path, pki.root_pem.as_bytes(), 0o644, force)?;
-    eprintln!("Private key written to {} (encrypted)", key_path.display());
-    eprintln!(
+    errln!("Private key written to {} (encrypted)", key_path.display());
+    errln!(
         "Certificate chain (leaf, root) written to {}",
         crt_path.display()
     );
-    eprintln!("Root certificate written to {}", root_path.display());
+    errln!("Root certificate written to {}", root_path.display());
     if let Some(dir) = trust_store {
         let store_dir = dir.join("x509").join("ca").join(name);
         std::fs::create_dir_all(&store_dir)
             .map_err(|e| Error::Usage(format!("cannot create {}: {e}", store_dir.display())))?;
         let dest = store_dir.join(format!("{name}-root.crt"));
         keys::write_file_atomic(&dest, pki.root_pem.as_bytes(), 0o644, true)?;
-        eprintln!("Root added to trust store {} as ca:{name}", dir.display());
+        errln!("Root added to trust store {} as ca:{name}", dir.display());
     }
     Ok(0)
 }
