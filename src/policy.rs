@@ -257,6 +257,15 @@ pub struct Policy {
     tag_patterns: Vec<Option<regex::Regex>>,
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
     options: StoreOptions,
+    extra: Extra,
+}
+
+/// Requirements the caller adds on top of the file, for every image.
+#[derive(Clone, Debug, Default)]
+struct Extra {
+    annotations: BTreeMap<String, String>,
+    identity: Option<String>,
+    platform: Option<String>,
 }
 
 /// What [`Policy::evaluate`] decided for one image.
@@ -519,6 +528,7 @@ impl Policy {
                 tag_patterns,
                 label_patterns,
                 options: StoreOptions::default(),
+                extra: Extra::default(),
             },
             warnings,
         ))
@@ -527,6 +537,31 @@ impl Policy {
     /// Use these store options.
     pub fn with_options(mut self, options: StoreOptions) -> Policy {
         self.options = options;
+        self
+    }
+
+    /// Require, on top of the file, that every image carries a signature with these exact
+    /// annotations: they join the `annotations` of the rule that applies (a rule without
+    /// authorities then accepts any authority of the policy, as for `annotations` alone), and
+    /// an image that no rule matches is allowed by `defaultAction: allow` only when one of the
+    /// policy's authorities signed it with them.
+    pub fn with_required_annotations(mut self, annotations: BTreeMap<String, String>) -> Policy {
+        self.extra.annotations = annotations;
+        self
+    }
+
+    /// Accept signatures naming `identity` (a repository) instead of each image's own, as
+    /// [`Verifier::with_identity`] does, in every signature check.
+    pub fn with_identity(mut self, identity: Option<String>) -> Policy {
+        self.extra.identity = identity;
+        self
+    }
+
+    /// In every signature check, also verify the signatures of the platform manifest for
+    /// `os/arch[/variant]` of an index, as [`Verifier::with_platform`] does; a single-platform
+    /// image then fails its signature check.
+    pub fn with_platform(mut self, platform: Option<String>) -> Policy {
+        self.extra.platform = platform;
         self
     }
 
@@ -585,7 +620,19 @@ impl Policy {
                     if allow { "allow" } else { "reject" }
                 ),
             ));
-            d.allowed = allow;
+            if allow && !self.extra.annotations.is_empty() {
+                // Annotations required of every image: an allowed image must carry them too.
+                match resolve(image, &self.options, false).await {
+                    Ok(resolved) => {
+                        d.digest = Some(resolved.manifest.digest.to_string());
+                        d.checks
+                            .push(self.check_signatures(None, None, image, &resolved).await);
+                        d.requests = resolved.store.requests();
+                    }
+                    Err(e) => d.checks.push(Check::new("resolve", false, e.to_string())),
+                }
+            }
+            d.allowed = d.checks.iter().all(|c| c.passed);
             return d;
         };
         let rule = &self.file.rules[idx];
@@ -664,6 +711,7 @@ impl Policy {
 
         let needs_registry = rule.authorities.is_some()
             || rule.annotations.is_some()
+            || !self.extra.annotations.is_empty()
             || rule.required_labels.is_some()
             || rule.max_size.is_some()
             || rule.allowed_base_images.is_some();
@@ -683,8 +731,19 @@ impl Policy {
 
     async fn check_image(&self, idx: usize, image: &ImageRef, r: &Resolved, d: &mut Decision) {
         let rule = &self.file.rules[idx];
-        if rule.authorities.is_some() || rule.annotations.is_some() {
-            d.checks.push(self.check_signatures(rule, image, r).await);
+        if rule.authorities.is_some()
+            || rule.annotations.is_some()
+            || !self.extra.annotations.is_empty()
+        {
+            d.checks.push(
+                self.check_signatures(
+                    rule.authorities.as_ref(),
+                    rule.annotations.as_ref(),
+                    image,
+                    r,
+                )
+                .await,
+            );
         }
         let wants_platforms = rule.required_labels.is_some()
             || rule.max_size.is_some()
@@ -840,8 +899,14 @@ impl Policy {
         }
     }
 
-    async fn check_signatures(&self, rule: &Rule, image: &ImageRef, r: &Resolved) -> Check {
-        let (names, need, all): (Vec<String>, usize, bool) = match &rule.authorities {
+    async fn check_signatures(
+        &self,
+        authorities: Option<&AuthorityRequirement>,
+        annotations: Option<&Annotations>,
+        image: &ImageRef,
+        r: &Resolved,
+    ) -> Check {
+        let (names, need, all): (Vec<String>, usize, bool) = match authorities {
             Some(a) => {
                 if let Some(any) = &a.any_of {
                     (any.clone(), 1, false)
@@ -859,13 +924,44 @@ impl Policy {
         if names.is_empty() {
             return Check::new("signature", false, "no authority to verify against");
         }
-        let (exact, presence) = match &rule.annotations {
+        let (mut exact, presence) = match annotations {
             None => (BTreeMap::new(), Vec::new()),
             Some(Annotations::Values(m)) => (m.clone(), Vec::new()),
             Some(Annotations::Keys(k)) => (BTreeMap::new(), k.clone()),
         };
+        for (k, v) in &self.extra.annotations {
+            match exact.get(k) {
+                Some(rule_value) if rule_value != v => {
+                    return Check::new(
+                        "signature",
+                        false,
+                        format!("annotation {k} must be {rule_value:?} by the rule and {v:?} by the caller; no signature can carry both"),
+                    )
+                }
+                _ => {
+                    exact.insert(k.clone(), v.clone());
+                }
+            }
+        }
         let mut signed: Vec<String> = Vec::new();
         let mut why: Vec<String> = Vec::new();
+        // Why one part (the image, or its platform manifest) has no valid signature.
+        fn failures(v: &crate::Verification) -> String {
+            v.reason.clone().unwrap_or_else(|| {
+                v.signatures
+                    .iter()
+                    .filter(|s| !s.verified)
+                    .map(|s| {
+                        format!(
+                            "{}: {}",
+                            s.source,
+                            s.failure.as_deref().unwrap_or("not valid")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        }
         let mut absorb = |v: crate::Result<crate::Verification>,
                           label: Option<&str>,
                           signed: &mut Vec<String>| match v {
@@ -874,23 +970,27 @@ impl Policy {
                 match label {
                     Some(l) if v.verified => signed.push(l.to_string()),
                     Some(_) => {}
-                    None => signed.extend(v.verified_by.iter().cloned()),
+                    // With a platform, a key counts only if it signed the platform manifest too.
+                    None => signed.extend(
+                        v.verified_by
+                            .iter()
+                            .filter(|n| {
+                                v.platform
+                                    .as_ref()
+                                    .is_none_or(|p| p.verified_by.contains(n))
+                            })
+                            .cloned(),
+                    ),
                 }
                 if !v.verified {
-                    why.push(v.reason.clone().unwrap_or_else(|| {
-                        v.signatures
-                            .iter()
-                            .filter(|s| !s.verified)
-                            .map(|s| {
-                                format!(
-                                    "{}: {}",
-                                    s.source,
-                                    s.failure.as_deref().unwrap_or("not valid")
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    }));
+                    let own = v.signatures.iter().any(|s| s.verified)
+                        || (v.signatures.is_empty() && !v.verified_by.is_empty());
+                    if !own {
+                        why.push(failures(&v));
+                    }
+                    if let Some(p) = v.platform.as_deref().filter(|p| !p.verified) {
+                        why.push(format!("{}: {}", p.image, failures(p)));
+                    }
                 }
             }
         };
@@ -905,6 +1005,8 @@ impl Policy {
         if !keys.is_empty() {
             let v = Verifier::with_keys(keys)
                 .with_options(self.options.clone())
+                .with_identity(self.extra.identity.clone())
+                .with_platform(self.extra.platform.clone())
                 .with_required_annotation_keys(presence.clone())
                 .require_all(all)
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
@@ -931,6 +1033,8 @@ impl Policy {
             };
             let v = verifier
                 .with_options(self.options.clone())
+                .with_identity(self.extra.identity.clone())
+                .with_platform(self.extra.platform.clone())
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
                 .await;
             absorb(v, Some(n), &mut signed);

@@ -1,5 +1,6 @@
 //! The real `imgseal` binary with a closed stdout (issue #9 item 6: `imgseal tree IMG | head`
-//! must not panic).
+//! must not panic), and flags that a command would accept and not use (issue #9 item 4: each
+//! is applied, refused or warned about).
 
 mod cli_support;
 mod common;
@@ -104,4 +105,55 @@ async fn closed_stdout_exits_quietly_with_the_commands_code() {
     let out = run_with_closed_stdout(&f.cli, &["verify", "--policy", "deny.yaml", image]);
     assert_quiet_exit(&out, 1, &[]);
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn flags_a_command_would_not_use_are_named() {
+    let f = fixture().await;
+    let image = f.image.as_str();
+    std::fs::write(f.cli.path("pw"), "secret\n").unwrap();
+    // The key is not encrypted: the password file is not read.
+    let out = f.cli.run(&[
+        "sign",
+        "--key",
+        &f.keys.private,
+        "--password-file",
+        "pw",
+        image,
+    ]);
+    assert_ok(&out);
+    assert_warned(&out, &["--password-file", "not used", "not encrypted"]);
+    // --recursive on a single-platform image adds nothing.
+    let out = f
+        .cli
+        .run(&["sign", "--key", &f.keys.private, "--recursive", image]);
+    assert_ok(&out);
+    assert_warned(&out, &["--recursive", "not an image index"]);
+    // --allow-http-registry with no registry involved.
+    for args in [
+        vec![
+            "verify",
+            "--allow-http-registry",
+            "--key",
+            &f.keys.public,
+            image,
+        ],
+        vec!["tree", "--allow-http-registry", image],
+        vec!["copy", "--allow-http-registry", image, "oci:carry"],
+        vec![
+            "verify",
+            "--allow-http-registry",
+            "--policy",
+            "p.yaml",
+            image,
+        ],
+    ] {
+        let out = f.cli.run(&args);
+        assert_ok(&out);
+        assert_warned(&out, &["--allow-http-registry", "not used"]);
+    }
+    // Used flags draw no warning.
+    let out = f.cli.run(&["verify", "--key", &f.keys.public, image]);
+    assert_ok(&out);
+    assert!(warnings(&out).is_empty(), "{}", stderr(&out));
 }

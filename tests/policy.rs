@@ -702,3 +702,157 @@ async fn notation_authority_applies_the_rules_annotations() {
     assert_eq!(code, Some(1), "plain has no annotation");
     assert_eq!(v["decisions"][1]["allowed"], true, "{v}");
 }
+
+/// Issue #9 item 4: `verify --policy` applies `-a`, `--identity` and `--platform` on top of the
+/// policy, and refuses the flags it cannot apply (exit 2, one line naming them).
+#[tokio::test]
+async fn verify_policy_applies_or_refuses_other_flags() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("docker")).unwrap();
+    let keys = write_keys(d, &["release"]);
+    push(&h, "team/app", "1.0.0", &[], &[], 10).await;
+    sign(
+        &h,
+        "team/app",
+        "1.0.0",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    push(&h, "team/unsigned", "1.0.0", &[], &[], 10).await;
+    push(&h, "other/app", "1.0.0", &[], &[], 10).await;
+    sign(
+        &h,
+        "other/app",
+        "1.0.0",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    push_index(&h, "team/multi", "1.0.0").await;
+    sign(&h, "team/multi", "1.0.0", &keys[0], &[]).await;
+    std::fs::write(
+        d.join("p.yaml"),
+        format!("version: 1\ndefaultAction: allow\nauthorities:\n  release: {{key: release.pub}}\nrules:\n  - name: team\n    images: ['{h}/team/**']\n    authorities: {{anyOf: [release]}}\n  - name: registry-only\n    images: ['{h}/team/unsigned']\n    allowedRegistries: ['{h}']\n"),
+    )
+    .unwrap();
+    let verify = |extra: &[&str], images: &[&str]| {
+        let mut args = vec!["verify", "--policy", "p.yaml"];
+        args.extend_from_slice(extra);
+        let images: Vec<String> = images.iter().map(|i| format!("{h}/{i}")).collect();
+        args.extend(images.iter().map(String::as_str));
+        let out = imgseal(d, &args);
+        let (stdout, stderr) = text(&out);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code(), stdout, stderr)
+    };
+
+    // -a: required of every accepted signature; before, ignored (ALLOW, exit 0).
+    let (code, stdout, _) = verify(&[], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=999"], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("DENY"), "{stdout}");
+    assert!(
+        stdout.contains("annotation build-version is \"42\", not \"999\""),
+        "{stdout}"
+    );
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // A rule with no signature requirement, and an image no rule matches (defaultAction
+    // allow), must carry a signature with them too.
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["team/unsigned:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=999"], &["other/app:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("not \"999\""), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["other/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // --identity: signatures naming another repository (a mirror's).
+    let copied = imgseal(
+        d,
+        &[
+            "copy",
+            &format!("{h}/team/app:1.0.0"),
+            &format!("{h}/team/mirror"),
+        ],
+    );
+    assert_eq!(copied.status.code(), Some(0), "{}", text(&copied).1);
+    let (code, stdout, _) = verify(&[], &["team/mirror:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let identity = format!("{h}/team/app");
+    let (code, stdout, _) = verify(&["--identity", &identity], &["team/mirror:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // --platform: the platform manifest must be signed too (only the index is).
+    let (code, stdout, _) = verify(&[], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = verify(&["--platform", "linux/arm64"], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("DENY"), "{stdout}");
+    assert!(
+        stdout.contains("(linux/arm64): no signatures found"),
+        "{stdout}"
+    );
+    Signer::new(keys[0].clone())
+        .recursive(true)
+        .sign(
+            &ImageRef::parse(&format!("{h}/team/multi:1.0.0")).unwrap(),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    let (code, stdout, _) = verify(&["--platform", "linux/arm64"], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // Flags the policy file decides: refused, one line naming them.
+    std::fs::write(d.join("roots.pem"), "").unwrap();
+    for (extra, named) in [
+        (
+            vec!["--certificate-chain", "roots.pem"],
+            "--certificate-chain cannot be combined with --policy",
+        ),
+        (
+            vec!["--trust-policy", "tp.json", "--trust-store", "ts"],
+            "--trust-policy and --trust-store cannot be combined with --policy",
+        ),
+        (
+            vec!["--format", "cosign"],
+            "--format cannot be combined with --policy",
+        ),
+        (
+            vec!["--concurrency", "0"],
+            "--concurrency must be at least 1",
+        ),
+    ] {
+        let (code, stdout, stderr) = verify(&extra, &["team/app:1.0.0"]);
+        assert_eq!(code, Some(2), "{extra:?}: {stdout} {stderr}");
+        assert!(stderr.contains(named), "{extra:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    // --concurrency without --policy would be ignored.
+    let out = imgseal(
+        d,
+        &[
+            "verify",
+            "--key",
+            "release.pub",
+            "--concurrency",
+            "4",
+            &format!("{h}/team/app:1.0.0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("--concurrency is for verify --policy"),
+        "{}",
+        text(&out).1
+    );
+}

@@ -244,22 +244,25 @@ struct VerifyArgs {
     /// Only check signatures of this format (default: every format there is trust material for).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Evaluate the images against this policy file instead of one key.
+    /// Evaluate the images against this policy file instead of one key (-a, --identity and
+    /// --platform apply on top of it; other trust flags are refused).
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     policy: Option<PathBuf>,
     /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
     /// image's own: for a mirror or copy, whose signatures name the repository they were made in.
     #[arg(long, value_name = "REPOSITORY")]
     identity: Option<String>,
-    /// With --policy: how many images to resolve and verify at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    concurrency: usize,
-    /// Annotation every accepted signature must carry (repeatable).
+    /// With --policy: how many images to resolve and verify at once (default 16).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Annotation every accepted signature must carry (repeatable; with --policy, required of
+    /// every image on top of its rule).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     annotations: Vec<(String, String)>,
     #[command(flatten)]
     store: StoreArgs,
-    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT].
+    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT] (with
+    /// --policy, in every signature check).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
     /// Output format (sarif: with --policy, one result per failed check).
@@ -458,6 +461,13 @@ fn image_ref(image: &str, store: &StoreArgs) -> Result<ImageRef, Error> {
     }
 }
 
+/// `--allow-http-registry` when no image is in a registry would be accepted and ignored.
+fn warn_unused_http(allow_http: bool, images: &[&ImageRef]) {
+    if allow_http && images.iter().all(|i| matches!(i, ImageRef::Layout(_))) {
+        errln!("imgseal: warning: --allow-http-registry is not used: no image is in a registry");
+    }
+}
+
 fn store_options(store: &StoreArgs) -> StoreOptions {
     StoreOptions {
         allow_http: store.allow_http_registry,
@@ -467,10 +477,18 @@ fn store_options(store: &StoreArgs) -> StoreOptions {
 
 async fn sign(a: SignArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let pem = imgseal::keys::read_key_file(&a.key)?;
     let password = if SigningKey::pem_is_encrypted(&pem) {
         Some(read_password(&a.password, false)?)
     } else {
+        if let Some(f) = &a.password.password_file {
+            errln!(
+                "imgseal: warning: --password-file {} is not used: {} is not encrypted",
+                f.display(),
+                a.key.display()
+            );
+        }
         None
     };
     let key = SigningKey::from_pem(
@@ -513,6 +531,12 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
         .await?;
+    if a.recursive && !signed.manifests.iter().any(|m| m.platform.is_some()) {
+        errln!(
+            "imgseal: warning: --recursive had nothing to add: {} is not an image index listing platform manifests",
+            a.image
+        );
+    }
     match a.output {
         Output::Json => outln!(
             "{}",
@@ -544,12 +568,52 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// Flags `verify --policy` cannot apply on top of the policy file, and what to do instead.
+fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
+    let given = |name: &str, set: bool| set.then(|| name.to_string());
+    let certificate = [
+        given("--certificate-chain", a.certificate_chain.is_some()),
+        given("--certificate-identity", a.certificate_identity.is_some()),
+    ];
+    let notation = [
+        given("--trust-policy", a.trust_policy.is_some()),
+        given("--trust-store", a.trust_store.is_some()),
+    ];
+    let flags = |v: &[Option<String>]| {
+        v.iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let cert = flags(&certificate);
+    if !cert.is_empty() {
+        return Some(format!("{cert} cannot be combined with --policy: the policy file names who must sign; add an authority with certificateRoots (and identity) to it and list it in the rule, or drop --policy"));
+    }
+    let nota = flags(&notation);
+    if !nota.is_empty() {
+        return Some(format!("{nota} cannot be combined with --policy: the policy file names who must sign; add an authority with notation: {{trustPolicy, trustStore}} to it and list it in the rule, or drop --policy"));
+    }
+    if a.format.is_some() {
+        return Some("--format cannot be combined with --policy: each rule's authorities decide which signature formats count (key and certificateRoots authorities: cosign; notation authorities: notation); change the rule, or drop --policy".into());
+    }
+    None
+}
+
 async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     if let Some(policy) = &a.policy {
+        if let Some(why) = policy_conflicts(&a) {
+            return Err(Error::Usage(why));
+        }
         return verify_policy(&a, policy).await;
     }
     if a.output == VerifyOutput::Sarif {
         return Err(Error::Usage("--output sarif is for verify --policy".into()));
+    }
+    if a.concurrency.is_some() {
+        return Err(Error::Usage(
+            "--concurrency is for verify --policy (several images); drop it when verifying one image".into(),
+        ));
     }
     let [image] = a.image.as_slice() else {
         return Err(Error::Usage(
@@ -557,6 +621,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         ));
     };
     let image = image_ref(image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let mut keys = Vec::new();
     if let Some(k) = &a.key {
         keys.push((k.display().to_string(), PublicKey::from_file(k)?));
@@ -682,6 +747,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
 
 async fn tree(a: TreeArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let mut keys = Vec::new();
     for k in &a.key {
         keys.push((k.display().to_string(), PublicKey::from_file(k)?));
@@ -745,6 +811,7 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
 async fn copy(a: CopyArgs) -> Result<u8, Error> {
     let src = ImageRef::parse(&a.src)?;
     let dst = imgseal::copy::destination(&src, &a.dst)?;
+    warn_unused_http(a.allow_http_registry, &[&src, &dst]);
     let options = StoreOptions {
         allow_http: a.allow_http_registry,
         ..StoreOptions::default()
@@ -813,10 +880,24 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
         .iter()
         .map(|i| image_ref(i, &a.store))
         .collect::<Result<Vec<_>, _>>()?;
-    let policy = policy.with_options(store_options(&a.store));
+    warn_unused_http(
+        a.store.allow_http_registry,
+        &images.iter().collect::<Vec<_>>(),
+    );
+    let concurrency = match a.concurrency {
+        Some(0) => return Err(Error::Usage("--concurrency must be at least 1".into())),
+        Some(n) => n,
+        None => 16,
+    };
+    // Flags that apply on top of the policy file, to every image's signature check.
+    let policy = policy
+        .with_options(store_options(&a.store))
+        .with_required_annotations(a.annotations.iter().cloned().collect())
+        .with_identity(a.identity.clone())
+        .with_platform(a.platform.clone());
     let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
     let decisions = policy
-        .evaluate_many(&images, a.concurrency, |done, total| {
+        .evaluate_many(&images, concurrency, |done, total| {
             if show_progress {
                 err!("\r[{done}/{total}] images evaluated");
                 if done == total {

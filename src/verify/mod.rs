@@ -245,7 +245,7 @@ impl Verifier {
         if let Some(platform) = &self.platform {
             if !crate::oci::is_index_media_type(&manifest.media_type) {
                 return Err(crate::Error::Usage(format!(
-                    "--platform {platform}: {image} is a single-platform image, not an index"
+                    "platform {platform} was asked for, but {image} is a single-platform image, not an index"
                 )));
             }
             let index = crate::oci::Index::from_bytes(&manifest.bytes)?;
