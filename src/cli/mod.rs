@@ -203,7 +203,8 @@ struct SignArgs {
     /// Signature format.
     #[arg(long, value_enum, default_value_t = FormatArg::Cosign)]
     format: FormatArg,
-    /// Signing certificate (PEM) for the key: cosign's key-in-certificate mode.
+    /// Signing certificate (PEM) for the key, optionally followed by its issuers (as in
+    /// `cert generate-test`'s NAME.crt): cosign's key-in-certificate mode.
     #[arg(long, value_name = "CERT")]
     certificate: Option<PathBuf>,
     /// Certificate chain (PEM): for cosign, the issuers of --certificate; for notation, the
