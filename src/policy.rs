@@ -344,6 +344,15 @@ pub struct Policy {
     tag_patterns: Vec<Option<regex::Regex>>,
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
     options: StoreOptions,
+    extra: Extra,
+}
+
+/// Requirements the caller adds on top of the file, for every image.
+#[derive(Clone, Debug, Default)]
+struct Extra {
+    annotations: BTreeMap<String, String>,
+    identity: Option<String>,
+    platform: Option<String>,
 }
 
 /// What [`Policy::evaluate`] decided for one image.
@@ -819,6 +828,7 @@ impl Policy {
                 tag_patterns,
                 label_patterns,
                 options: StoreOptions::default(),
+                extra: Extra::default(),
             },
             warnings,
         ))
@@ -827,6 +837,31 @@ impl Policy {
     /// Use these store options.
     pub fn with_options(mut self, options: StoreOptions) -> Policy {
         self.options = options;
+        self
+    }
+
+    /// Require, on top of the file, that every image carries a signature with these exact
+    /// annotations: they join the `annotations` of the rule that applies (a rule without
+    /// authorities then accepts any authority of the policy, as for `annotations` alone), and
+    /// an image that no rule matches is allowed by `defaultAction: allow` only when one of the
+    /// policy's authorities signed it with them.
+    pub fn with_required_annotations(mut self, annotations: BTreeMap<String, String>) -> Policy {
+        self.extra.annotations = annotations;
+        self
+    }
+
+    /// Accept signatures naming `identity` (a repository) instead of each image's own, as
+    /// [`Verifier::with_identity`] does, in every signature check.
+    pub fn with_identity(mut self, identity: Option<String>) -> Policy {
+        self.extra.identity = identity;
+        self
+    }
+
+    /// In every signature check, also verify the signatures of the platform manifest for
+    /// `os/arch[/variant]` of an index, as [`Verifier::with_platform`] does; a single-platform
+    /// image then fails its signature check.
+    pub fn with_platform(mut self, platform: Option<String>) -> Policy {
+        self.extra.platform = platform;
         self
     }
 
@@ -888,7 +923,19 @@ impl Policy {
                     if allow { "allow" } else { "reject" }
                 ),
             ));
-            d.allowed = allow;
+            if allow && !self.extra.annotations.is_empty() {
+                // Annotations required of every image: an allowed image must carry them too.
+                match resolve(image, &self.options, false).await {
+                    Ok(resolved) => {
+                        d.digest = Some(resolved.manifest.digest.to_string());
+                        d.checks
+                            .push(self.check_signatures(None, None, image, &resolved).await);
+                        d.requests = resolved.store.requests();
+                    }
+                    Err(e) => d.checks.push(Check::new("resolve", false, e.to_string())),
+                }
+            }
+            d.allowed = d.checks.iter().all(|c| c.passed);
             return d;
         };
         let rule = &self.file.rules[idx];
@@ -965,6 +1012,7 @@ impl Policy {
 
         let needs_registry = rule.authorities.is_some()
             || rule.annotations.is_some()
+            || !self.extra.annotations.is_empty()
             || rule.required_labels.is_some()
             || rule.max_size.is_some()
             || rule.allowed_base_images.is_some()
@@ -985,8 +1033,19 @@ impl Policy {
 
     async fn check_image(&self, idx: usize, image: &ImageRef, r: &Resolved, d: &mut Decision) {
         let rule = &self.file.rules[idx];
-        if rule.authorities.is_some() || rule.annotations.is_some() {
-            d.checks.push(self.check_signatures(rule, image, r).await);
+        if rule.authorities.is_some()
+            || rule.annotations.is_some()
+            || !self.extra.annotations.is_empty()
+        {
+            d.checks.push(
+                self.check_signatures(
+                    rule.authorities.as_ref(),
+                    rule.annotations.as_ref(),
+                    image,
+                    r,
+                )
+                .await,
+            );
         }
         let wants_platforms =
             rule.max_size.is_some() || rule.allowed_base_images.is_some() || rule.wants_config();
@@ -1138,8 +1197,14 @@ impl Policy {
         }
     }
 
-    async fn check_signatures(&self, rule: &Rule, image: &ImageRef, r: &Resolved) -> Check {
-        let (names, need): (Vec<String>, usize) = match &rule.authorities {
+    async fn check_signatures(
+        &self,
+        authorities: Option<&AuthorityRequirement>,
+        annotations: Option<&Annotations>,
+        image: &ImageRef,
+        r: &Resolved,
+    ) -> Check {
+        let (names, need): (Vec<String>, usize) = match authorities {
             Some(a) => {
                 if let Some(any) = &a.any_of {
                     (any.clone(), 1)
@@ -1157,17 +1222,48 @@ impl Policy {
         if names.is_empty() {
             return Check::new("signature", false, "no authority to verify against");
         }
-        let (exact, presence) = match &rule.annotations {
+        let (mut exact, presence) = match annotations {
             None => (BTreeMap::new(), Vec::new()),
             Some(Annotations::Values(m)) => (m.clone(), Vec::new()),
             Some(Annotations::Keys(k)) => (BTreeMap::new(), k.clone()),
         };
+        for (k, v) in &self.extra.annotations {
+            match exact.get(k) {
+                Some(rule_value) if rule_value != v => {
+                    return Check::new(
+                        "signature",
+                        false,
+                        format!("annotation {k} must be {rule_value:?} by the rule and {v:?} by the caller; no signature can carry both"),
+                    )
+                }
+                _ => {
+                    exact.insert(k.clone(), v.clone());
+                }
+            }
+        }
         // With more than one signer needed, every valid signature is collected so that each
         // authority can be given a signing key of its own (see `distinct_signers`).
         let examine_all = need > 1;
         // The signing keys (fingerprints) each authority has a valid signature from.
         let mut keys_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         let mut why: Vec<String> = Vec::new();
+        // Why one part (the image, or its platform manifest) has no valid signature.
+        fn failures(v: &crate::Verification) -> String {
+            v.reason.clone().unwrap_or_else(|| {
+                v.signatures
+                    .iter()
+                    .filter(|s| !s.verified)
+                    .map(|s| {
+                        format!(
+                            "{}: {}",
+                            s.source,
+                            s.failure.as_deref().unwrap_or("not valid")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        }
         let mut absorb =
             |v: crate::Result<crate::Verification>,
              label: Option<&str>,
@@ -1176,26 +1272,31 @@ impl Policy {
                     Err(e) => why.push(e.to_string()),
                     Ok(v) => {
                         for s in v.signatures.iter().filter(|s| s.verified) {
-                            let who = label.map(str::to_string).or_else(|| s.signed_by.clone());
-                            if let (Some(who), Some(key)) = (who, &s.signer_key) {
+                            let Some(who) =
+                                label.map(str::to_string).or_else(|| s.signed_by.clone())
+                            else {
+                                continue;
+                            };
+                            // With a platform, an authority counts only if it signed the platform
+                            // manifest too.
+                            let platform_ok = match (&v.platform, label) {
+                                (None, _) => true,
+                                (Some(p), None) => p.verified_by.contains(&who),
+                                (Some(p), Some(_)) => p.verified,
+                            };
+                            if let (true, Some(key)) = (platform_ok, &s.signer_key) {
                                 keys_of.entry(who).or_default().insert(key.clone());
                             }
                         }
                         if !v.verified {
-                            why.push(v.reason.clone().unwrap_or_else(|| {
-                                v.signatures
-                                    .iter()
-                                    .filter(|s| !s.verified)
-                                    .map(|s| {
-                                        format!(
-                                            "{}: {}",
-                                            s.source,
-                                            s.failure.as_deref().unwrap_or("not valid")
-                                        )
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
-                            }));
+                            let own = v.signatures.iter().any(|s| s.verified)
+                                || (v.signatures.is_empty() && !v.verified_by.is_empty());
+                            if !own {
+                                why.push(failures(&v));
+                            }
+                            if let Some(p) = v.platform.as_deref().filter(|p| !p.verified) {
+                                why.push(format!("{}: {}", p.image, failures(p)));
+                            }
                         }
                     }
                 }
@@ -1211,6 +1312,8 @@ impl Policy {
         if !keys.is_empty() {
             let v = Verifier::with_keys(keys)
                 .with_options(self.options.clone())
+                .with_identity(self.extra.identity.clone())
+                .with_platform(self.extra.platform.clone())
                 .with_required_annotation_keys(presence.clone())
                 .require_all(need > 1)
                 .examine_all(examine_all)
@@ -1227,6 +1330,8 @@ impl Policy {
                 Some(Authority::Certificate(t)) => Verifier::with_keys(Vec::new())
                     .with_certificate_trust(Some(t.clone()))
                     .with_format(Some(crate::verify::SignatureFormat::Cosign)),
+                // The rule's annotations are the signed target's annotations (notation's user
+                // metadata): exact values through `exact`, keys through the required keys.
                 Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
                     .with_notation_trust(Some(t.clone()))
                     .with_format(Some(crate::verify::SignatureFormat::Notation)),
@@ -1236,6 +1341,8 @@ impl Policy {
                 .with_required_annotation_keys(presence.clone())
                 .examine_all(examine_all)
                 .with_options(self.options.clone())
+                .with_identity(self.extra.identity.clone())
+                .with_platform(self.extra.platform.clone())
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
                 .await;
             absorb(v, Some(n), &mut keys_of);

@@ -152,7 +152,12 @@ pub async fn tree(
     }
     let referrers = store.referrers(&manifest.digest, None).await?;
     out.warnings.extend(referrers.warnings);
+    // A tagged attachment that also names the image as its subject is shown once.
+    let tagged: Vec<String> = out.attachments.iter().map(|a| a.digest.clone()).collect();
     for entry in referrers.descriptors {
+        if tagged.contains(&entry.digest) {
+            continue;
+        }
         let Ok(d) = entry.digest() else {
             out.warnings.push(format!(
                 "referrer with invalid digest {:?} skipped",

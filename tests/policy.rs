@@ -709,3 +709,245 @@ async fn non_root_user_and_image_age_rules() {
     let out = imgseal(dir.path(), &["verify", "--policy", "p.yaml", &images[2]]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 }
+
+/// Issue #9 item 5: a notation authority applies the rule's `annotations` to the notation
+/// signature's annotations (the signed target's, notation's user metadata), keys and values.
+#[tokio::test]
+async fn notation_authority_applies_the_rules_annotations() {
+    use imgseal::verify::SignatureFormat;
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+    let pki = imgseal::x509::generate_test("notary").unwrap();
+    let ca = dir.path().join("truststore/x509/ca/notary");
+    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::write(ca.join("root.pem"), &pki.root_pem).unwrap();
+    std::fs::write(
+        dir.path().join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:notary"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    let key = SigningKey::from_pem(pki.leaf_key_pem.as_bytes(), None, "k").unwrap();
+    let notation = Signer::new(key)
+        .with_format(SignatureFormat::Notation)
+        .with_certificate_chain(vec![pki.leaf.clone(), pki.root.clone()])
+        .unwrap();
+    push(&h, "team/plain", "1.0.0", &[], &[], 10).await;
+    push(&h, "team/built", "1.0.0", &[], &[], 10).await;
+    let image = |r: &str| ImageRef::parse(&format!("{h}/{r}")).unwrap();
+    notation
+        .sign(&image("team/plain:1.0.0"), &BTreeMap::new())
+        .await
+        .unwrap();
+    let meta: BTreeMap<_, _> = [("build-version".to_string(), "42".to_string())].into();
+    notation
+        .sign(&image("team/built:1.0.0"), &meta)
+        .await
+        .unwrap();
+
+    let policy = |file: &str, annotations: &str| {
+        std::fs::write(
+            dir.path().join(file),
+            format!("version: 1\ndefaultAction: reject\nauthorities:\n  notary: {{notation: {{trustPolicy: trustpolicy.json, trustStore: truststore}}}}\nrules:\n  - name: team\n    images: ['{h}/team/**']\n    authorities: {{anyOf: [notary]}}\n    annotations: {annotations}\n"),
+        )
+        .unwrap();
+        let out = imgseal(
+            dir.path(),
+            &[
+                "verify",
+                "--policy",
+                file,
+                "-o",
+                "json",
+                &format!("{h}/team/plain:1.0.0"),
+                &format!("{h}/team/built:1.0.0"),
+            ],
+        );
+        let (stdout, stderr) = text(&out);
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+        (out.status.code(), v)
+    };
+    let (code, v) = policy("keys.yaml", "[build-version]");
+    assert_eq!(code, Some(1));
+    let d = &v["decisions"];
+    assert_eq!(d[0]["allowed"], false, "{}", d[0]);
+    assert!(
+        d[0]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("annotation build-version is missing"),
+        "{}",
+        d[0]
+    );
+    assert_eq!(d[1]["allowed"], true, "{}", d[1]);
+
+    let (code, v) = policy("values.yaml", "{build-version: '43'}");
+    assert_eq!(code, Some(1));
+    assert_eq!(v["decisions"][1]["allowed"], false, "{v}");
+    assert!(
+        v["decisions"][1]["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("annotation build-version is \"42\", not \"43\""),
+        "{v}"
+    );
+    let (code, v) = policy("ok.yaml", "{build-version: '42'}");
+    assert_eq!(code, Some(1), "plain has no annotation");
+    assert_eq!(v["decisions"][1]["allowed"], true, "{v}");
+}
+
+/// Issue #9 item 4: `verify --policy` applies `-a`, `--identity` and `--platform` on top of the
+/// policy, and refuses the flags it cannot apply (exit 2, one line naming them).
+#[tokio::test]
+async fn verify_policy_applies_or_refuses_other_flags() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("docker")).unwrap();
+    let keys = write_keys(d, &["release"]);
+    push(&h, "team/app", "1.0.0", &[], &[], 10).await;
+    sign(
+        &h,
+        "team/app",
+        "1.0.0",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    push(&h, "team/unsigned", "1.0.0", &[], &[], 10).await;
+    push(&h, "other/app", "1.0.0", &[], &[], 10).await;
+    sign(
+        &h,
+        "other/app",
+        "1.0.0",
+        &keys[0],
+        &[("build-version", "42")],
+    )
+    .await;
+    push_index(&h, "team/multi", "1.0.0").await;
+    sign(&h, "team/multi", "1.0.0", &keys[0], &[]).await;
+    std::fs::write(
+        d.join("p.yaml"),
+        format!("version: 1\ndefaultAction: allow\nauthorities:\n  release: {{key: release.pub}}\nrules:\n  - name: team\n    images: ['{h}/team/**']\n    authorities: {{anyOf: [release]}}\n  - name: registry-only\n    images: ['{h}/team/unsigned']\n    allowedRegistries: ['{h}']\n"),
+    )
+    .unwrap();
+    let verify = |extra: &[&str], images: &[&str]| {
+        let mut args = vec!["verify", "--policy", "p.yaml"];
+        args.extend_from_slice(extra);
+        let images: Vec<String> = images.iter().map(|i| format!("{h}/{i}")).collect();
+        args.extend(images.iter().map(String::as_str));
+        let out = imgseal(d, &args);
+        let (stdout, stderr) = text(&out);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code(), stdout, stderr)
+    };
+
+    // -a: required of every accepted signature; before, ignored (ALLOW, exit 0).
+    let (code, stdout, _) = verify(&[], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=999"], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("DENY"), "{stdout}");
+    assert!(
+        stdout.contains("annotation build-version is \"42\", not \"999\""),
+        "{stdout}"
+    );
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["team/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // A rule with no signature requirement, and an image no rule matches (defaultAction
+    // allow), must carry a signature with them too.
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["team/unsigned:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=999"], &["other/app:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("not \"999\""), "{stdout}");
+    let (code, stdout, _) = verify(&["-a", "build-version=42"], &["other/app:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // --identity: signatures naming another repository (a mirror's).
+    let copied = imgseal(
+        d,
+        &[
+            "copy",
+            &format!("{h}/team/app:1.0.0"),
+            &format!("{h}/team/mirror"),
+        ],
+    );
+    assert_eq!(copied.status.code(), Some(0), "{}", text(&copied).1);
+    let (code, stdout, _) = verify(&[], &["team/mirror:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let identity = format!("{h}/team/app");
+    let (code, stdout, _) = verify(&["--identity", &identity], &["team/mirror:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // --platform: the platform manifest must be signed too (only the index is).
+    let (code, stdout, _) = verify(&[], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = verify(&["--platform", "linux/arm64"], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("DENY"), "{stdout}");
+    assert!(
+        stdout.contains("(linux/arm64): no signatures found"),
+        "{stdout}"
+    );
+    Signer::new(keys[0].clone())
+        .recursive(true)
+        .sign(
+            &ImageRef::parse(&format!("{h}/team/multi:1.0.0")).unwrap(),
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    let (code, stdout, _) = verify(&["--platform", "linux/arm64"], &["team/multi:1.0.0"]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // Flags the policy file decides: refused, one line naming them.
+    std::fs::write(d.join("roots.pem"), "").unwrap();
+    for (extra, named) in [
+        (
+            vec!["--certificate-chain", "roots.pem"],
+            "--certificate-chain cannot be combined with --policy",
+        ),
+        (
+            vec!["--trust-policy", "tp.json", "--trust-store", "ts"],
+            "--trust-policy and --trust-store cannot be combined with --policy",
+        ),
+        (
+            vec!["--format", "cosign"],
+            "--format cannot be combined with --policy",
+        ),
+        (
+            vec!["--concurrency", "0"],
+            "--concurrency must be at least 1",
+        ),
+    ] {
+        let (code, stdout, stderr) = verify(&extra, &["team/app:1.0.0"]);
+        assert_eq!(code, Some(2), "{extra:?}: {stdout} {stderr}");
+        assert!(stderr.contains(named), "{extra:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    // --concurrency without --policy would be ignored.
+    let out = imgseal(
+        d,
+        &[
+            "verify",
+            "--key",
+            "release.pub",
+            "--concurrency",
+            "4",
+            &format!("{h}/team/app:1.0.0"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("--concurrency is for verify --policy"),
+        "{}",
+        text(&out).1
+    );
+}

@@ -15,24 +15,84 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-// Every line this CLI prints goes through `imgseal::text::escape_lines`: digests, tags,
-// annotations, error bodies and certificate names come from registries, layouts and
-// signatures, and a control character among them must not reach the terminal as an escape
-// sequence (a cleared screen, a fake "verified" line). These two macros shadow the standard
-// ones for this module, so no print can forget it; JSON is unchanged by it (serde already
-// escapes control characters, and line breaks are kept).
-macro_rules! println {
-    ($($t:tt)*) => {
-        ::std::println!("{}", imgseal::text::escape_lines(&format!($($t)*)))
-    };
+/// Write a line to stdout. A closed stdout (`imgseal tree IMG | head -1`: EPIPE) is not an
+/// error: the rest of the output is dropped and the command exits with the code it would have
+/// had. Any other write error is reported once, at the end, with exit code 2.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::out::line(format_args!($($t)*)) };
 }
-macro_rules! eprintln {
-    () => {
-        ::std::eprintln!()
-    };
-    ($($t:tt)*) => {
-        ::std::eprintln!("{}", imgseal::text::escape_lines(&format!($($t)*)))
-    };
+
+/// Write a line to stderr; a closed stderr is ignored (the exit code still tells the story).
+macro_rules! errln {
+    () => { $crate::cli::out::err(format_args!(""), true) };
+    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), true) };
+}
+
+/// Write to stderr without a newline (progress lines).
+macro_rules! err {
+    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), false) };
+}
+
+/// stdout and stderr that never panic (`println!` panics on a closed pipe).
+pub(crate) mod out {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+    static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
+
+    /// Every line is passed through `imgseal::text::escape_lines`: digests, tags,
+    /// annotations, error bodies and certificate names come from registries, layouts and
+    /// signatures, and a control character among them must not reach the terminal as an
+    /// escape sequence (a cleared screen, a fake "verified" line). JSON is unchanged by it
+    /// (serde already escapes control characters; line breaks are kept).
+    fn shown(args: std::fmt::Arguments<'_>) -> String {
+        let text = args.to_string();
+        // A progress line's leading carriage return is imgseal's own.
+        match text.strip_prefix('\r') {
+            Some(rest) => format!("\r{}", imgseal::text::escape_lines(rest)),
+            None => imgseal::text::escape_lines(&text).into_owned(),
+        }
+    }
+
+    pub(crate) fn line(args: std::fmt::Arguments<'_>) {
+        if STDOUT_GONE.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let written = out
+            .write_all(shown(args).as_bytes())
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                if let Ok(mut slot) = STDOUT_ERROR.lock() {
+                    slot.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+    }
+
+    pub(crate) fn err(args: std::fmt::Arguments<'_>, newline: bool) {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(shown(args).as_bytes());
+        if newline {
+            let _ = e.write_all(b"\n");
+        }
+    }
+
+    /// Flush stdout; the write error to report, if any (a closed pipe is none).
+    pub(crate) fn finish() -> Option<String> {
+        if !STDOUT_GONE.load(Ordering::Relaxed) {
+            if let Err(e) = std::io::stdout().lock().flush() {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Some(e.to_string());
+                }
+            }
+        }
+        STDOUT_ERROR.lock().ok().and_then(|mut s| s.take())
+    }
 }
 
 /// Exit code: verification failed.
@@ -212,7 +272,8 @@ struct SignArgs {
     /// Signature format.
     #[arg(long, value_enum, default_value_t = FormatArg::Cosign)]
     format: FormatArg,
-    /// Signing certificate (PEM) for the key: cosign's key-in-certificate mode.
+    /// Signing certificate (PEM) for the key, optionally followed by its issuers (as in
+    /// `cert generate-test`'s NAME.crt): cosign's key-in-certificate mode.
     #[arg(long, value_name = "CERT")]
     certificate: Option<PathBuf>,
     /// Certificate chain (PEM): for cosign, the issuers of --certificate; for notation, the
@@ -257,22 +318,25 @@ struct VerifyArgs {
     /// Only check signatures of this format (default: every format there is trust material for).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Evaluate the images against this policy file instead of one key.
+    /// Evaluate the images against this policy file instead of one key (-a, --identity and
+    /// --platform apply on top of it; other trust flags are refused).
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     policy: Option<PathBuf>,
     /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
     /// image's own: for a mirror or copy, whose signatures name the repository they were made in.
     #[arg(long, value_name = "REPOSITORY")]
     identity: Option<String>,
-    /// With --policy: how many images to resolve and verify at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    concurrency: usize,
-    /// Annotation every accepted signature must carry (repeatable).
+    /// With --policy: how many images to resolve and verify at once (default 16).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Annotation every accepted signature must carry (repeatable; with --policy, required of
+    /// every image on top of its rule).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     annotations: Vec<(String, String)>,
     #[command(flatten)]
     store: StoreArgs,
-    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT].
+    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT] (with
+    /// --policy, in every signature check).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
     /// Output format (sarif: with --policy, one result per failed check).
@@ -372,20 +436,27 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("imgseal: error: cannot start the async runtime: {e}");
+            errln!("imgseal: error: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
+    let code = match runtime.block_on(run(cli)) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("imgseal: error: {e}");
-            ExitCode::from(if e.is_integrity_failure() {
+            errln!("imgseal: error: {e}");
+            if e.is_integrity_failure() {
                 EXIT_FAILED
             } else {
                 EXIT_ERROR
-            })
+            }
         }
+    };
+    match out::finish() {
+        Some(e) => {
+            errln!("imgseal: error: cannot write to stdout: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+        None => ExitCode::from(code),
     }
 }
 
@@ -454,8 +525,8 @@ fn generate(a: GenerateArgs) -> Result<u8, Error> {
     let password = read_password(&a.password, true)?;
     let key = SigningKey::generate()?;
     let (k, p) = keys::write_key_pair(&key, &password, &a.output_key_prefix, a.force)?;
-    eprintln!("Private key written to {}", k.display());
-    eprintln!("Public key written to {}", p.display());
+    errln!("Private key written to {}", k.display());
+    errln!("Public key written to {}", p.display());
     Ok(0)
 }
 
@@ -463,6 +534,13 @@ fn image_ref(image: &str, store: &StoreArgs) -> Result<ImageRef, Error> {
     match &store.oci_layout {
         Some(path) => ImageRef::in_layout(&path.to_string_lossy(), image),
         None => ImageRef::parse(image),
+    }
+}
+
+/// `--allow-http-registry` when no image is in a registry would be accepted and ignored.
+fn warn_unused_http(allow_http: bool, images: &[&ImageRef]) {
+    if allow_http && images.iter().all(|i| matches!(i, ImageRef::Layout(_))) {
+        errln!("imgseal: warning: --allow-http-registry is not used: no image is in a registry");
     }
 }
 
@@ -475,10 +553,18 @@ fn store_options(store: &StoreArgs) -> StoreOptions {
 
 async fn sign(a: SignArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let pem = imgseal::keys::read_key_file(&a.key)?;
     let password = if SigningKey::pem_is_encrypted(&pem) {
         Some(read_password(&a.password, false)?)
     } else {
+        if let Some(f) = &a.password.password_file {
+            errln!(
+                "imgseal: warning: --password-file {} is not used: {} is not encrypted",
+                f.display(),
+                a.key.display()
+            );
+        }
         None
     };
     let key = SigningKey::from_pem(
@@ -521,8 +607,14 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
         .await?;
+    if a.recursive && !signed.manifests.iter().any(|m| m.platform.is_some()) {
+        errln!(
+            "imgseal: warning: --recursive had nothing to add: {} is not an image index listing platform manifests",
+            a.image
+        );
+    }
     match a.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&signed).unwrap_or_default()
         ),
@@ -544,20 +636,60 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
                 } else {
                     "Already signed (nothing added)"
                 };
-                eprintln!("{verb}: {what} -> {}", places.join(", "));
+                errln!("{verb}: {what} -> {}", places.join(", "));
             }
-            println!("{}@{}", signed.identity, signed.digest);
+            outln!("{}@{}", signed.identity, signed.digest);
         }
     }
     Ok(0)
 }
 
+/// Flags `verify --policy` cannot apply on top of the policy file, and what to do instead.
+fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
+    let given = |name: &str, set: bool| set.then(|| name.to_string());
+    let certificate = [
+        given("--certificate-chain", a.certificate_chain.is_some()),
+        given("--certificate-identity", a.certificate_identity.is_some()),
+    ];
+    let notation = [
+        given("--trust-policy", a.trust_policy.is_some()),
+        given("--trust-store", a.trust_store.is_some()),
+    ];
+    let flags = |v: &[Option<String>]| {
+        v.iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let cert = flags(&certificate);
+    if !cert.is_empty() {
+        return Some(format!("{cert} cannot be combined with --policy: the policy file names who must sign; add an authority with certificateRoots (and identity) to it and list it in the rule, or drop --policy"));
+    }
+    let nota = flags(&notation);
+    if !nota.is_empty() {
+        return Some(format!("{nota} cannot be combined with --policy: the policy file names who must sign; add an authority with notation: {{trustPolicy, trustStore}} to it and list it in the rule, or drop --policy"));
+    }
+    if a.format.is_some() {
+        return Some("--format cannot be combined with --policy: each rule's authorities decide which signature formats count (key and certificateRoots authorities: cosign; notation authorities: notation); change the rule, or drop --policy".into());
+    }
+    None
+}
+
 async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     if let Some(policy) = &a.policy {
+        if let Some(why) = policy_conflicts(&a) {
+            return Err(Error::Usage(why));
+        }
         return verify_policy(&a, policy).await;
     }
     if a.output == VerifyOutput::Sarif {
         return Err(Error::Usage("--output sarif is for verify --policy".into()));
+    }
+    if a.concurrency.is_some() {
+        return Err(Error::Usage(
+            "--concurrency is for verify --policy (several images); drop it when verifying one image".into(),
+        ));
     }
     let [image] = a.image.as_slice() else {
         return Err(Error::Usage(
@@ -565,6 +697,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         ));
     };
     let image = image_ref(image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let mut keys = Vec::new();
     if let Some(k) = &a.key {
         keys.push((k.display().to_string(), PublicKey::from_file(k)?));
@@ -606,14 +739,14 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         .verify(&image, &required)
         .await?;
     if a.output == VerifyOutput::Json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
     for w in v
         .warnings
         .iter()
         .chain(v.platform.iter().flat_map(|p| p.warnings.iter()))
     {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     for part in std::iter::once(&v).chain(v.platform.as_deref()) {
         // Judge each part by its own signatures: the index's `verified` includes its platform's
@@ -636,41 +769,42 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                     .collect::<Vec<_>>()
                     .join("; "),
             };
-            eprintln!(
+            errln!(
                 "imgseal: verification failed for {} ({}): {why}",
-                part.image, part.digest
+                part.image,
+                part.digest
             );
             return Ok(EXIT_FAILED);
         }
     }
     if a.output == VerifyOutput::Text {
-        eprintln!("\nVerification for {} --", v.image);
-        eprintln!("The following checks were performed on each of these signatures:");
+        errln!("\nVerification for {} --", v.image);
+        errln!("The following checks were performed on each of these signatures:");
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "cosign")
         {
-            eprintln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
+            errln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
             if !required.is_empty() {
-                eprintln!("  - cosign: the required annotations are present");
+                errln!("  - cosign: the required annotations are present");
             }
         }
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "cosign-bundle")
         {
-            eprintln!("  - cosign bundle: the DSSE signature verified with the given key or a certificate chaining to the given roots, and the in-toto statement names this image's digest (transparency-log entries and timestamps in the bundle are not checked)");
+            errln!("  - cosign bundle: the DSSE signature verified with the given key or a certificate chaining to the given roots, and the in-toto statement names this image's digest (transparency-log entries and timestamps in the bundle are not checked)");
         }
         if v.signatures
             .iter()
             .any(|s| s.verified && s.format == "notation")
         {
-            eprintln!("  - notation: integrity, authenticity (trust store and trusted identities), authentic timestamp and expiry, as the trust policy's level requires");
+            errln!("  - notation: integrity, authenticity (trust store and trusted identities), expiry, authentic timestamp and revocation, in that order, as the trust policy's level requires");
         }
-        eprintln!();
+        errln!();
         for part in std::iter::once(&v).chain(v.platform.as_deref()) {
             for s in part.signatures.iter().filter(|s| s.verified) {
-                eprintln!(
+                errln!(
                     "{} ({}): verified, found at {} ({} signature by {})",
                     part.image,
                     part.digest,
@@ -680,7 +814,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                 );
             }
             for p in part.verified_payloads() {
-                println!("{}", serde_json::to_string(p).unwrap_or_default());
+                outln!("{}", serde_json::to_string(p).unwrap_or_default());
             }
         }
     }
@@ -689,24 +823,25 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
 
 async fn tree(a: TreeArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
+    warn_unused_http(a.store.allow_http_registry, &[&image]);
     let mut keys = Vec::new();
     for k in &a.key {
         keys.push((k.display().to_string(), PublicKey::from_file(k)?));
     }
     let t = imgseal::tree::tree(&image, &store_options(&a.store), &keys).await?;
     for w in &t.warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     if a.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&t).unwrap_or_default());
         return Ok(0);
     }
-    println!("{} ({}, {})", t.image, t.digest, t.media_type);
+    outln!("{} ({}, {})", t.image, t.digest, t.media_type);
     for (p, d) in &t.platforms {
-        println!("  platform {p}: {d}");
+        outln!("  platform {p}: {d}");
     }
     if t.attachments.is_empty() {
-        println!("└── nothing attached");
+        outln!("└── nothing attached");
     }
     let n = t.attachments.len();
     for (i, att) in t.attachments.iter().enumerate() {
@@ -720,12 +855,15 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
             .as_deref()
             .map(|t| format!(", artifactType {t}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{branch} {} via {} {} (manifest {}{at})",
-            att.kind, att.scheme, att.location, att.digest
+            att.kind,
+            att.scheme,
+            att.location,
+            att.digest
         );
         for (k, v) in &att.annotations {
-            println!("{pad}    annotation {k}={v}");
+            outln!("{pad}    annotation {k}={v}");
         }
         let m = att.layers.len();
         for (j, l) in att.layers.iter().enumerate() {
@@ -735,9 +873,11 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
                 .as_deref()
                 .map(|s| format!(", signed by {s}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{pad}{b} {} {} ({} bytes{by})",
-                l.digest, l.media_type, l.size
+                l.digest,
+                l.media_type,
+                l.size
             );
         }
     }
@@ -747,25 +887,26 @@ async fn tree(a: TreeArgs) -> Result<u8, Error> {
 async fn copy(a: CopyArgs) -> Result<u8, Error> {
     let src = ImageRef::parse(&a.src)?;
     let dst = imgseal::copy::destination(&src, &a.dst)?;
+    warn_unused_http(a.allow_http_registry, &[&src, &dst]);
     let options = StoreOptions {
         allow_http: a.allow_http_registry,
         ..StoreOptions::default()
     };
     let r = imgseal::copy::copy(&src, &dst, &options).await?;
     for w in &r.warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     if a.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
         return Ok(0);
     }
-    eprintln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
-    eprintln!(
+    errln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
+    errln!(
         "  manifests: {} written, {} already there",
         r.manifests_copied.len(),
         r.manifests_skipped.len()
     );
-    eprintln!(
+    errln!(
         "  blobs: {} copied ({} bytes), {} mounted, {} already there",
         r.blobs_copied.len(),
         r.bytes_copied,
@@ -774,24 +915,27 @@ async fn copy(a: CopyArgs) -> Result<u8, Error> {
     );
     for att in &r.attachments {
         let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
-        eprintln!(
+        errln!(
             "  {} {} of {}: {}{scheme}",
-            att.via, att.location, att.subject, att.outcome
+            att.via,
+            att.location,
+            att.subject,
+            att.outcome
         );
     }
     if r.attachments.is_empty() {
-        eprintln!("  nothing attached to copy");
+        errln!("  nothing attached to copy");
     }
-    println!("{}", r.pinned);
+    outln!("{}", r.pinned);
     Ok(0)
 }
 
 fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
     let (policy, warnings) = imgseal::policy::Policy::load(file)?;
     for w in &warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
-    println!(
+    outln!(
         "{}: valid ({} rules, {} authorities, defaultAction {:?})",
         file.display(),
         policy.file().rules.len(),
@@ -805,32 +949,46 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
     use imgseal::policy::{Mode, Policy};
     let (policy, warnings) = Policy::load(file)?;
     for w in &warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     let images = a
         .image
         .iter()
         .map(|i| image_ref(i, &a.store))
         .collect::<Result<Vec<_>, _>>()?;
-    let policy = policy.with_options(store_options(&a.store));
+    warn_unused_http(
+        a.store.allow_http_registry,
+        &images.iter().collect::<Vec<_>>(),
+    );
+    let concurrency = match a.concurrency {
+        Some(0) => return Err(Error::Usage("--concurrency must be at least 1".into())),
+        Some(n) => n,
+        None => 16,
+    };
+    // Flags that apply on top of the policy file, to every image's signature check.
+    let policy = policy
+        .with_options(store_options(&a.store))
+        .with_required_annotations(a.annotations.iter().cloned().collect())
+        .with_identity(a.identity.clone())
+        .with_platform(a.platform.clone());
     let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
     let decisions = policy
-        .evaluate_many(&images, a.concurrency, |done, total| {
+        .evaluate_many(&images, concurrency, |done, total| {
             if show_progress {
-                eprint!("\r[{done}/{total}] images evaluated");
+                err!("\r[{done}/{total}] images evaluated");
                 if done == total {
-                    eprintln!();
+                    errln!();
                 }
             }
         })
         .await;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match a.output {
-        VerifyOutput::Sarif => println!(
+        VerifyOutput::Sarif => outln!(
             "{}",
             serde_json::to_string_pretty(&sarif(&decisions)).unwrap_or_default()
         ),
-        VerifyOutput::Json => println!(
+        VerifyOutput::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "policy": file.display().to_string(),
@@ -846,9 +1004,11 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                 .max()
                 .unwrap_or(5)
                 .max(5);
-            println!(
+            outln!(
                 "{:<width$}  {:<8}  {:<7}  RULE",
-                "IMAGE", "DECISION", "MODE"
+                "IMAGE",
+                "DECISION",
+                "MODE"
             );
             for d in &decisions {
                 let failed = d.checks.iter().any(|c| !c.passed);
@@ -859,7 +1019,7 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                     (true, _, _) => "ALLOW",
                 };
                 let mode = format!("{:?}", d.mode).to_lowercase();
-                println!(
+                outln!(
                     "{:<width$}  {:<8}  {:<7}  {}",
                     d.image,
                     decision,
@@ -868,10 +1028,10 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
                 );
                 for c in &d.checks {
                     let mark = if c.passed { "ok  " } else { "FAIL" };
-                    println!("    {mark} {:<10} {}", c.name, c.reason);
+                    outln!("    {mark} {:<10} {}", c.name, c.reason);
                 }
             }
-            println!(
+            outln!(
                 "{} images: {} allowed, {} denied",
                 decisions.len(),
                 decisions.len() - denied,
@@ -887,7 +1047,7 @@ async fn k8s_report(a: &K8sArgs) -> Result<(imgseal::k8s::Manifests, imgseal::k8
     use imgseal::policy::Policy;
     let (policy, warnings) = Policy::load(&a.policy)?;
     for w in &warnings {
-        eprintln!("imgseal: warning: {w}");
+        errln!("imgseal: warning: {w}");
     }
     let policy = policy.with_options(StoreOptions {
         allow_http: a.allow_http_registry,
@@ -897,7 +1057,7 @@ async fn k8s_report(a: &K8sArgs) -> Result<(imgseal::k8s::Manifests, imgseal::k8
     let report = imgseal::k8s::verify(&policy, &manifests, a.concurrency).await;
     for c in &report.containers {
         for w in &c.warnings {
-            eprintln!("imgseal: warning: {}: {w}", c.object());
+            errln!("imgseal: warning: {}: {w}", c.object());
         }
     }
     Ok((manifests, report))
@@ -918,7 +1078,7 @@ fn verdict(allowed: bool, d: Option<&imgseal::policy::Decision>) -> &'static str
 async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
     let (_, report) = k8s_report(&a.k8s).await?;
     match a.output {
-        VerifyOutput::Json => println!(
+        VerifyOutput::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
@@ -939,14 +1099,14 @@ async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&sarif_with(&items)).unwrap_or_default()
             )
         }
         VerifyOutput::Text => {
             for c in &report.containers {
-                println!(
+                outln!(
                     "{}#{} {} {}: {}  {}",
                     c.file,
                     c.document,
@@ -956,15 +1116,15 @@ async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
                     verdict(c.allowed, c.decision.as_ref()),
                 );
                 if let Some(e) = &c.error {
-                    println!("    FAIL {:<10} {e}", "reference");
+                    outln!("    FAIL {:<10} {e}", "reference");
                 }
                 for ch in c.decision.iter().flat_map(|d| d.checks.iter()) {
                     let mark = if ch.passed { "ok  " } else { "FAIL" };
-                    println!("    {mark} {:<10} {}", ch.name, ch.reason);
+                    outln!("    {mark} {:<10} {}", ch.name, ch.reason);
                 }
             }
             let denied = report.containers.iter().filter(|c| !c.allowed).count();
-            println!(
+            outln!(
                 "{} containers in {} workloads ({} other documents skipped), {} distinct images: {} allowed, {} denied",
                 report.containers.len(),
                 report.workloads,
@@ -1006,7 +1166,7 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
                         .map(|ch| format!("{}: {}", ch.name, ch.reason)),
                 )
                 .collect();
-            eprintln!(
+            errln!(
                 "imgseal: denied: {}#{} {} {}: {}: {}",
                 c.file,
                 c.document,
@@ -1016,7 +1176,7 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
                 why.join("; ")
             );
         }
-        eprintln!("imgseal: not pinning: the policy denies an image; no file was changed");
+        errln!("imgseal: not pinning: the policy denies an image; no file was changed");
         return Ok(EXIT_FAILED);
     }
     let pinned = imgseal::k8s::pin(&manifests, &report)?;
@@ -1034,7 +1194,7 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
             };
             keys::write_file_atomic(path, p.text.as_bytes(), mode, true)?;
             for (from, to) in &p.changed {
-                eprintln!("{}: {from} -> {to}", p.file);
+                errln!("{}: {from} -> {to}", p.file);
             }
         }
     } else {
@@ -1049,7 +1209,7 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
         let _ = out.flush();
         for p in &pinned {
             for (from, to) in &p.changed {
-                eprintln!("{}: {from} -> {to}", p.file);
+                errln!("{}: {from} -> {to}", p.file);
             }
         }
     }
@@ -1079,19 +1239,19 @@ fn cert_generate_test(
     keys::write_file_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
     keys::write_file_atomic(&crt_path, pki.chain_pem().as_bytes(), 0o644, force)?;
     keys::write_file_atomic(&root_path, pki.root_pem.as_bytes(), 0o644, force)?;
-    eprintln!("Private key written to {} (encrypted)", key_path.display());
-    eprintln!(
+    errln!("Private key written to {} (encrypted)", key_path.display());
+    errln!(
         "Certificate chain (leaf, root) written to {}",
         crt_path.display()
     );
-    eprintln!("Root certificate written to {}", root_path.display());
+    errln!("Root certificate written to {}", root_path.display());
     if let Some(dir) = trust_store {
         let store_dir = dir.join("x509").join("ca").join(name);
         std::fs::create_dir_all(&store_dir)
             .map_err(|e| Error::Usage(format!("cannot create {}: {e}", store_dir.display())))?;
         let dest = store_dir.join(format!("{name}-root.crt"));
         keys::write_file_atomic(&dest, pki.root_pem.as_bytes(), 0o644, true)?;
-        eprintln!("Root added to trust store {} as ca:{name}", dir.display());
+        errln!("Root added to trust store {} as ca:{name}", dir.display());
     }
     Ok(0)
 }

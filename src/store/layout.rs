@@ -5,7 +5,7 @@
 //! write goes to a temporary file that is renamed into place, so an interrupted run leaves the
 //! layout as it was.
 
-use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX};
+use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX, OCI_MANIFEST};
 use crate::keys::write_temp;
 use crate::{Digest, Error, Result};
 use serde_json::{json, Value};
@@ -110,9 +110,24 @@ impl Layout {
     }
 
     /// Fetch a manifest by ref name or digest; `Ok(None)` when absent.
+    ///
+    /// Its media type comes from the `index.json` entry that lists it (by ref name, or for a
+    /// digest the first entry with that digest), else from its own `mediaType` field, else
+    /// from its shape: a manifest need not carry `mediaType` (umoci writes none), and an image
+    /// manifest's media type is part of what a notation signature signs.
     pub fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
         let (digest, media_type) = match r {
-            ManifestRef::Digest(d) => (d.clone(), None),
+            ManifestRef::Digest(d) => {
+                let listed = self.read_index()?["manifests"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| m["digest"].as_str() == Some(d.to_string().as_str()))
+                    .and_then(|m| m["mediaType"].as_str())
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                (d.clone(), listed)
+            }
             ManifestRef::Tag(name) => {
                 let index = self.read_index()?;
                 let found = index["manifests"]
@@ -139,13 +154,114 @@ impl Layout {
             Err(e) => return Err(e),
         };
         let media_type = media_type
+            .filter(|t| !t.is_empty())
             .or_else(|| embedded_media_type(&bytes))
+            .or_else(|| media_type_from_shape(&bytes))
             .unwrap_or_default();
         Ok(Some(Manifest {
             bytes,
             media_type,
             digest,
         }))
+    }
+
+    /// The manifests of this layout whose `subject` is `subject`, as a registry's referrers
+    /// API would list them (digest, size, media type, `artifactType` — else the config's media
+    /// type — and annotations). Every manifest `index.json` lists is read, and the manifests
+    /// of the image indexes among them, as oras-go's layout store (which notation uses) indexes
+    /// them: notation 1.3 stores a signature as an `index.json` entry with a `subject` and no
+    /// referrers tag schema index. Unreadable entries become warnings.
+    pub fn referrers_by_subject(
+        &self,
+        subject: &Digest,
+    ) -> Result<(Vec<crate::oci::Descriptor>, Vec<String>)> {
+        const MAX_SCANNED: usize = 10_000;
+        const MAX_DEPTH: usize = 4;
+        let index = self.read_index()?;
+        let wanted = subject.to_string();
+        let mut found = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: std::collections::VecDeque<(Value, usize)> = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| (m.clone(), 0))
+            .collect();
+        while let Some((entry, depth)) = queue.pop_front() {
+            let Some(text) = entry["digest"].as_str() else {
+                continue;
+            };
+            if !seen.insert(text.to_string()) {
+                continue;
+            }
+            if seen.len() > MAX_SCANNED {
+                warnings.push(format!(
+                    "layout {}: stopped looking for referrers after {MAX_SCANNED} manifests",
+                    self.root.display()
+                ));
+                break;
+            }
+            let listed_type = entry["mediaType"].as_str().unwrap_or("");
+            // Blobs that are not manifests (a layout may list anything) are not read.
+            if !listed_type.is_empty()
+                && !super::MANIFEST_MEDIA_TYPES.contains(&listed_type)
+                && !listed_type.ends_with("+json")
+            {
+                continue;
+            }
+            let Ok(d) = text.parse::<Digest>() else {
+                warnings.push(format!(
+                    "layout {}: index.json entry {text:?} is not a digest; skipped",
+                    self.root.display()
+                ));
+                continue;
+            };
+            let what = format!("manifest {d} in layout {}", self.root.display());
+            let bytes = match self.read_file_capped(&d, self.options.max_manifest_bytes, &what) {
+                Ok(b) => b,
+                Err(e) => {
+                    warnings.push(format!("{e}; skipped while looking for referrers"));
+                    continue;
+                }
+            };
+            let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            if depth < MAX_DEPTH {
+                if let Some(children) = v["manifests"].as_array() {
+                    queue.extend(children.iter().map(|c| (c.clone(), depth + 1)));
+                }
+            }
+            if v["subject"]["digest"].as_str() != Some(wanted.as_str()) {
+                continue;
+            }
+            let media_type = Some(listed_type.to_string())
+                .filter(|t| !t.is_empty())
+                .or_else(|| embedded_media_type(&bytes))
+                .or_else(|| media_type_from_shape(&bytes))
+                .unwrap_or_default();
+            let artifact_type = v["artifactType"]
+                .as_str()
+                .or_else(|| v["config"]["mediaType"].as_str())
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            let annotations = v["annotations"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect();
+            found.push(crate::oci::Descriptor {
+                media_type,
+                size: bytes.len() as u64,
+                digest: d.to_string(),
+                annotations,
+                artifact_type,
+                ..crate::oci::Descriptor::default()
+            });
+        }
+        Ok((found, warnings))
     }
 
     /// Read a blob, refusing it when over `cap`, not `size` bytes, or not matching `digest`.
@@ -228,5 +344,19 @@ impl Layout {
             Error::io(format!("writing {}", path.display()), e)
         })?;
         Ok(digest)
+    }
+}
+
+/// The media type of a manifest without a `mediaType` field, from its shape (OCI image spec:
+/// the field is optional for both): `manifests` makes it an image index, `config` an image
+/// manifest (Docker schema 2 always writes `mediaType`).
+fn media_type_from_shape(bytes: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    if v.get("manifests").is_some_and(Value::is_array) {
+        Some(OCI_INDEX.to_string())
+    } else if v.get("config").is_some_and(Value::is_object) {
+        Some(OCI_MANIFEST.to_string())
+    } else {
+        None
     }
 }

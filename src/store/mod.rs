@@ -190,8 +190,36 @@ impl Store {
 
     /// Everything that refers to `subject` (optionally only `artifact_type`): from the OCI 1.1
     /// referrers API when the registry has it, otherwise from the referrers tag schema's index
-    /// at tag `sha256-<hex>`. Problems with individual entries become warnings.
+    /// at tag `sha256-<hex>`; in an OCI layout, also every manifest `index.json` reaches whose
+    /// `subject` is `subject` ([`layout::Layout::referrers_by_subject`]), each listed once.
+    /// Problems with individual entries become warnings.
     pub async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Referrers> {
+        let mut out = self.referrers_tag_schema(subject, artifact_type).await?;
+        if let Store::Layout(l) = self {
+            let (scanned, warnings) = l.referrers_by_subject(subject)?;
+            out.warnings.extend(warnings);
+            let before = out.descriptors.len();
+            for d in scanned {
+                if artifact_type.is_some() && d.artifact_type.as_deref() != artifact_type {
+                    continue;
+                }
+                if out.descriptors.iter().any(|x| x.digest == d.digest) {
+                    continue;
+                }
+                out.descriptors.push(d);
+            }
+            if before == 0 && !out.descriptors.is_empty() {
+                out.scheme = ReferrerScheme::LayoutIndex;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn referrers_tag_schema(
         &self,
         subject: &Digest,
         artifact_type: Option<&str>,
@@ -641,6 +669,9 @@ pub enum ReferrerScheme {
     Api,
     /// The referrers tag schema (an index at tag `sha256-<hex>`).
     TagSchema,
+    /// An OCI layout's `index.json`: manifests with a matching `subject` (how notation 1.3
+    /// and oras store signatures in a layout).
+    LayoutIndex,
 }
 
 impl std::fmt::Display for ReferrerScheme {
@@ -648,6 +679,7 @@ impl std::fmt::Display for ReferrerScheme {
         f.write_str(match self {
             ReferrerScheme::Api => "referrers API",
             ReferrerScheme::TagSchema => "referrers tag schema",
+            ReferrerScheme::LayoutIndex => "layout index.json",
         })
     }
 }

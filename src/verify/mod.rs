@@ -259,7 +259,7 @@ impl Verifier {
         if let Some(platform) = &self.platform {
             if !crate::oci::is_index_media_type(&manifest.media_type) {
                 return Err(crate::Error::Usage(format!(
-                    "--platform {platform}: {image} is a single-platform image, not an index"
+                    "platform {platform} was asked for, but {image} is a single-platform image, not an index"
                 )));
             }
             let index = crate::oci::Index::from_bytes(&manifest.bytes)?;
@@ -343,6 +343,9 @@ impl Verifier {
         } else {
             None
         };
+        // A manifest at the `.sig` tag that also names the image as its subject is listed as a
+        // referrer too (a layout's index.json lists it): examined once.
+        let tagged = sig_manifest.as_ref().map(|m| m.digest.to_string());
         if let Some(sig) = sig_manifest {
             match SignatureManifest::from_bytes(&sig.bytes) {
                 Ok(parsed) => {
@@ -377,6 +380,9 @@ impl Verifier {
         };
         result.warnings.extend(referrers.warnings);
         for entry in referrers.descriptors {
+            if tagged.as_deref() == Some(entry.digest.as_str()) {
+                continue;
+            }
             if entry.artifact_type.as_deref() == Some(crate::formats::notation::ARTIFACT_TYPE) {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
                 match (&notation_statement, &self.notation) {

@@ -1,8 +1,8 @@
 //! Verifying Notary Project (notation) signatures the way the Notary Project's trust-store and
 //! trust-policy specification says: find the trust policy statement for the repository, then
-//! run the five validations — integrity, authenticity, authentic timestamp, expiry,
-//! revocation — each enforced, logged or skipped according to the statement's level and
-//! overrides.
+//! run the five validations in the specification's order — integrity, authenticity, expiry,
+//! authentic timestamp, revocation — each enforced, logged or skipped according to the
+//! statement's level and overrides; the first enforced failure stops there.
 //!
 //! RFC 3161 timestamp countersignatures are verified (crate::timestamp) when the statement names
 //! a `tsa` trust store and `verifyTimestamp` calls for it; certificate validity is then checked
@@ -185,20 +185,6 @@ async fn check_inner(
             target.size
         ));
     }
-    // User metadata the caller requires (like `notation verify --user-metadata`).
-    let meta = &envelope.target.annotations;
-    for (k, v) in required.values {
-        match meta.get(k) {
-            Some(found) if found == v => {}
-            Some(found) => return Err(format!("annotation {k} is {found:?}, not {v:?}")),
-            None => return Err(format!("annotation {k}={v} is missing")),
-        }
-    }
-    for k in required.keys {
-        if !meta.contains_key(k) {
-            return Err(format!("annotation {k} is missing"));
-        }
-    }
     if let Some(attr) = envelope.critical_extended_attributes().next() {
         return Err(format!(
             "the envelope has critical attribute {:?} (verification plugin {}), which imgseal cannot evaluate; verification is inconclusive",
@@ -283,6 +269,15 @@ async fn check_inner(
     })();
     apply(ValidationType::Authenticity, authenticity)?;
 
+    // Expiry, before the authentic timestamp: the specification's order (and notation-go's
+    // processSignature) is integrity, authenticity, expiry, authentic timestamp, revocation,
+    // and the first enforced failure is the one reported.
+    let expiry = match envelope.expiry {
+        Some(t) if t < now => Err(format!("the signature expired at {}", rfc3339(t))),
+        _ => Ok(()),
+    };
+    apply(ValidationType::Expiry, expiry)?;
+
     // Authentic timestamp: certificates valid at the authentic signing time (signing
     // authority); for notary.x509, over the verified RFC 3161 timestamp when the statement
     // names a tsa trust store (see timestamp::notation_authentic_timestamp), else now.
@@ -315,13 +310,6 @@ async fn check_inner(
     };
     apply(ValidationType::AuthenticTimestamp, authentic_timestamp)?;
 
-    // Expiry.
-    let expiry = match envelope.expiry {
-        Some(t) if t < now => Err(format!("the signature expired at {}", rfc3339(t))),
-        _ => Ok(()),
-    };
-    apply(ValidationType::Expiry, expiry)?;
-
     // Revocation: CRLs of every certificate but the root. Revoked, or status unknown
     // ("revocation unavailable"), fails the validation (specification: Certificate Revocation
     // Evaluation); the level then enforces or logs it.
@@ -346,6 +334,21 @@ async fn check_inner(
             Err(e) => Err(e.to_string()),
         };
         apply(ValidationType::Revocation, revocation)?;
+    }
+    // User metadata the caller requires (like `notation verify --user-metadata`), after the
+    // trust policy's validations as in notation-go; always enforced.
+    let meta = &envelope.target.annotations;
+    for (k, v) in required.values {
+        match meta.get(k) {
+            Some(found) if found == v => {}
+            Some(found) => return Err(format!("annotation {k} is {found:?}, not {v:?}")),
+            None => return Err(format!("annotation {k}={v} is missing")),
+        }
+    }
+    for k in required.keys {
+        if !meta.contains_key(k) {
+            return Err(format!("annotation {k} is missing"));
+        }
     }
     out.logged.extend(logged);
     let key = chain

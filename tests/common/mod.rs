@@ -178,3 +178,48 @@ pub fn http_delete(host: &str, path: &str) -> u16 {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
+
+/// Push an image index to `host/repo:tag` listing two small platform images, linux/amd64 and
+/// linux/arm64 (pushed by digest); returns the index's digest.
+pub async fn push_index(host: &str, repo: &str, tag: &str) -> Digest {
+    use imgseal::oci::{Descriptor, Index, Platform};
+    use imgseal::store::OCI_INDEX;
+    let image = ImageRef::parse(&format!("{host}/{repo}:{tag}")).unwrap();
+    let store = Store::open(&image, &StoreOptions::default(), true).unwrap();
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let layer = random_bytes(48);
+        let layer_digest = store.put_blob(&layer).await.unwrap();
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}},"config":{{}}}}"#
+        );
+        let config_digest = store.put_blob(config.as_bytes()).await.unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        store
+            .put_manifest(manifest.as_bytes(), OCI_MANIFEST, None)
+            .await
+            .unwrap();
+        children.push(Descriptor {
+            platform: Some(Platform {
+                architecture: arch.into(),
+                os: "linux".into(),
+                variant: None,
+            }),
+            ..Descriptor::of(OCI_MANIFEST, manifest.as_bytes())
+        });
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests: children,
+        ..Index::default()
+    };
+    store
+        .put_manifest(&index.to_bytes().unwrap(), OCI_INDEX, Some(tag))
+        .await
+        .unwrap()
+}

@@ -1,0 +1,187 @@
+//! Every command the README and docs/*.md show, run against the test registry (issue #9 item
+//! 7), so the documentation cannot drift from the binary: each `imgseal …` line of a `sh`
+//! code block is run, in order, with `registry.example` (and the mirror hosts) replaced by the
+//! test registry and `sha256:…` by the image's digest, and must succeed. The files the
+//! examples presuppose (a multi-arch image, a layout, a policy, a trust policy) are set up
+//! first. docs/policy.md's example policy must pass `policy validate`.
+
+mod cli_support;
+mod common;
+
+use cli_support::*;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// Lines of `sh` code blocks that are not imgseal commands, and where they are tested.
+const NOT_IMGSEAL: &[&str] = &[
+    "bash scripts/quickstart.sh", // scripts/quickstart.sh itself
+    "bash scripts/test.sh",       // what runs this test
+    "cargo install --path .",
+];
+
+/// One shell command of a code block: where it is, and its words.
+#[derive(Debug)]
+struct Shown {
+    at: String,
+    line: String,
+}
+
+/// The `sh`/`bash`/`shell`/`console` code blocks' command lines of `file`, comments and
+/// `[optional]` parts removed.
+fn commands_in(file: &Path) -> Vec<Shown> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = Vec::new();
+    let mut in_shell = None;
+    for (i, raw) in text.lines().enumerate() {
+        let t = raw.trim_start();
+        if let Some(lang) = t.strip_prefix("```") {
+            in_shell = match in_shell {
+                Some(_) => None,
+                None => Some(matches!(lang.trim(), "sh" | "bash" | "shell" | "console")),
+            };
+            continue;
+        }
+        if in_shell != Some(true) {
+            continue;
+        }
+        let mut line = t.trim_start_matches("$ ").to_string();
+        if let Some(hash) = line.find(" #").or_else(|| line.find("\t#")) {
+            line.truncate(hash);
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        // `[--flag VALUE]`: optional syntax; run the required form.
+        while let (Some(a), Some(b)) = (line.find('['), line.find(']')) {
+            if b < a {
+                break;
+            }
+            line.replace_range(a..=b, "");
+        }
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !line.is_empty() {
+            out.push(Shown {
+                at: format!("{}:{}", file.display(), i + 1),
+                line,
+            });
+        }
+    }
+    out
+}
+
+fn doc_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+#[tokio::test]
+async fn every_command_in_the_readme_and_docs_runs() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let cli = Cli::new();
+    let d = cli.dir.path();
+
+    // What the examples presuppose: registry.example/app:1.0 (a multi-arch index, for
+    // --recursive and --platform), registry.example/db:2.3.1, an image in the layout
+    // ./build/app at v1, a policy and a notation trust policy.
+    let app = push_index(&h, "app", "1.0").await;
+    push_image(&h, "db", "2.3.1").await;
+    let layout = d.join("build/app");
+    imgseal::store::layout::Layout::init(&layout).unwrap();
+    let store = imgseal::store::Store::open(
+        &imgseal::reference::ImageRef::parse(&format!("oci:{}", layout.display())).unwrap(),
+        &imgseal::store::StoreOptions::default(),
+        true,
+    )
+    .unwrap();
+    push_image_to(&store, "v1", &random_bytes(32)).await;
+    std::fs::write(
+        d.join("policy.yaml"),
+        format!("version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: imgseal.pub}}\nrules:\n  - name: app\n    images: ['{h}/app']\n    authorities: {{anyOf: [release]}}\n    annotations: [build-version]\n  - name: db\n    images: ['{h}/db']\n    allowedRegistries: ['{h}']\n    tags: {{deny: [latest], pattern: '^v?\\d+\\.\\d+\\.\\d+$'}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:acme"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+
+    let mut ran = 0;
+    for file in doc_files() {
+        for shown in commands_in(&file) {
+            let Some(rest) = shown.line.strip_prefix("imgseal ") else {
+                assert!(
+                    NOT_IMGSEAL.contains(&shown.line.as_str()),
+                    "{}: `{}` is neither an imgseal command nor listed in NOT_IMGSEAL",
+                    shown.at,
+                    shown.line
+                );
+                continue;
+            };
+            let line = rest
+                .replace("registry.example/", &format!("{h}/"))
+                .replace("mirror.internal/", &format!("{h}/mirror/"))
+                .replace("airgap.internal/", &format!("{h}/airgap/"))
+                .replace("sha256:…", &app.to_string());
+            assert!(
+                !line.contains('…') && !line.contains('<'),
+                "{}: `{}` has a placeholder this test cannot fill",
+                shown.at,
+                shown.line
+            );
+            let args: Vec<&str> = line.split(' ').collect();
+            let out = run_timed(&args, cli.cmd(&args).env("IMGSEAL_PASSWORD", "docs"));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: `{}` failed\nstdout: {}\nstderr: {}",
+                shown.at,
+                shown.line,
+                stdout(&out),
+                stderr(&out)
+            );
+            assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "only {ran} documented commands found");
+}
+
+/// docs/policy.md's example policy is valid once the files it names exist.
+#[test]
+fn the_example_policy_in_docs_validates() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+            .unwrap();
+    let start = text.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let yaml = &text[start..start + text[start..].find("```").unwrap()];
+    let cli = Cli::new();
+    for name in ["release", "qa", "sec"] {
+        cli.keypair(name);
+    }
+    let pki = imgseal::x509::generate_test("corp").unwrap();
+    std::fs::write(cli.path("corp-roots.pem"), &pki.root_pem).unwrap();
+    std::fs::create_dir_all(cli.path("truststore/x509/ca/corp")).unwrap();
+    std::fs::write(cli.path("truststore/x509/ca/corp/root.pem"), &pki.root_pem).unwrap();
+    std::fs::write(
+        cli.path("trustpolicy.json"),
+        r#"{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:corp"],"trustedIdentities":["*"]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(cli.path("policy.yaml"), yaml).unwrap();
+    let out = cli.run(&["policy", "validate", "policy.yaml"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("valid (3 rules, 5 authorities"),
+        "{}",
+        stdout(&out)
+    );
+}
