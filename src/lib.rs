@@ -40,6 +40,7 @@ pub mod timestamp;
 pub mod tree;
 pub mod trust;
 pub mod verify;
+pub mod webhook;
 pub mod x509;
 
 pub use digest::Digest;

@@ -345,6 +345,8 @@ pub struct Policy {
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
     options: StoreOptions,
     extra: Extra,
+    /// sha256 over the policy text and the bytes of every file its authorities name.
+    content_hash: String,
 }
 
 /// Requirements the caller adds on top of the file, for every image.
@@ -596,7 +598,20 @@ impl Policy {
     pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
         let file: PolicyFile = serde_yaml_ng::from_str(text)
             .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
-        Policy::from_file(file, base, shown)
+        let (mut policy, warnings) = Policy::from_file(file, base, shown)?;
+        policy.content_hash = content_hash(text, &policy.file, base);
+        Ok((policy, warnings))
+    }
+
+    /// Names this policy's content: the text, every file its authorities name (keys, roots,
+    /// trust policies, trust stores) and the requirements added with `with_…`. Two policies
+    /// with one fingerprint decide alike; caches key their decisions by it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.content_hash.as_bytes());
+        h.update(format!("{:?}", self.extra).as_bytes());
+        hex::encode(h.finalize())
     }
 
     fn from_file(file: PolicyFile, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
@@ -829,6 +844,7 @@ impl Policy {
                 label_patterns,
                 options: StoreOptions::default(),
                 extra: Extra::default(),
+                content_hash: String::new(),
             },
             warnings,
         ))
@@ -1400,13 +1416,15 @@ impl Policy {
         let mut unique = Vec::new();
         for (i, img) in images.iter().enumerate() {
             first_of.entry(img.to_string()).or_insert_with(|| {
-                unique.push((i, img));
+                unique.push((i, img.clone()));
                 i
             });
         }
         let mut out: Vec<Option<Decision>> = vec![None; total];
+        // Owned images: a closure over borrowed ones is not general enough for callers that
+        // need a `Send` future (the webhook's handlers).
         let mut stream = futures_util::stream::iter(unique)
-            .map(|(i, img)| async move { (i, self.evaluate(img).await) })
+            .map(|(i, img)| async move { (i, self.evaluate(&img).await) })
             .buffer_unordered(concurrency.max(1));
         let mut done = 0;
         while let Some((i, d)) = stream.next().await {
@@ -1536,6 +1554,50 @@ fn check_age(
             ),
         )
     }
+}
+
+/// sha256 over `text` and the files the authorities of `file` name (directories walked in
+/// name order; unreadable files hash as their error, so a change still shows).
+fn content_hash(text: &str, file: &PolicyFile, base: &Path) -> String {
+    use sha2::Digest as _;
+    fn add(h: &mut sha2::Sha256, p: &Path, depth: usize) {
+        h.update(p.to_string_lossy().as_bytes());
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() && depth < 8 => {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                for e in entries.into_iter().take(10_000) {
+                    add(h, &e, depth + 1);
+                }
+            }
+            Ok(m) if m.is_file() && m.len() <= MAX_POLICY_BYTES * 16 => {
+                h.update(std::fs::read(p).unwrap_or_default());
+            }
+            other => h.update(format!("{:?}", other.map(|m| m.len())).as_bytes()),
+        }
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(text.as_bytes());
+    let at = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    for (name, a) in &file.authorities {
+        h.update(name.as_bytes());
+        for p in [&a.key, &a.certificate_roots].into_iter().flatten() {
+            add(&mut h, &at(p), 0);
+        }
+        if let Some(n) = &a.notation {
+            add(&mut h, &at(&n.trust_policy), 0);
+            add(&mut h, &at(&n.trust_store), 0);
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 /// True when registry-list entry `entry` names `registry` (already canonical): both are

@@ -1624,18 +1624,13 @@ async fn notation_expiry_is_reported_before_authentic_timestamp() {
 
 // ---------------------------------------------------------------- 10. notation's e2e layouts
 
-/// `dir` when it exists; otherwise a failure under CI (`CI` set) and a note and `None` outside.
+/// `dir` when it exists; otherwise `interop_data::absent` decides (a failure in CI, unless the
+/// set is one this copy withholds) and `None`.
 fn required_fixture(dir: &Path) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir.to_path_buf());
     }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "interop fixture {} is missing; CI must provide ../shared/interop (see ../shared/interop/notation/README.txt)",
-            dir.display()
-        );
-    }
-    eprintln!("note: {} is absent; skipping", dir.display());
+    interop_data::absent(dir.display());
     None
 }
 

@@ -27,6 +27,10 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
+
+pub use cache::Cache;
+
 use crate::k8s::{self, ContainerImage};
 use crate::policy::{Decision, Mode, Policy};
 use serde_json::{json, Value};
@@ -46,6 +50,8 @@ pub struct ReviewOptions {
     pub fail_open: bool,
     /// Images verified at once.
     pub concurrency: usize,
+    /// Verified decisions and tag resolutions to reuse across reviews (the webhook's).
+    pub cache: Option<std::sync::Arc<Cache>>,
 }
 
 impl Default for ReviewOptions {
@@ -56,6 +62,7 @@ impl Default for ReviewOptions {
             budget: Duration::from_secs(8),
             fail_open: false,
             concurrency: 16,
+            cache: None,
         }
     }
 }
@@ -94,11 +101,57 @@ fn images_for(request: &Value) -> Option<Vec<ContainerImage>> {
     k8s::images_of(&with_kind)
 }
 
+/// One image of a review and what became of it (for logs and metrics).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ImageVerdict {
+    /// The image as written.
+    pub image: String,
+    /// The digest it resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// `allow`, `deny`, `warn`, `audit`, `pending` (budget ran out) or `unchanged` (UPDATE).
+    pub result: &'static str,
+}
+
+/// What [`review_detailed`] returns: the answer and the verdict on each image.
+#[derive(Clone, Debug)]
+pub struct Reviewed {
+    /// The AdmissionReview to send back.
+    pub answer: Value,
+    /// Each distinct image of the object.
+    pub images: Vec<ImageVerdict>,
+}
+
 /// Answer `review` (an AdmissionReview as the API server sends it) with `policy`.
 pub async fn review(
     policy: &Policy,
     review: &Value,
     options: &ReviewOptions,
+) -> Result<Value, ReviewError> {
+    review_detailed(policy, review, options)
+        .await
+        .map(|r| r.answer)
+}
+
+/// [`review`], also saying what became of each image.
+pub async fn review_detailed(
+    policy: &Policy,
+    review: &Value,
+    options: &ReviewOptions,
+) -> Result<Reviewed, ReviewError> {
+    let mut verdicts: Vec<ImageVerdict> = Vec::new();
+    let answer = review_inner(policy, review, options, &mut verdicts).await?;
+    Ok(Reviewed {
+        answer,
+        images: verdicts,
+    })
+}
+
+async fn review_inner(
+    policy: &Policy,
+    review: &Value,
+    options: &ReviewOptions,
+    verdicts: &mut Vec<ImageVerdict>,
 ) -> Result<Value, ReviewError> {
     if !review.is_object() {
         return Err(ReviewError::NotAReview(
@@ -150,6 +203,15 @@ pub async fn review(
         BTreeSet::new()
     };
     let fresh: Vec<&ContainerImage> = images.iter().filter(|c| !old.contains(&c.image)).collect();
+    for c in images.iter().filter(|c| old.contains(&c.image)) {
+        if !verdicts.iter().any(|v| v.image == c.image) {
+            verdicts.push(ImageVerdict {
+                image: c.image.clone(),
+                digest: None,
+                result: "unchanged",
+            });
+        }
+    }
 
     // Judge each distinct image once.
     let mut distinct: Vec<String> = Vec::new();
@@ -169,14 +231,37 @@ pub async fn review(
             }
         }
     }
-    let judged = tokio::time::timeout(
-        options.budget,
-        policy.evaluate_many(&refs, options.concurrency, |_, _| {}),
-    )
-    .await;
+    let evaluate = async {
+        match &options.cache {
+            None => {
+                policy
+                    .evaluate_many(&refs, options.concurrency, |_, _| {})
+                    .await
+            }
+            Some(cache) => {
+                use futures_util::StreamExt as _;
+                let mut out: Vec<Option<Decision>> = vec![None; refs.len()];
+                let mut stream = futures_util::stream::iter(refs.iter().cloned().enumerate())
+                    .map(|(i, r)| async move { (i, cache.evaluate(policy, &r).await) })
+                    .buffer_unordered(options.concurrency.max(1));
+                while let Some((i, d)) = stream.next().await {
+                    out[i] = Some(d);
+                }
+                out.into_iter().flatten().collect()
+            }
+        }
+    };
+    let judged = tokio::time::timeout(options.budget, evaluate).await;
     let decisions: BTreeMap<&str, Decision> = match judged {
         Ok(ds) => distinct.iter().map(String::as_str).zip(ds).collect(),
         Err(_) => {
+            for i in &distinct {
+                verdicts.push(ImageVerdict {
+                    image: i.clone(),
+                    digest: None,
+                    result: "pending",
+                });
+            }
             let pending = distinct.join(", ");
             let message = format!(
                 "imgseal: images still being verified when the {:?} budget ran out: {pending}",
@@ -196,13 +281,33 @@ pub async fn review(
     let mut patch = Vec::new();
     for c in &fresh {
         let subject = format!("container {} image {}", c.container, c.image);
+        let mut verdict = |digest: Option<&String>, result: &'static str| {
+            if !verdicts.iter().any(|v| v.image == c.image) {
+                verdicts.push(ImageVerdict {
+                    image: c.image.clone(),
+                    digest: digest.cloned(),
+                    result,
+                });
+            }
+        };
         if let Some(e) = bad.get(&c.image) {
+            verdict(None, "deny");
             denials.push(format!("{subject}: {e}"));
             continue;
         }
         let Some(d) = decisions.get(c.image.as_str()) else {
             continue;
         };
+        let any_failed = d.checks.iter().any(|ch| !ch.passed);
+        verdict(
+            d.digest.as_ref(),
+            match (d.allowed, any_failed, d.mode) {
+                (false, _, _) => "deny",
+                (true, true, Mode::Warn) => "warn",
+                (true, true, _) => "audit",
+                (true, false, _) => "allow",
+            },
+        );
         let failed: Vec<String> = d
             .checks
             .iter()

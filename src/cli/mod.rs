@@ -133,6 +133,67 @@ enum Command {
     /// Kubernetes manifests: verify every image against a policy, pin images to digests.
     #[command(subcommand)]
     K8s(K8sCommand),
+    /// Kubernetes admission: serve the policy as a validating and mutating webhook.
+    #[command(subcommand)]
+    Admission(AdmissionCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdmissionCommand {
+    /// Serve /validate and /mutate (AdmissionReview v1) over HTTPS, with /healthz, /readyz
+    /// and /metrics; the policy and the TLS files are reloaded when they change.
+    Serve(ServeArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum FailurePolicy {
+    /// deny the request when the review budget runs out
+    Deny,
+    /// allow it (with a warning)
+    Allow,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// TLS certificate chain (PEM), reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: PathBuf,
+    /// TLS private key (PEM), reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    tls_key: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:8443")]
+    addr: std::net::SocketAddr,
+    /// Time for one review; keep it below the webhook's timeoutSeconds (default 10s).
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_duration)]
+    budget: std::time::Duration,
+    /// What a review that runs out of budget answers.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Deny)]
+    failure_policy: FailurePolicy,
+    /// Namespace whose requests are allowed unexamined (repeatable; replaces the default).
+    #[arg(long, value_name = "NAMESPACE", default_values_t = ["kube-system".to_string()])]
+    exempt_namespace: Vec<String>,
+    /// How long a verified decision is reused.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    cache_ttl: std::time::Duration,
+    /// How long a tag's digest is reused.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    tag_ttl: std::time::Duration,
+    /// Most decisions held.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    cache_size: usize,
+    /// Images verified at once per review.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    concurrency: usize,
+    /// How often the policy and TLS files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    reload_interval: std::time::Duration,
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    allow_http_registry: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -476,6 +537,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Copy(a) => copy(a).await,
         Command::K8s(K8sCommand::Verify(a)) => k8s_verify(a).await,
         Command::K8s(K8sCommand::Pin(a)) => k8s_pin(a).await,
+        Command::Admission(AdmissionCommand::Serve(a)) => admission_serve(a).await,
     }
 }
 
@@ -1213,6 +1275,43 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
             }
         }
     }
+    Ok(0)
+}
+
+async fn admission_serve(a: ServeArgs) -> Result<u8, Error> {
+    if a.cache_size == 0 || a.concurrency == 0 {
+        return Err(Error::Usage(
+            "--cache-size and --concurrency must be at least 1".into(),
+        ));
+    }
+    if a.budget.is_zero() || a.reload_interval.is_zero() {
+        return Err(Error::Usage(
+            "--budget and --reload-interval must be longer than zero".into(),
+        ));
+    }
+    let config = imgseal::webhook::ServeConfig {
+        policy: a.policy,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
+        addr: a.addr,
+        review: imgseal::admission::ReviewOptions {
+            exempt_namespaces: a.exempt_namespace,
+            mutate: false,
+            budget: a.budget,
+            fail_open: a.failure_policy == FailurePolicy::Allow,
+            concurrency: a.concurrency,
+            cache: None,
+        },
+        store: StoreOptions {
+            allow_http: a.allow_http_registry,
+            ..StoreOptions::default()
+        },
+        cache_ttl: a.cache_ttl,
+        tag_ttl: a.tag_ttl,
+        cache_size: a.cache_size,
+        reload_every: a.reload_interval,
+    };
+    imgseal::webhook::serve(config).await?;
     Ok(0)
 }
 
