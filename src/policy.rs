@@ -953,7 +953,12 @@ impl Policy {
             match Index::from_bytes(&r.manifest.bytes) {
                 Ok(index) => {
                     index_annotations = index.annotations.clone();
+                    // Each platform manifest is inspected once, however often it is listed.
+                    let mut seen = std::collections::HashSet::new();
                     for child in index.manifests {
+                        if !seen.insert(child.digest.clone()) {
+                            continue;
+                        }
                         let label = child
                             .platform
                             .as_ref()
@@ -1139,18 +1144,17 @@ impl Policy {
                         }
                         if !v.verified {
                             why.push(v.reason.clone().unwrap_or_else(|| {
-                                v.signatures
-                                    .iter()
-                                    .filter(|s| !s.verified)
-                                    .map(|s| {
+                                crate::text::bounded_join(
+                                    v.signatures.iter().filter(|s| !s.verified).map(|s| {
                                         format!(
                                             "{}: {}",
                                             s.source,
                                             s.failure.as_deref().unwrap_or("not valid")
                                         )
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
+                                    }),
+                                    "; ",
+                                    crate::text::MAX_LISTED_REASONS,
+                                )
                             }));
                         }
                     }
@@ -1227,7 +1231,11 @@ impl Policy {
             }
             if !why.is_empty() {
                 reason.push_str("; ");
-                reason.push_str(&why.join("; "));
+                reason.push_str(&crate::text::bounded_join(
+                    &why,
+                    "; ",
+                    crate::text::MAX_LISTED_REASONS,
+                ));
             }
             Check::new("signature", false, reason)
         }
