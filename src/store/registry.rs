@@ -1181,6 +1181,31 @@ mod tests {
     }
 
     #[test]
+    fn only_idempotent_requests_are_retried() {
+        let r = |m: Method, tail: &str| {
+            let url = reqwest::Url::parse(&format!("http://127.0.0.1:5000/v2/app/{tail}")).unwrap();
+            is_idempotent(&reqwest::Request::new(m, url))
+        };
+        assert!(r(Method::GET, "manifests/v1"));
+        assert!(r(Method::HEAD, "blobs/sha256:ab"));
+        assert!(r(Method::PUT, "blobs/uploads/u1?digest=sha256:ab"));
+        assert!(r(Method::PUT, "manifests/sha256:ab"));
+        assert!(!r(Method::PUT, "manifests/sha256-ab.sig"));
+        assert!(!r(Method::PUT, "manifests/v1"));
+        assert!(!r(Method::POST, "blobs/uploads/"));
+        assert!(!r(Method::PATCH, "blobs/uploads/u1"));
+    }
+
+    #[test]
+    fn transfer_timeout_is_bounded() {
+        assert_eq!(super::super::transfer_timeout(0), REQUEST_TIMEOUT);
+        assert_eq!(
+            super::super::transfer_timeout(100 * 1024 * 1024 * 1024),
+            super::super::MAX_TRANSFER_TIMEOUT
+        );
+    }
+
+    #[test]
     fn challenges() {
         let p = parse_challenge(
             r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
