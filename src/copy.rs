@@ -317,6 +317,8 @@ pub async fn copy(src: &ImageRef, dst: &ImageRef, options: &StoreOptions) -> Res
     // 4. Attachments of the top manifest and of each child.
     let mut subjects = vec![top.digest.clone()];
     subjects.extend(children);
+    let mut once = HashSet::new();
+    subjects.retain(|d| once.insert(d.clone()));
     for subject in &subjects {
         run.copy_tags(subject).await?;
         run.copy_referrers(subject).await?;
@@ -466,7 +468,18 @@ impl Run<'_> {
         let index = Index::from_bytes(&m.bytes)
             .map_err(|e| Error::invalid(format!("index {}", m.digest), e.to_string()))?;
         let mut children = Vec::new();
+        let mut listed = HashSet::new();
         for entry in &index.manifests {
+            // An index may list one child thousands of times: each is fetched and copied once.
+            if !listed.insert(entry.digest.clone()) {
+                continue;
+            }
+            if let Ok(d) = entry.digest() {
+                if self.manifests_seen.contains(&d) {
+                    children.push(d);
+                    continue;
+                }
+            }
             let what = format!("manifest listed by index {}:", m.digest);
             let child = self
                 .fetch(entry, &what)

@@ -66,6 +66,17 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A registry did not answer before the run's overall deadline
+    /// ([`StoreOptions::deadline`](crate::store::StoreOptions)).
+    #[error("registry {registry} did not answer within the {} deadline ({doing} timed out)", crate::text::go_duration(*budget))]
+    Deadline {
+        /// Registry host.
+        registry: String,
+        /// The whole run's time budget.
+        budget: std::time::Duration,
+        /// What was under way when time ran out.
+        doing: String,
+    },
     /// The registry refused our credentials (or demanded some we do not have).
     #[error("registry {registry} refused access: {reason}")]
     Unauthorized {

@@ -1075,7 +1075,12 @@ impl Policy {
             match Index::from_bytes(&r.manifest.bytes) {
                 Ok(index) => {
                     index_annotations = index.annotations.clone();
+                    // Each platform manifest is inspected once, however often it is listed.
+                    let mut seen = std::collections::HashSet::new();
                     for child in index.manifests {
+                        if !seen.insert(child.digest.clone()) {
+                            continue;
+                        }
                         let label = child
                             .platform
                             .as_ref()
@@ -1266,18 +1271,17 @@ impl Policy {
         // Why one part (the image, or its platform manifest) has no valid signature.
         fn failures(v: &crate::Verification) -> String {
             v.reason.clone().unwrap_or_else(|| {
-                v.signatures
-                    .iter()
-                    .filter(|s| !s.verified)
-                    .map(|s| {
+                crate::text::bounded_join(
+                    v.signatures.iter().filter(|s| !s.verified).map(|s| {
                         format!(
                             "{}: {}",
                             s.source,
                             s.failure.as_deref().unwrap_or("not valid")
                         )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                    }),
+                    "; ",
+                    crate::text::MAX_LISTED_REASONS,
+                )
             })
         }
         let mut absorb =
@@ -1394,7 +1398,11 @@ impl Policy {
             }
             if !why.is_empty() {
                 reason.push_str("; ");
-                reason.push_str(&why.join("; "));
+                reason.push_str(&crate::text::bounded_join(
+                    &why,
+                    "; ",
+                    crate::text::MAX_LISTED_REASONS,
+                ));
             }
             Check::new("signature", false, reason)
         }

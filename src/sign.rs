@@ -408,8 +408,14 @@ impl Signer {
         ];
         if self.recursive && oci::is_index_media_type(&manifest.media_type) {
             let index = Index::from_bytes(&manifest.bytes)?;
+            // Each platform manifest is signed once, however often the index lists it.
+            let mut seen = std::collections::HashSet::new();
+            seen.insert(manifest.digest.clone());
             for child in index.manifests {
                 let d = child.digest()?;
+                if !seen.insert(d.clone()) {
+                    continue;
+                }
                 let m = store
                     .get_manifest(&ManifestRef::Digest(d.clone()))
                     .await?

@@ -45,6 +45,70 @@ pub fn escape_lines(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// `d` the way Go prints a `time.Duration` (cosign's `--timeout`): `3m0s`, `2s`, `1h0m0s`,
+/// `1.5s`, `250ms`.
+///
+/// ```
+/// use std::time::Duration;
+/// use imgseal::text::go_duration;
+/// assert_eq!(go_duration(Duration::from_secs(180)), "3m0s");
+/// assert_eq!(go_duration(Duration::from_secs(2)), "2s");
+/// assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+/// assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+/// assert_eq!(go_duration(Duration::from_millis(250)), "250ms");
+/// ```
+pub fn go_duration(d: std::time::Duration) -> String {
+    let total = d.as_secs();
+    let millis = d.subsec_millis();
+    if total == 0 {
+        return format!("{millis}ms");
+    }
+    let secs = if millis == 0 {
+        format!("{}s", total % 60)
+    } else {
+        let frac = format!("{millis:03}");
+        format!("{}.{}s", total % 60, frac.trim_end_matches('0'))
+    };
+    match (total / 3600, (total / 60) % 60) {
+        (0, 0) => secs,
+        (0, m) => format!("{m}m{secs}"),
+        (h, m) => format!("{h}h{m}m{secs}"),
+    }
+}
+
+/// Join `items` with `sep`, showing at most `max` of them and then `… and N more`, so that a
+/// failure over thousands of candidates stays a readable line.
+///
+/// ```
+/// use imgseal::text::bounded_join;
+/// let v: Vec<String> = (1..=5).map(|i| i.to_string()).collect();
+/// assert_eq!(bounded_join(v.iter(), "; ", 10), "1; 2; 3; 4; 5");
+/// assert_eq!(bounded_join(v.iter(), "; ", 2), "1; 2; … and 3 more");
+/// ```
+pub fn bounded_join<S: AsRef<str>>(
+    items: impl IntoIterator<Item = S>,
+    sep: &str,
+    max: usize,
+) -> String {
+    let mut shown = Vec::new();
+    let mut more = 0usize;
+    for item in items {
+        if shown.len() < max {
+            shown.push(item.as_ref().to_string());
+        } else {
+            more += 1;
+        }
+    }
+    let mut out = shown.join(sep);
+    if more > 0 {
+        out.push_str(&format!("{sep}… and {more} more"));
+    }
+    out
+}
+
+/// How many reasons a failure message lists before summarising the rest.
+pub const MAX_LISTED_REASONS: usize = 10;
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

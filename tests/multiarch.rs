@@ -408,3 +408,42 @@ async fn platform_on_a_single_platform_image_is_a_usage_error() {
     assert_ok(&out);
     assert_eq!(json(&out)["manifests"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn recursive_sign_of_an_index_listing_one_child_5000_times_signs_it_once() {
+    let reg = Registry::start();
+    let cli = Cli::new();
+    let k = cli.keypair("k");
+    let repo = unique_repo("dup");
+    let store = open(&reg.host, &repo);
+    let amd64 = push_platform(&store, "linux", "amd64").await;
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests: vec![amd64.clone(); 5000],
+        ..Index::default()
+    };
+    store
+        .put_manifest(&index.to_bytes().unwrap(), OCI_INDEX, Some("v1"))
+        .await
+        .unwrap();
+    let image = format!("{}/{repo}:v1", reg.host);
+    let out = cli.run(&[
+        "sign",
+        "--recursive",
+        "--key",
+        &k.private,
+        "-o",
+        "json",
+        &image,
+    ]);
+    assert_ok(&out);
+    let s = json(&out);
+    let signed = s["manifests"].as_array().unwrap();
+    assert_eq!(signed.len(), 2, "{s:#}");
+    assert_eq!(signed[1]["digest"], amd64.digest);
+    // Two signatures' worth of requests (resolve, then per manifest: read the .sig tag, upload
+    // payload and config, push, re-read), not 5000.
+    let requests = s["requests"].as_u64().unwrap();
+    assert!(requests < 40, "{requests} requests");
+}

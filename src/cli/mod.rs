@@ -226,6 +226,8 @@ struct K8sArgs {
     /// Allow plain HTTP to registries that are not on loopback.
     #[arg(long)]
     allow_http_registry: bool,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +253,8 @@ struct CopyArgs {
     /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
     #[arg(long)]
     allow_http_registry: bool,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -306,10 +310,20 @@ struct GenerateArgs {
 }
 
 #[derive(Args, Debug)]
+struct TimeoutArgs {
+    /// Give up when the whole command has not finished in this long (e.g. 30s, 3m, 1h, 1m30s),
+    /// as cosign's --timeout.
+    #[arg(short = 't', long = "timeout", value_name = "DURATION", default_value = "3m", value_parser = parse_timeout)]
+    timeout: std::time::Duration,
+}
+
+#[derive(Args, Debug)]
 struct StoreArgs {
     /// Allow plain HTTP to this image's registry even though it is not on loopback.
     #[arg(long)]
     allow_http_registry: bool,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
     /// Treat IMAGE as a ref name (or @digest) inside the OCI image layout at PATH.
     #[arg(long, value_name = "PATH")]
     oci_layout: Option<PathBuf>,
@@ -425,19 +439,53 @@ impl From<FormatArg> for SignatureFormat {
     }
 }
 
+/// A duration like Go's (and cosign's): one or more NUMBER UNIT pairs, units `ms`, `s`, `m`,
+/// `h` and (for expiries) `d`: `30s`, `3m`, `1h`, `1m30s`, `24h`, `30d`. A bare number is seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 24h, 30d or 3600s"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("{s:?} is not a duration like 24h, 30d or 3600s")),
-    };
-    Ok(std::time::Duration::from_secs(secs))
+    let bad = || format!("{s:?} is not a duration like 30s, 3m, 1h30m, 24h or 30d");
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let millis_per: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        let part = n
+            .checked_mul(millis_per)
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(bad)?;
+        total = total.checked_add(part).ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+/// `-t/--timeout`: a [`parse_duration`] of at least one millisecond and at most a year.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: the timeout must be more than zero"));
+    }
+    if d > std::time::Duration::from_secs(366 * 86_400) {
+        return Err(format!("{s:?}: the timeout must be at most a year"));
+    }
+    Ok(d)
 }
 
 #[derive(Subcommand, Debug)]
@@ -501,10 +549,31 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let code = match runtime.block_on(run(cli)) {
+    let budget = timeout_of(&cli.command);
+    let result = runtime.block_on(async {
+        match budget {
+            // The library enforces the deadline on every registry request; this is the
+            // backstop for anything else that would outlast it (with a little grace so the
+            // library's message, which names the registry, wins).
+            Some(b) => tokio::time::timeout(b + std::time::Duration::from_secs(2), run(cli))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Usage(format!(
+                        "did not finish within the {} deadline",
+                        imgseal::text::go_duration(b)
+                    )))
+                }),
+            None => run(cli).await,
+        }
+    });
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
-            errln!("imgseal: error: {e}");
+            if is_deadline(&e) {
+                errln!("imgseal: error: {e}; allow more time with -t/--timeout");
+            } else {
+                errln!("imgseal: error: {e}");
+            }
             if e.is_integrity_failure() {
                 EXIT_FAILED
             } else {
@@ -518,6 +587,27 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
         None => ExitCode::from(code),
+    }
+}
+
+/// The `-t/--timeout` of a command that talks to registries.
+fn timeout_of(c: &Command) -> Option<std::time::Duration> {
+    match c {
+        Command::Sign(a) => Some(a.store.timeout.timeout),
+        Command::Verify(a) => Some(a.store.timeout.timeout),
+        Command::Tree(a) => Some(a.store.timeout.timeout),
+        Command::Copy(a) => Some(a.timeout.timeout),
+        Command::K8s(K8sCommand::Verify(a)) => Some(a.k8s.timeout.timeout),
+        Command::K8s(K8sCommand::Pin(a)) => Some(a.k8s.timeout.timeout),
+        _ => None,
+    }
+}
+
+fn is_deadline(e: &Error) -> bool {
+    match e {
+        Error::Deadline { .. } => true,
+        Error::Usage(m) => m.starts_with("did not finish within the "),
+        _ => false,
     }
 }
 
@@ -611,6 +701,7 @@ fn store_options(store: &StoreArgs) -> StoreOptions {
         allow_http: store.allow_http_registry,
         ..StoreOptions::default()
     }
+    .with_timeout(store.timeout.timeout)
 }
 
 async fn sign(a: SignArgs) -> Result<u8, Error> {
@@ -818,18 +909,23 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         if !own {
             let why = match &part.reason {
                 Some(r) => r.clone(),
-                None => part
-                    .signatures
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{}: {}",
-                            s.source,
-                            s.failure.as_deref().unwrap_or("not valid")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                None => {
+                    let mut why = imgseal::text::bounded_join(
+                        part.signatures.iter().map(|s| {
+                            format!(
+                                "{}: {}",
+                                s.source,
+                                s.failure.as_deref().unwrap_or("not valid")
+                            )
+                        }),
+                        "; ",
+                        imgseal::text::MAX_LISTED_REASONS,
+                    );
+                    if part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
+                        why.push_str(" (see --output json)");
+                    }
+                    why
+                }
             };
             errln!(
                 "imgseal: verification failed for {} ({}): {why}",
@@ -953,7 +1049,8 @@ async fn copy(a: CopyArgs) -> Result<u8, Error> {
     let options = StoreOptions {
         allow_http: a.allow_http_registry,
         ..StoreOptions::default()
-    };
+    }
+    .with_timeout(a.timeout.timeout);
     let r = imgseal::copy::copy(&src, &dst, &options).await?;
     for w in &r.warnings {
         errln!("imgseal: warning: {w}");
@@ -1111,10 +1208,13 @@ async fn k8s_report(a: &K8sArgs) -> Result<(imgseal::k8s::Manifests, imgseal::k8
     for w in &warnings {
         errln!("imgseal: warning: {w}");
     }
-    let policy = policy.with_options(StoreOptions {
-        allow_http: a.allow_http_registry,
-        ..StoreOptions::default()
-    });
+    let policy = policy.with_options(
+        StoreOptions {
+            allow_http: a.allow_http_registry,
+            ..StoreOptions::default()
+        }
+        .with_timeout(a.timeout.timeout),
+    );
     let manifests = imgseal::k8s::Manifests::read(&a.filename)?;
     let report = imgseal::k8s::verify(&policy, &manifests, a.concurrency).await;
     for c in &report.containers {

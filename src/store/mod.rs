@@ -31,6 +31,52 @@ pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Default cap on a signature payload or config blob read during verification.
 pub const MAX_SMALL_BLOB_BYTES: u64 = 4 * 1024 * 1024;
+/// Most referrers examined for one subject, from the referrers API or the tag schema's index
+/// (after duplicates are dropped); the rest are ignored with a warning.
+pub const MAX_REFERRERS: usize = 1000;
+/// Most candidates examined for one image, counted apart: signatures (each `.sig` layer and
+/// each layer of a referrer artifact) and signature artifacts fetched from the referrers list;
+/// the rest are ignored with a warning naming this cap.
+pub const MAX_SIGNATURE_CANDIDATES: usize = 100;
+/// Longest a single blob transfer may take, however large the blob claims to be (the
+/// per-request timeout grows with the announced size up to this).
+pub const MAX_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Default overall time budget of a CLI command (cosign's `--timeout` default).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// An overall deadline for a run (a CLI command, one admission review): every registry request
+/// made with these options is cut off when it passes, and each request's own timeout is
+/// clamped to the time left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    /// When time is up.
+    pub at: std::time::Instant,
+    /// The whole budget (for messages).
+    pub budget: std::time::Duration,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: std::time::Duration) -> Deadline {
+        let now = std::time::Instant::now();
+        Deadline {
+            at: now
+                .checked_add(budget)
+                .unwrap_or(now + MAX_TRANSFER_TIMEOUT * 24),
+            budget,
+        }
+    }
+
+    /// Time left (zero once passed).
+    pub fn remaining(&self) -> std::time::Duration {
+        self.at.saturating_duration_since(std::time::Instant::now())
+    }
+
+    /// True once the deadline has passed (within a few milliseconds of timer slack).
+    pub fn expired(&self) -> bool {
+        self.remaining() <= std::time::Duration::from_millis(20)
+    }
+}
 
 /// State shared by every store opened with (clones of) the same [`StoreOptions`]: one HTTP
 /// client (so connections are pooled and reused across images and repositories) and the
@@ -89,6 +135,17 @@ pub struct StoreOptions {
     pub max_blob_bytes: u64,
     /// Connections and tokens shared by every store opened with these options.
     pub session: Session,
+    /// Overall deadline for everything done with these options (`None`: only per-request
+    /// timeouts). See [`StoreOptions::with_timeout`].
+    pub deadline: Option<Deadline>,
+}
+
+impl StoreOptions {
+    /// These options with an overall deadline `budget` from now.
+    pub fn with_timeout(mut self, budget: std::time::Duration) -> StoreOptions {
+        self.deadline = Some(Deadline::after(budget));
+        self
+    }
 }
 
 impl Default for StoreOptions {
@@ -98,6 +155,7 @@ impl Default for StoreOptions {
             max_manifest_bytes: MAX_MANIFEST_BYTES,
             max_blob_bytes: MAX_SMALL_BLOB_BYTES,
             session: Session::default(),
+            deadline: None,
         }
     }
 }
@@ -251,13 +309,27 @@ impl Store {
         }
         match crate::oci::Index::from_bytes(&m.bytes) {
             Ok(index) => {
-                out.descriptors = index
-                    .manifests
-                    .into_iter()
-                    .filter(|d| {
-                        artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type
-                    })
-                    .collect()
+                // Anyone who can push can list one artifact thousands of times: each digest
+                // counts once, and at most MAX_REFERRERS are kept, as on the API path.
+                let mut seen = std::collections::HashSet::new();
+                let mut dropped = 0usize;
+                for d in index.manifests {
+                    if !(artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type)
+                        || !seen.insert(d.digest.clone())
+                    {
+                        continue;
+                    }
+                    if out.descriptors.len() < MAX_REFERRERS {
+                        out.descriptors.push(d);
+                    } else {
+                        dropped += 1;
+                    }
+                }
+                if dropped > 0 {
+                    out.warnings.push(format!(
+                        "referrers tag {tag} lists more than {MAX_REFERRERS} referrers; the other {dropped} were not examined"
+                    ));
+                }
             }
             Err(e) => out
                 .warnings
@@ -450,6 +522,15 @@ impl Store {
         Ok(BlobCopy::Copied)
     }
 
+    /// The deadline error once the options' overall deadline has passed (registries only:
+    /// a layout has no network to wait for).
+    pub fn check_deadline(&self) -> Result<()> {
+        match self {
+            Store::Registry(s) => s.check_deadline(),
+            Store::Layout(_) => Ok(()),
+        }
+    }
+
     /// How many HTTP requests this store has made (0 for layouts).
     pub fn requests(&self) -> u64 {
         match self {
@@ -472,9 +553,11 @@ pub enum BlobCopy {
 }
 
 /// How long a blob transfer of `size` bytes may take: the usual two minutes plus one second
-/// per 256 KiB, so large layers are not cut off by the client's per-request timeout.
+/// per 256 KiB, so large layers are not cut off by the client's per-request timeout, but never
+/// more than [`MAX_TRANSFER_TIMEOUT`] (a descriptor claiming 100 GB must not buy days). The
+/// overall deadline, when there is one, clamps it further.
 pub(crate) fn transfer_timeout(size: u64) -> std::time::Duration {
-    std::time::Duration::from_secs(120 + size / (256 * 1024))
+    std::time::Duration::from_secs(120 + size / (256 * 1024)).min(MAX_TRANSFER_TIMEOUT)
 }
 
 /// A unique temporary file name for staging blob `digest`.

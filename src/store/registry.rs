@@ -35,6 +35,8 @@ pub struct Repository {
     authorization: Mutex<Option<HeaderValue>>,
     requests: AtomicU64,
     options: StoreOptions,
+    /// Blobs fetched in this run: verified content, or `None` for a blob that is missing.
+    blobs: Mutex<std::collections::HashMap<Digest, Option<std::sync::Arc<[u8]>>>>,
 }
 
 pub(crate) fn install_crypto_provider() {
@@ -54,7 +56,7 @@ impl Repository {
         let http = options.session.client(|| {
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(120))
+                .timeout(REQUEST_TIMEOUT)
                 .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| Error::Registry {
@@ -76,6 +78,7 @@ impl Repository {
             ))),
             requests: AtomicU64::new(0),
             options: options.clone(),
+            blobs: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -98,7 +101,10 @@ impl Repository {
         }
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> Error {
+    fn transport_error(&self, e: reqwest::Error, doing: &str) -> Error {
+        if e.is_timeout() && self.options.deadline.is_some_and(|d| d.expired()) {
+            return self.deadline_error(doing);
+        }
         let mut msg = if e.is_connect() {
             format!("cannot connect to {}://{}", self.scheme, self.api_host)
         } else if e.is_timeout() {
@@ -127,15 +133,25 @@ impl Repository {
 
     /// [`Repository::send`] for requests whose building can fail (a body opened from a file,
     /// re-opened for the retry after an auth challenge since a stream cannot be replayed).
+    ///
+    /// Idempotent requests (GET, HEAD, and the PUT of content-addressed blobs and manifests)
+    /// are retried on `429`/`502`/`503`/`504` and on connections reset or closed mid-request:
+    /// at most [`MAX_ATTEMPTS`] attempts, waiting 100 ms then 400 ms (or what `Retry-After`
+    /// asks, up to [`MAX_RETRY_AFTER`]), never past the deadline. A POST is never retried.
     async fn try_send(
         &self,
         build: impl Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder>,
     ) -> Result<reqwest::Response> {
         let mut answered = false;
+        let mut attempt = 0u32;
         loop {
             let mut req = build(&self.http)?
                 .build()
                 .map_err(|e| self.err(format!("cannot build request: {e}")))?;
+            let doing = format!("{} {}", req.method(), req.url().path());
+            let retryable = is_idempotent(&req);
+            let own_timeout = req.timeout().copied().unwrap_or(REQUEST_TIMEOUT);
+            *req.timeout_mut() = Some(self.clamp(own_timeout, &doing)?);
             // Credentials go only to the registry itself (scheme, host and port), as docker,
             // containerd and go-containerregistry do: never to a host an upload `Location`
             // or a redirect names.
@@ -145,11 +161,37 @@ impl Repository {
                 req.headers_mut().insert(AUTHORIZATION, a);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let resp = self
-                .http
-                .execute(req)
-                .await
-                .map_err(|e| self.transport_error(e))?;
+            let sent = self.within_deadline(self.http.execute(req), &doing).await?;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    if retryable && is_reset(&e) && self.backoff(attempt, None).await {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(self.transport_error(e, &doing));
+                }
+            };
+            if retryable
+                && matches!(
+                    resp.status(),
+                    StatusCode::TOO_MANY_REQUESTS
+                        | StatusCode::BAD_GATEWAY
+                        | StatusCode::SERVICE_UNAVAILABLE
+                        | StatusCode::GATEWAY_TIMEOUT
+                )
+            {
+                let asked = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                if self.backoff(attempt, Some(asked)).await {
+                    attempt += 1;
+                    continue;
+                }
+            }
             if resp.status() != StatusCode::UNAUTHORIZED || answered || !ours {
                 if matches!(
                     resp.status(),
@@ -182,6 +224,86 @@ impl Repository {
             if let Ok(mut g) = self.authorization.lock() {
                 *g = Some(value);
             }
+        }
+    }
+
+    /// Wait before retry number `attempt + 1`; false (no wait) when no attempt is left, the
+    /// server asks for longer than [`MAX_RETRY_AFTER`], or the wait would run past the
+    /// deadline. `retry_after` is `Some` for status answers (with the header's value, if any).
+    async fn backoff(&self, attempt: u32, retry_after: Option<Option<Duration>>) -> bool {
+        if attempt + 1 >= MAX_ATTEMPTS {
+            return false;
+        }
+        let mut wait = Duration::from_millis(100 * 4u64.pow(attempt));
+        if let Some(Some(asked)) = retry_after {
+            if asked > MAX_RETRY_AFTER {
+                return false;
+            }
+            wait = wait.max(asked);
+        }
+        if let Some(d) = &self.options.deadline {
+            if wait >= d.remaining() {
+                return false;
+            }
+        }
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// `timeout` clamped to the time left before the deadline; the deadline error when none is.
+    fn clamp(&self, timeout: Duration, doing: &str) -> Result<Duration> {
+        match &self.options.deadline {
+            None => Ok(timeout),
+            Some(d) if d.expired() => Err(self.deadline_error(doing)),
+            Some(d) => Ok(timeout.min(d.remaining())),
+        }
+    }
+
+    /// The deadline error once the overall deadline has passed.
+    pub(crate) fn check_deadline(&self) -> Result<()> {
+        match &self.options.deadline {
+            Some(d) if d.expired() => Err(self.deadline_error("examining signatures")),
+            _ => Ok(()),
+        }
+    }
+
+    fn deadline_error(&self, doing: &str) -> Error {
+        Error::Deadline {
+            registry: self.registry.clone(),
+            budget: self.options.deadline.map(|d| d.budget).unwrap_or_default(),
+            doing: doing.to_string(),
+        }
+    }
+
+    /// Run `fut`, cut off (with the deadline error) when the overall deadline passes.
+    async fn within_deadline<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+        doing: &str,
+    ) -> Result<T> {
+        match &self.options.deadline {
+            None => Ok(fut.await),
+            Some(d) => tokio::time::timeout_at(tokio::time::Instant::from_std(d.at), fut)
+                .await
+                .map_err(|_| self.deadline_error(doing)),
+        }
+    }
+
+    /// Read a response body with [`read_capped`], under the overall deadline; a timeout once
+    /// the deadline has passed is reported as the deadline.
+    async fn read_body(&self, resp: reqwest::Response, cap: u64, what: &str) -> Result<Vec<u8>> {
+        let doing = format!("reading {what}");
+        match self
+            .within_deadline(read_capped(resp, cap, what), &doing)
+            .await?
+        {
+            Err(Error::Registry { reason, .. })
+                if reason.contains("timed out")
+                    && self.options.deadline.is_some_and(|d| d.expired()) =>
+            {
+                Err(self.deadline_error(&doing))
+            }
+            other => other,
         }
     }
 
@@ -262,16 +384,27 @@ impl Repository {
                 url.split('?').next().unwrap_or("")
             )));
         }
-        let mut req = self.http.get(&url);
+        let doing = "token exchange".to_string();
+        let mut req = self
+            .http
+            .get(&url)
+            .timeout(self.clamp(REQUEST_TIMEOUT, &doing)?);
         if let Some((u, p)) = &creds {
             req = req.basic_auth(u, Some(p));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let resp = self
+            .within_deadline(req.send(), &doing)
+            .await?
+            .map_err(|e| self.transport_error(e, &doing))?;
         let status = resp.status();
-        let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response")
+        let body = match self
+            .read_body(resp, MAX_TOKEN_RESPONSE, "token response")
             .await
-            .map_err(|e| unauthorized(format!("token exchange failed: {e}")))?;
+        {
+            Err(e @ Error::Deadline { .. }) => return Err(e),
+            other => other.map_err(|e| unauthorized(format!("token exchange failed: {e}")))?,
+        };
         if !status.is_success() {
             let hint = if creds.is_some() {
                 format!("check your credentials (docker login {})", self.registry)
@@ -313,13 +446,24 @@ impl Repository {
 
     async fn error_for(&self, resp: reqwest::Response, what: &str) -> Error {
         let status = resp.status();
-        let body = read_capped(resp, 1024, what).await.unwrap_or_default();
+        let body = self.read_body(resp, 1024, what).await.unwrap_or_default();
         let text = one_line(&body);
         self.err(format!(
             "HTTP {} for {what}: {}",
             status.as_u16(),
             text.trim()
         ))
+    }
+
+    /// A failed body read: "timed out" (or the deadline) when it was a timeout.
+    fn body_error(&self, e: reqwest::Error, what: &str) -> Error {
+        if e.is_timeout() {
+            if self.options.deadline.is_some_and(|d| d.expired()) {
+                return self.deadline_error(&format!("reading {what}"));
+            }
+            return self.err(format!("reading {what} timed out"));
+        }
+        self.err(format!("reading {what}: {e}"))
     }
 
     /// Fetch a manifest by tag or digest; `Ok(None)` on 404.
@@ -346,7 +490,9 @@ impl Repository {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.parse::<Digest>().ok());
-        let bytes = read_capped(resp, self.options.max_manifest_bytes, &what).await?;
+        let bytes = self
+            .read_body(resp, self.options.max_manifest_bytes, &what)
+            .await?;
         let digest = match r {
             ManifestRef::Digest(d) => {
                 d.verify(&bytes, &what)?;
@@ -381,19 +527,49 @@ impl Repository {
         if size > cap {
             return Err(Error::TooLarge { what, limit: cap });
         }
+        let not_found = || Error::NotFound {
+            what: format!("{what} in {}", self.repository),
+        };
+        // Within a run, a blob is asked for once: what it was (verified), or that it is missing.
+        let cached = self.blobs.lock().ok().and_then(|c| c.get(digest).cloned());
+        match cached {
+            Some(None) => return Err(not_found()),
+            Some(Some(bytes)) if bytes.len() as u64 > size.min(cap) => {
+                return Err(Error::TooLarge {
+                    what,
+                    limit: size.min(cap),
+                })
+            }
+            Some(Some(bytes)) => return Ok(bytes.to_vec()),
+            None => {}
+        }
         let url = self.url(&format!("blobs/{digest}"));
         let resp = self.send(|c| c.get(&url)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
-            return Err(Error::NotFound {
-                what: format!("{what} in {}", self.repository),
-            });
+            self.remember_blob(digest, None);
+            return Err(not_found());
         }
         if !resp.status().is_success() {
             return Err(self.error_for(resp, &what).await);
         }
-        let bytes = read_capped(resp, size.min(cap), &what).await?;
+        let bytes = self.read_body(resp, size.min(cap), &what).await?;
         digest.verify(&bytes, &what)?;
+        self.remember_blob(digest, Some(&bytes));
         Ok(bytes)
+    }
+
+    /// Remember blob `digest`'s verified content (`None`: it is missing) for the rest of the
+    /// run, within [`MAX_CACHED_BLOB_BYTES`] of content and [`MAX_CACHED_BLOBS`] entries.
+    fn remember_blob(&self, digest: &Digest, bytes: Option<&[u8]>) {
+        let Ok(mut cache) = self.blobs.lock() else {
+            return;
+        };
+        let held: usize = cache.values().flatten().map(|b| b.len()).sum();
+        let adds = bytes.map_or(0, <[u8]>::len);
+        if cache.len() >= MAX_CACHED_BLOBS || held + adds > MAX_CACHED_BLOB_BYTES {
+            return;
+        }
+        cache.insert(digest.clone(), bytes.map(std::sync::Arc::from));
     }
 
     /// True when the repository has blob `digest` (HEAD).
@@ -534,7 +710,7 @@ impl Repository {
         let what = format!("blob {digest}");
         let url = self.url(&format!("blobs/{digest}"));
         let timeout = super::transfer_timeout(size);
-        let mut resp = self.send(|c| c.get(&url).timeout(timeout)).await?;
+        let resp = self.send(|c| c.get(&url).timeout(timeout)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(Error::NotFound {
                 what: format!("{what} in {}", self.repository),
@@ -548,14 +724,15 @@ impl Repository {
                 return Err(Error::TooLarge { what, limit: size });
             }
         }
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| self.err(format!("reading {what}: {e}")))?
-        {
-            out.write(&chunk).await?;
-        }
-        Ok(())
+        let doing = format!("reading {what}");
+        let stream = async {
+            let mut resp = resp;
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.body_error(e, &what))? {
+                out.write(&chunk).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        self.within_deadline(stream, &doing).await?
     }
 
     /// Upload the `size`-byte file at `path` (already verified to hash to `digest`) as blob
@@ -661,7 +838,7 @@ impl Repository {
         artifact_type: Option<&str>,
     ) -> Result<Option<(Vec<crate::oci::Descriptor>, Vec<String>)>> {
         const MAX_PAGES: usize = 64;
-        const MAX_ENTRIES: usize = 1000;
+        const MAX_ENTRIES: usize = super::MAX_REFERRERS;
         let mut seen_digests = std::collections::HashSet::new();
         let mut url = self.url(&format!("referrers/{subject}"));
         if let Some(t) = artifact_type {
@@ -711,12 +888,13 @@ impl Repository {
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_next_link);
-            let body = read_capped(
-                resp,
-                self.options.max_manifest_bytes,
-                &format!("referrers of {subject}"),
-            )
-            .await?;
+            let body = self
+                .read_body(
+                    resp,
+                    self.options.max_manifest_bytes,
+                    &format!("referrers of {subject}"),
+                )
+                .await?;
             let index = crate::oci::Index::from_bytes(&body).map_err(|e| {
                 Error::invalid(
                     format!("referrers of {subject} from {}", self.registry),
@@ -792,7 +970,11 @@ pub(crate) async fn read_capped(
     loop {
         let chunk = resp.chunk().await.map_err(|e| Error::Registry {
             registry: resp.url().host_str().unwrap_or("").to_string(),
-            reason: format!("reading {what}: {e}"),
+            reason: if e.is_timeout() {
+                format!("reading {what} timed out")
+            } else {
+                format!("reading {what}: {e}")
+            },
         })?;
         let Some(chunk) = chunk else { break };
         if buf.len() as u64 + chunk.len() as u64 > cap {
@@ -801,6 +983,65 @@ pub(crate) async fn read_capped(
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// The client's per-request timeout (each request's own timeout unless it sets a longer one).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Attempts of an idempotent request answered 429/502/503/504 or cut by a connection reset.
+const MAX_ATTEMPTS: u32 = 3;
+/// The longest `Retry-After` honoured; a server asking for longer gets no retry.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// Blobs remembered per repository and run (present or missing).
+const MAX_CACHED_BLOBS: usize = 4096;
+/// Content remembered per repository and run.
+const MAX_CACHED_BLOB_BYTES: usize = 32 * 1024 * 1024;
+
+/// True for requests that may be sent again: GET and HEAD, and PUTs of content-addressed
+/// things (a blob upload completed by `digest=`, a manifest pushed by digest). Never a POST
+/// (it opens an upload session) or a PUT to a tag (the tag-update loop retries those itself).
+fn is_idempotent(req: &reqwest::Request) -> bool {
+    match *req.method() {
+        Method::GET | Method::HEAD => true,
+        Method::PUT => {
+            let url = req.url();
+            url.query_pairs().any(|(k, _)| k == "digest")
+                || url
+                    .path()
+                    .rsplit_once("/manifests/")
+                    .is_some_and(|(_, r)| r.contains(':'))
+        }
+        _ => false,
+    }
+}
+
+/// True for transport failures worth one more attempt: the connection was reset or closed
+/// mid-request (not a timeout, a refused connection, a redirect loop or a bad request).
+fn is_reset(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || e.is_redirect() || e.is_builder() || e.is_status() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        let text = s.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Percent-encode a query value (media types contain `+` and `/`).
@@ -937,6 +1178,31 @@ mod tests {
         )
         .unwrap();
         assert!(plain.resolve_location("http://127.0.0.1:5000/u1").is_ok());
+    }
+
+    #[test]
+    fn only_idempotent_requests_are_retried() {
+        let r = |m: Method, tail: &str| {
+            let url = reqwest::Url::parse(&format!("http://127.0.0.1:5000/v2/app/{tail}")).unwrap();
+            is_idempotent(&reqwest::Request::new(m, url))
+        };
+        assert!(r(Method::GET, "manifests/v1"));
+        assert!(r(Method::HEAD, "blobs/sha256:ab"));
+        assert!(r(Method::PUT, "blobs/uploads/u1?digest=sha256:ab"));
+        assert!(r(Method::PUT, "manifests/sha256:ab"));
+        assert!(!r(Method::PUT, "manifests/sha256-ab.sig"));
+        assert!(!r(Method::PUT, "manifests/v1"));
+        assert!(!r(Method::POST, "blobs/uploads/"));
+        assert!(!r(Method::PATCH, "blobs/uploads/u1"));
+    }
+
+    #[test]
+    fn transfer_timeout_is_bounded() {
+        assert_eq!(super::super::transfer_timeout(0), REQUEST_TIMEOUT);
+        assert_eq!(
+            super::super::transfer_timeout(100 * 1024 * 1024 * 1024),
+            super::super::MAX_TRANSFER_TIMEOUT
+        );
     }
 
     #[test]

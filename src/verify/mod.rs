@@ -4,7 +4,7 @@
 use crate::formats::cosign::{self, Payload, SignatureManifest};
 use crate::reference::ImageRef;
 use crate::sign::{resolve, Resolved};
-use crate::store::{ManifestRef, Store, StoreOptions};
+use crate::store::{ManifestRef, Store, StoreOptions, MAX_SIGNATURE_CANDIDATES};
 use crate::{Digest, PublicKey, Reference, Result};
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -346,10 +346,16 @@ impl Verifier {
         // A manifest at the `.sig` tag that also names the image as its subject is listed as a
         // referrer too (a layout's index.json lists it): examined once.
         let tagged = sig_manifest.as_ref().map(|m| m.digest.to_string());
+        // Anyone who can push can attach thousands of candidates: at most
+        // MAX_SIGNATURE_CANDIDATES are examined per image.
+        let mut budget = Candidates::default();
         if let Some(sig) = sig_manifest {
             match SignatureManifest::from_bytes(&sig.bytes) {
                 Ok(parsed) => {
                     for (i, layer) in parsed.layers.iter().enumerate() {
+                        if !budget.take_signature() {
+                            break;
+                        }
                         let source = format!("tag {tag}, layer {i}");
                         let check = self
                             .check_layer(store, layer, digest, identity, required, &source)
@@ -382,6 +388,17 @@ impl Verifier {
         for entry in referrers.descriptors {
             if tagged.as_deref() == Some(entry.digest.as_str()) {
                 continue;
+            }
+            let at = entry.artifact_type.as_deref();
+            let examined = match at {
+                Some(crate::formats::notation::ARTIFACT_TYPE) => notation_statement.is_some(),
+                Some(cosign::BUNDLE_ARTIFACT_TYPE | cosign::SIGNATURE_ARTIFACT_TYPE) => {
+                    cosign_wanted
+                }
+                _ => false,
+            };
+            if examined && !budget.take_artifact() {
+                break;
             }
             if entry.artifact_type.as_deref() == Some(crate::formats::notation::ARTIFACT_TYPE) {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
@@ -439,6 +456,9 @@ impl Verifier {
                     }
                 };
                 for (i, layer) in artifact.layers.iter().enumerate() {
+                    if !budget.take_signature() {
+                        break;
+                    }
                     let source = format!("{where_}, layer {i}");
                     match self
                         .check_bundle(store, layer, manifest, required, &source)
@@ -473,6 +493,9 @@ impl Verifier {
                 }
             };
             for (i, layer) in artifact.layers.iter().enumerate() {
+                if !budget.take_signature() {
+                    break;
+                }
                 let source = format!("{where_}, layer {i}");
                 let check = self
                     .check_layer(store, layer, digest, identity, required, &source)
@@ -481,6 +504,16 @@ impl Verifier {
                     return Ok(result);
                 }
             }
+        }
+        // A candidate that could not be fetched in time says nothing about the image: the
+        // run failed, it was not refused.
+        if !result.verified {
+            store.check_deadline()?;
+        }
+        if budget.capped {
+            result.warnings.push(format!(
+                "{digest} has more than {MAX_SIGNATURE_CANDIDATES} candidate signatures or signature artifacts; only the first {MAX_SIGNATURE_CANDIDATES} of each were examined"
+            ));
         }
         if result.signatures.is_empty() {
             result.reason = Some(match unreadable_tag {
@@ -679,6 +712,37 @@ impl Verifier {
             }
         }
         Ok((payload, signer, signer_key))
+    }
+}
+
+/// How many candidates one image has had examined: signatures (each `.sig` layer, each
+/// referrer artifact's layer) and signature artifacts fetched from the referrers list, each
+/// up to [`MAX_SIGNATURE_CANDIDATES`].
+#[derive(Default)]
+struct Candidates {
+    signatures: usize,
+    artifacts: usize,
+    capped: bool,
+}
+
+impl Candidates {
+    /// Count one more signature; false (and remembered) once the cap is reached.
+    fn take_signature(&mut self) -> bool {
+        Self::take(&mut self.signatures, &mut self.capped)
+    }
+
+    /// Count one more signature artifact; false (and remembered) once the cap is reached.
+    fn take_artifact(&mut self) -> bool {
+        Self::take(&mut self.artifacts, &mut self.capped)
+    }
+
+    fn take(used: &mut usize, capped: &mut bool) -> bool {
+        if *used >= MAX_SIGNATURE_CANDIDATES {
+            *capped = true;
+            return false;
+        }
+        *used += 1;
+        true
     }
 }
 

@@ -28,7 +28,18 @@ pub enum Body {
     Announced(u64),
     /// Chunked transfer encoding (no Content-Length), streaming up to N bytes of spaces.
     Chunked(u64),
+    /// `Content-Length: announced`, then these bytes, then nothing more: the connection is
+    /// held open (up to [`HOLD_LIMIT`]) until the client hangs up.
+    Stall { announced: u64, prefix: Vec<u8> },
+    /// `Content-Length: announced`, then one space every `every` until the client hangs up
+    /// (or [`HOLD_LIMIT`] passes).
+    Trickle { announced: u64, every: Duration },
+    /// No answer at all: the connection is closed as soon as the request head is read.
+    Hangup,
 }
+
+/// The longest a stalled or trickling connection is held open by the server.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct Reply {
@@ -231,6 +242,11 @@ impl Drop for Server {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        401 => "Unauthorized",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
         404 => "Not Found",
         500 => "Internal Server Error",
         _ => "Whatever",
@@ -301,6 +317,10 @@ fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 ),
             )
         });
+    if matches!(reply.body, Body::Hangup) {
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+        return Ok(());
+    }
     let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (k, v) in &reply.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
@@ -310,6 +330,10 @@ fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
         Body::Bytes(b) => out.push_str(&format!("Content-Length: {}\r\n", b.len())),
         Body::Announced(n) => out.push_str(&format!("Content-Length: {n}\r\n")),
         Body::Chunked(_) => out.push_str("Transfer-Encoding: chunked\r\n"),
+        Body::Stall { announced, .. } | Body::Trickle { announced, .. } => {
+            out.push_str(&format!("Content-Length: {announced}\r\n"))
+        }
+        Body::Hangup => {}
     }
     out.push_str("\r\n");
     conn.write_all(out.as_bytes())?;
@@ -317,7 +341,45 @@ fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
         return Ok(());
     }
     match &reply.body {
+        Body::Hangup => {}
         Body::Bytes(b) => conn.write_all(b)?,
+        Body::Stall { prefix, .. } => {
+            conn.write_all(prefix)?;
+            let _ = conn.flush();
+            // Hold the connection until the client hangs up (a read of 0 bytes).
+            conn.set_read_timeout(Some(Duration::from_millis(100)))?;
+            let start = std::time::Instant::now();
+            let mut b = [0u8; 512];
+            while start.elapsed() < HOLD_LIMIT {
+                match conn.read(&mut b) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
+                }
+            }
+            shared
+                .sent
+                .lock()
+                .unwrap()
+                .insert(target, prefix.len() as u64);
+        }
+        Body::Trickle { announced, every } => {
+            let start = std::time::Instant::now();
+            let mut sent = 0u64;
+            while sent < *announced && start.elapsed() < HOLD_LIMIT {
+                if conn.write_all(b" ").and_then(|_| conn.flush()).is_err() {
+                    break; // the client hung up
+                }
+                sent += 1;
+                std::thread::sleep(*every);
+            }
+            shared.sent.lock().unwrap().insert(target, sent);
+        }
         Body::Announced(total) | Body::Chunked(total) => {
             let chunked = matches!(reply.body, Body::Chunked(_));
             let block = vec![b' '; 64 * 1024];
