@@ -252,7 +252,20 @@ impl Store {
     ) -> Result<ReferrerScheme> {
         let indexed = match self {
             Store::Registry(r) => {
-                let (_, oci_subject) = r.put_manifest_subject(manifest, media_type, None).await?;
+                // Pushed by digest, so idempotent: retried when the registry fails it
+                // transiently (docker-registry answers 400 MANIFEST_BLOB_UNKNOWN while another
+                // client uploads a blob it names, such as the shared empty config).
+                let mut failures = 0;
+                let oci_subject = loop {
+                    match r.put_manifest_subject(manifest, media_type, None).await {
+                        Ok((_, s)) => break s,
+                        Err(crate::Error::Registry { .. }) if failures + 1 < MAX_FAILURES => {
+                            failures += 1;
+                            pause().await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
                 oci_subject.as_deref() == Some(subject.to_string().as_str())
             }
             Store::Layout(l) => {
