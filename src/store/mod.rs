@@ -316,18 +316,20 @@ impl Store {
     /// (docker-registry 2.8 ignores `If-Match` on a manifest `PUT`), so lost updates are caught
     /// after the fact:
     ///
-    /// 1. read the tag; `update` returns `None` when our entry is already there (done), or the
+    /// 1. read the tag; `update` returns `None` when our entry is already there, or the
     ///    manifest to write and the blobs it needs;
-    /// 2. blobs not yet uploaded are uploaded, then the tag is read again, so that the write
-    ///    follows its read directly: the window in which a concurrent writer can slip in is one
-    ///    manifest `GET` and one `PUT`, never a blob upload;
-    /// 3. write, then wait a random 1–3 times that read → write window (at least
-    ///    [`CONFIRM_MIN`], at most [`CONFIRM_MAX`]) so a concurrent writer that read the old
-    ///    version has landed its write, and read again (step 1): if our entry is gone it is
-    ///    merged on top of theirs and written again.
+    /// 2. blobs not yet uploaded are uploaded and the tag is read again (step 1): a write only
+    ///    ever follows its read directly, so the window in which a concurrent writer can slip
+    ///    in is one manifest `GET` and one `PUT`, never a blob upload;
+    /// 3. write, then wait a random 1–3 times the longest read → write window measured so
+    ///    far (at least [`CONFIRM_MIN`], at most [`CONFIRM_MAX`]), so that a concurrent
+    ///    writer that read the old version has landed its write, and read again (step 1):
+    ///    our entry gone is merged on top of theirs and written again; our entry there is
+    ///    confirmed [`CONFIRMATIONS`] times, each after such a wait, before we return.
     ///
     /// Gives up with an error naming `what` (never a false success) after our entry was found
-    /// overwritten [`MAX_OVERWRITES`] times, or after [`MAX_FAILURES`] transient registry errors.
+    /// overwritten [`MAX_OVERWRITES`] times, after [`MAX_FAILURES`] transient registry errors,
+    /// or after [`MAX_ROUNDS`] reads.
     pub(crate) async fn update_tag(
         &self,
         tag: &str,
@@ -335,8 +337,9 @@ impl Store {
         mut update: impl FnMut(Option<&Manifest>) -> Result<Option<TagWrite>>,
     ) -> Result<TagUpdate> {
         let mut uploaded = std::collections::HashSet::new();
-        let (mut wrote, mut confirming) = (false, false);
-        let (mut overwritten, mut prepared, mut failures) = (0, 0, 0);
+        let (mut wrote, mut written) = (false, false);
+        let (mut overwritten, mut confirmed, mut failures) = (0, 0, 0);
+        let mut window = std::time::Duration::ZERO;
         let transient = |e: crate::Error, failures: &mut usize| match e {
             crate::Error::Registry { .. } if *failures + 1 < MAX_FAILURES => {
                 *failures += 1;
@@ -356,12 +359,20 @@ impl Store {
             };
             let read_time = read_started.elapsed();
             let Some(write) = update(current.as_ref())? else {
-                return Ok(TagUpdate {
-                    wrote,
-                    digest: current.map(|m| m.digest),
-                });
+                // There: done if we never wrote (it was there already) or have seen our
+                // write survive CONFIRMATIONS waits.
+                confirmed += 1;
+                if !written || confirmed >= CONFIRMATIONS {
+                    return Ok(TagUpdate {
+                        wrote,
+                        digest: current.map(|m| m.digest),
+                    });
+                }
+                confirm_delay(window).await;
+                continue;
             };
-            if std::mem::take(&mut confirming) {
+            confirmed = 0;
+            if std::mem::take(&mut written) {
                 overwritten += 1;
                 if overwritten >= MAX_OVERWRITES {
                     return Err(crate::Error::invalid(
@@ -376,7 +387,6 @@ impl Store {
                 .filter(|b| !uploaded.contains(&Digest::sha256(b)))
                 .collect();
             if !missing.is_empty() {
-                let mut failed = false;
                 for b in missing {
                     match self.put_blob(b).await {
                         Ok(d) => {
@@ -384,21 +394,12 @@ impl Store {
                         }
                         Err(e) => {
                             transient(e, &mut failures)?;
-                            failed = true;
+                            pause().await;
                             break;
                         }
                     }
                 }
-                if failed {
-                    pause().await;
-                    continue;
-                }
-                // Read again so the write follows its read directly; under heavy contention
-                // (the tag keeps changing) write after the upload and let the re-read confirm.
-                if prepared < MAX_PREPARES {
-                    prepared += 1;
-                    continue;
-                }
+                continue; // read again, so that the write follows its read directly
             }
             let put_started = std::time::Instant::now();
             wrote = true;
@@ -406,10 +407,7 @@ impl Store {
                 .put_manifest(&write.manifest, &write.media_type, Some(tag))
                 .await
             {
-                Ok(_) => {
-                    confirming = true;
-                    prepared = 0;
-                }
+                Ok(_) => written = true,
                 Err(e) => {
                     // Also a manifest pushed while another client still uploads a blob it
                     // names (docker-registry: 400 MANIFEST_BLOB_UNKNOWN).
@@ -418,11 +416,12 @@ impl Store {
                     continue;
                 }
             }
-            confirm_delay(read_time + put_started.elapsed()).await;
+            window = window.max(read_time + put_started.elapsed());
+            confirm_delay(window).await;
         }
         Err(crate::Error::invalid(
             format!("tag {tag}"),
-            format!("could not add the {what} in {MAX_ROUNDS} rounds (concurrent writers or a failing registry); re-run to retry"),
+            format!("could not add the {what} in {MAX_ROUNDS} reads (concurrent writers or a failing registry); re-run to retry"),
         ))
     }
 
@@ -544,15 +543,15 @@ pub(crate) const MAX_OVERWRITES: usize = 8;
 /// ... or after this many transient registry errors (5xx, a blob another client is uploading).
 pub(crate) const MAX_FAILURES: usize = 8;
 /// ... and reads the tag at most this many times in all.
-const MAX_ROUNDS: usize = 48;
-/// Consecutive re-reads to get the write directly after its read when blobs had to be uploaded.
-const MAX_PREPARES: usize = 3;
+pub(crate) const MAX_ROUNDS: usize = 64;
+/// Reads, each after a confirmation wait, that must find our written entry in place.
+pub(crate) const CONFIRMATIONS: usize = 2;
 /// Shortest wait before the confirming re-read.
 pub(crate) const CONFIRM_MIN: std::time::Duration = std::time::Duration::from_millis(10);
 /// Longest wait before the confirming re-read.
 pub(crate) const CONFIRM_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Wait a random 1–3 × `window` (the read → write window just measured), clamped to
+/// Wait a random 1–3 × `window` (the longest read → write window measured), clamped to
 /// [`CONFIRM_MIN`]..[`CONFIRM_MAX`]: long enough for a concurrent writer that read the tag
 /// before our write to have landed theirs; random so that signers fall out of step.
 async fn confirm_delay(window: std::time::Duration) {
