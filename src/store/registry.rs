@@ -488,18 +488,7 @@ impl Repository {
             status.as_u16(),
             text.trim()
         ));
-        let transient_code = [
-            "DIGEST_INVALID",
-            "BLOB_UPLOAD_UNKNOWN",
-            "BLOB_UPLOAD_INVALID",
-            "BLOB_UNKNOWN",
-        ]
-        .iter()
-        .any(|c| text.contains(c));
-        let transient = status.is_server_error()
-            || (matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
-                && transient_code);
-        if transient {
+        if transient_upload_failure(status, &text) {
             Ok(Some(err))
         } else {
             Err(err)
@@ -881,6 +870,21 @@ pub(crate) async fn read_capped(
 }
 
 /// Percent-encode a query value (media types contain `+` and `/`).
+/// True when a failed blob upload step (`status`, error body `text`) is worth retrying: a 5xx,
+/// or a `400`/`404` whose error code names the digest or the upload session, as
+/// docker-registry answers when several clients upload the same blob at once.
+fn transient_upload_failure(status: StatusCode, text: &str) -> bool {
+    const CODES: [&str; 4] = [
+        "DIGEST_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UNKNOWN",
+    ];
+    status.is_server_error()
+        || (matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
+            && CODES.iter().any(|c| text.contains(c)))
+}
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -1029,6 +1033,25 @@ mod tests {
         let p = parse_challenge("Bearer realm=unquoted, service=\"x\"");
         assert_eq!(p["realm"], "unquoted");
         assert_eq!(p["service"], "x");
+    }
+
+    #[test]
+    fn transient_upload_failures() {
+        let t = |code: u16, body: &str| {
+            transient_upload_failure(StatusCode::from_u16(code).unwrap(), body)
+        };
+        assert!(t(500, ""));
+        assert!(t(503, "upstream unavailable"));
+        assert!(t(
+            400,
+            r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#
+        ));
+        assert!(t(404, r#"{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}"#));
+        // Not transient: retrying cannot help.
+        assert!(!t(400, r#"{"errors":[{"code":"NAME_INVALID"}]}"#));
+        assert!(!t(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#));
+        assert!(!t(413, ""));
+        assert!(!t(405, r#"{"errors":[{"code":"UNSUPPORTED"}]}"#));
     }
 
     #[test]
