@@ -278,3 +278,62 @@ async fn concurrent_copies_and_signers_merge_every_sig_layer() {
         "only {succeeded} of {total} succeeded: {failures:#?}"
     );
 }
+
+/// A writer that keeps putting back a `.sig` manifest without our layer (every few ms,
+/// straight to the registry) while `imgseal sign` runs through the proxy: the signer finds
+/// its layer overwritten after each write and must give up loudly, never report "Signed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_overwritten_every_time_fails_loudly() {
+    let reg = Registry::start();
+    let proxy = LatencyProxy::start(&reg.host);
+    let cli = Cli::new();
+    let (ours, theirs) = (cli.keypair("ours"), cli.keypair("theirs"));
+    let repo = unique_repo("clobber");
+    let digest = push_image(&reg.host, &repo, "v1").await;
+    let direct = ImageRef::parse(&format!("{}/{repo}:v1", reg.host)).unwrap();
+    Signer::new(theirs.key.clone())
+        .sign(&direct, &BTreeMap::new())
+        .await
+        .unwrap();
+    let store = open(&reg.host, &repo);
+    let tag = digest.signature_tag();
+    let clobber = store
+        .get_manifest(&ManifestRef::Tag(tag.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, tag) = (stop.clone(), tag.clone());
+        tokio::spawn(async move {
+            let mut writes = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                store
+                    .put_manifest(&clobber.bytes, &clobber.media_type, Some(&tag))
+                    .await
+                    .unwrap();
+                writes += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            writes
+        })
+    };
+    let image = format!("{}/{repo}:v1", proxy.host);
+    let run = args(&["sign", "--key", &ours.private, &image]);
+    let out = tokio::task::block_in_place(|| run_all(&cli, std::slice::from_ref(&run)))
+        .pop()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let writes = writer.await.unwrap();
+    assert!(writes > 0);
+    assert_loud_failure(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("signature written but overwritten by concurrent writers 8 times")
+            && err.contains("re-run"),
+        "{err}"
+    );
+    // And indeed it is not there (the writer's manifest is).
+    let verify = cli.run(&["verify", "--key", &ours.public, &image]);
+    assert_ne!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}
