@@ -359,10 +359,11 @@ impl Store {
             };
             let read_time = read_started.elapsed();
             let Some(write) = update(current.as_ref())? else {
-                // There: done if we never wrote (it was there already) or have seen our
-                // write survive CONFIRMATIONS waits.
+                // There: done if we never tried to write (it was there already) or have
+                // seen it survive CONFIRMATIONS waits (also after a write that reported an
+                // error but landed).
                 confirmed += 1;
-                if !written || confirmed >= CONFIRMATIONS {
+                if !wrote || confirmed >= CONFIRMATIONS {
                     return Ok(TagUpdate {
                         wrote,
                         digest: current.map(|m| m.digest),
