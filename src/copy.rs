@@ -22,8 +22,8 @@ use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest, Index};
 use crate::reference::{ImageRef, LayoutRef};
 use crate::store::{
-    referrers_tag, BlobCopy, Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, OCI_INDEX,
-    OCI_MANIFEST,
+    referrers_tag, BlobCopy, Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite,
+    OCI_INDEX, OCI_MANIFEST,
 };
 use crate::{Digest, Error, Result};
 use std::collections::HashSet;
@@ -554,29 +554,10 @@ impl Run<'_> {
             let artifact_type = ImageManifest::from_bytes(&m.bytes)
                 .ok()
                 .and_then(|p| p.artifact_type);
-            let existing = self.to.get_manifest(&ManifestRef::Tag(tag.clone())).await?;
-            let (digest, outcome) = match existing {
-                None => {
-                    self.to
-                        .put_manifest(&m.bytes, &media_type, Some(&tag))
-                        .await?;
-                    self.report.manifests_copied.push(m.digest.clone());
-                    (m.digest.clone(), Outcome::Copied)
-                }
-                Some(e) if e.digest == m.digest => {
-                    self.report.manifests_skipped.push(m.digest.clone());
-                    (m.digest.clone(), Outcome::Skipped)
-                }
-                Some(e) if suffix != cosign::SBOM_TAG_SUFFIX => {
-                    self.merge_layers(&tag, &m, &e).await?
-                }
-                Some(e) => {
-                    let why = format!(
-                        "holds another SBOM ({}) than the source's ({}); not overwritten",
-                        e.digest, m.digest
-                    );
-                    return Err(Error::invalid(format!("destination tag {tag}"), why));
-                }
+            let (digest, outcome) = if suffix == cosign::SBOM_TAG_SUFFIX {
+                self.put_sbom(&tag, &m, &media_type).await?
+            } else {
+                self.merge_layers(&tag, &m, &media_type).await?
             };
             self.report.attachments.push(CopiedAttachment {
                 subject: subject.clone(),
@@ -591,41 +572,104 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The destination's `.sig`/`.att` tag holds other layers: add the source's missing ones,
-    /// keeping every layer already there (as signing does).
+    /// The source's SBOM tag: copied unless the destination holds another SBOM there.
+    async fn put_sbom(
+        &mut self,
+        tag: &str,
+        m: &Manifest,
+        media_type: &str,
+    ) -> Result<(Digest, Outcome)> {
+        match self
+            .to
+            .get_manifest(&ManifestRef::Tag(tag.to_string()))
+            .await?
+        {
+            None => {
+                self.to
+                    .put_manifest(&m.bytes, media_type, Some(tag))
+                    .await?;
+                self.report.manifests_copied.push(m.digest.clone());
+                Ok((m.digest.clone(), Outcome::Copied))
+            }
+            Some(e) if e.digest == m.digest => {
+                self.report.manifests_skipped.push(m.digest.clone());
+                Ok((m.digest.clone(), Outcome::Skipped))
+            }
+            Some(e) => {
+                let why = format!(
+                    "holds another SBOM ({}) than the source's ({}); not overwritten",
+                    e.digest, m.digest
+                );
+                Err(Error::invalid(format!("destination tag {tag}"), why))
+            }
+        }
+    }
+
+    /// The source's `.sig`/`.att` tag `src` (its blobs already copied): written as is where
+    /// the destination has none, else its missing layers are added to the destination's,
+    /// keeping every layer already there. Through the same read → write → confirm loop as
+    /// signing ([`Store::update_tag`]), since signers may write the destination tag meanwhile.
     async fn merge_layers(
         &mut self,
         tag: &str,
         src: &Manifest,
-        dst: &Manifest,
+        media_type: &str,
     ) -> Result<(Digest, Outcome)> {
-        let refuse = |e: Error| {
-            Error::invalid(
-                format!("destination tag {tag}"),
-                format!("{e}; refusing to replace it"),
-            )
-        };
-        let theirs = ImageManifest::from_bytes(&dst.bytes).map_err(refuse)?;
         let ours = ImageManifest::from_bytes(&src.bytes)?;
-        let missing: Vec<Descriptor> = ours
-            .layers
-            .into_iter()
-            .filter(|l| !theirs.layers.iter().any(|t| t.digest == l.digest))
-            .collect();
-        if missing.is_empty() {
-            self.report.manifests_skipped.push(dst.digest.clone());
-            return Ok((dst.digest.clone(), Outcome::Skipped));
-        }
-        let mut layers = theirs.layers;
-        layers.extend(missing);
-        let (merged, config) = cosign::signature_manifest(layers);
-        self.to.put_blob(&config).await?;
-        let digest = self
+        let mut outcome = Outcome::Skipped;
+        let what = if tag.ends_with(cosign::ATTESTATION_TAG_SUFFIX) {
+            "attestation"
+        } else {
+            "signature"
+        };
+        let done = self
             .to
-            .put_manifest(&merged.to_bytes()?, OCI_MANIFEST, Some(tag))
+            .update_tag(tag, what, |current| {
+                let Some(dst) = current else {
+                    outcome = Outcome::Copied;
+                    return Ok(Some(TagWrite {
+                        manifest: src.bytes.clone(),
+                        media_type: media_type.to_string(),
+                        blobs: Vec::new(),
+                    }));
+                };
+                if dst.digest == src.digest {
+                    return Ok(None);
+                }
+                let theirs = ImageManifest::from_bytes(&dst.bytes).map_err(|e| {
+                    Error::invalid(
+                        format!("destination tag {tag}"),
+                        format!("{e}; refusing to replace it"),
+                    )
+                })?;
+                let missing: Vec<Descriptor> = ours
+                    .layers
+                    .iter()
+                    .filter(|l| !theirs.layers.contains(l))
+                    .cloned()
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(None);
+                }
+                let mut layers = theirs.layers;
+                layers.extend(missing);
+                let (merged, config) = cosign::signature_manifest(layers);
+                outcome = Outcome::Merged;
+                Ok(Some(TagWrite {
+                    manifest: merged.to_bytes()?,
+                    media_type: OCI_MANIFEST.to_string(),
+                    blobs: vec![config],
+                }))
+            })
             .await?;
-        self.report.manifests_copied.push(digest.clone());
-        Ok((digest, Outcome::Merged))
+        let digest = done.digest.unwrap_or_else(|| src.digest.clone());
+        if done.wrote {
+            self.report.manifests_copied.push(digest.clone());
+        } else {
+            outcome = Outcome::Skipped;
+            self.report.manifests_skipped.push(digest.clone());
+        }
+        Ok((digest, outcome))
     }
 
     /// Every referrer of `subject`: its contents, then the manifest, re-attached at the

@@ -4,7 +4,9 @@
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
-use crate::store::{Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, OCI_MANIFEST};
+use crate::store::{
+    Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite, OCI_MANIFEST,
+};
 use crate::{Digest, Error, Result, SigningKey};
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -153,7 +155,7 @@ pub(crate) async fn attach_to_tag(
 ) -> Result<bool> {
     let tag = digest.signature_tag();
     store
-        .update_tag(&tag, OCI_MANIFEST, |current| {
+        .update_tag(&tag, "signature", |current| {
             let mut layers = match current {
                 Some(existing) => {
                     SignatureManifest::from_bytes(&existing.bytes)
@@ -172,12 +174,14 @@ pub(crate) async fn attach_to_tag(
             }
             layers.push(layer.clone());
             let (sig_manifest, config) = cosign::signature_manifest(layers);
-            Ok(Some((
-                sig_manifest.to_bytes()?,
-                vec![payload.to_vec(), config],
-            )))
+            Ok(Some(TagWrite {
+                manifest: sig_manifest.to_bytes()?,
+                media_type: OCI_MANIFEST.to_string(),
+                blobs: vec![payload.to_vec(), config],
+            }))
         })
         .await
+        .map(|u| u.wrote)
 }
 
 /// Attach `layer` as an OCI 1.1 artifact (cosign's `--registry-referrers-mode=oci-1-1`

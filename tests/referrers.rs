@@ -554,10 +554,9 @@ async fn eight_concurrent_referrer_signers_all_end_up_in_the_fallback_index() {
     );
 }
 
-/// Known imgseal bug (see the report): `attach_to_tag` reads the `.sig` manifest, appends its
-/// layer and writes it back with no re-read, so concurrent signers overwrite each other and
-/// report success for signatures that are gone. The referrers path above confirms its write and
-/// retries; the `.sig` path should too.
+/// `attach_to_tag` goes through the same read → write → confirm loop as the fallback index
+/// above, so concurrent `.sig` signers never report success for a layer that is gone (with
+/// network latency and real processes: tests/lost_updates.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_sig_tag_signers_all_end_up_in_the_sig_manifest() {
     let reg = Registry::start();

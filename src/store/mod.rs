@@ -341,7 +341,8 @@ impl Store {
     /// Store `manifest` (which has a `subject`) and make it discoverable as a referrer of
     /// `subject`: through the registry's referrers API when it indexes the subject (it answers
     /// with `OCI-Subject`), otherwise by adding it to the referrers tag schema's index
-    /// (read, add, write, re-read to confirm; retried when a concurrent writer dropped it).
+    /// ([`Store::update_tag`]: read, add, write, re-read to confirm, merged again when a
+    /// concurrent writer dropped it).
     pub async fn attach_referrer(
         &self,
         subject: &Digest,
@@ -351,7 +352,20 @@ impl Store {
     ) -> Result<ReferrerScheme> {
         let indexed = match self {
             Store::Registry(r) => {
-                let (_, oci_subject) = r.put_manifest_subject(manifest, media_type, None).await?;
+                // Pushed by digest, so idempotent: retried when the registry fails it
+                // transiently (docker-registry answers 400 MANIFEST_BLOB_UNKNOWN while another
+                // client uploads a blob it names, such as the shared empty config).
+                let mut failures = 0;
+                let oci_subject = loop {
+                    match r.put_manifest_subject(manifest, media_type, None).await {
+                        Ok((_, s)) => break s,
+                        Err(crate::Error::Registry { .. }) if failures + 1 < MAX_FAILURES => {
+                            failures += 1;
+                            pause().await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
                 oci_subject.as_deref() == Some(subject.to_string().as_str())
             }
             Store::Layout(l) => {
@@ -363,7 +377,7 @@ impl Store {
             return Ok(ReferrerScheme::Api);
         }
         let tag = referrers_tag(subject);
-        self.update_tag(&tag, OCI_INDEX, |current| {
+        self.update_tag(&tag, "referrer", |current| {
             let mut index = match current {
                 None => crate::oci::Index {
                     schema_version: 2,
@@ -387,65 +401,128 @@ impl Store {
                 return Ok(None);
             }
             index.manifests.push(entry.clone());
-            Ok(Some((index.to_bytes()?, Vec::new())))
+            Ok(Some(TagWrite {
+                manifest: index.to_bytes()?,
+                media_type: OCI_INDEX.to_string(),
+                blobs: Vec::new(),
+            }))
         })
         .await?;
         Ok(ReferrerScheme::TagSchema)
     }
 
-    /// Read-modify-write of a tag that concurrent writers share (cosign's `.sig` tag, the
-    /// referrers tag schema's index), since registries offer no compare-and-swap: read the
-    /// tag; `update` returns `None` when our entry is already there (done) or the new manifest
-    /// plus blobs it needs; upload them, write, pause 20–275 ms, and read again. A concurrent
-    /// writer that read the old version and overwrote ours is caught by the re-read, and our
-    /// entry is added on top of theirs. Transient registry errors (5xx, a blob another client
-    /// is still uploading) are retried. Returns whether we wrote.
+    /// Read-modify-write of a tag that concurrent writers share (cosign's `.sig` and `.att`
+    /// tags, the referrers tag schema's index). Registries offer no compare-and-swap for tags
+    /// (docker-registry 2.8 ignores `If-Match` on a manifest `PUT`), so lost updates are caught
+    /// after the fact:
+    ///
+    /// 1. read the tag; `update` returns `None` when our entry is already there, or the
+    ///    manifest to write and the blobs it needs;
+    /// 2. blobs not yet uploaded are uploaded and the tag is read again (step 1): a write only
+    ///    ever follows its read directly, so the window in which a concurrent writer can slip
+    ///    in is one manifest `GET` and one `PUT`, never a blob upload;
+    /// 3. write, then wait a random 1–3 times the longest read → write window measured so
+    ///    far (at least [`CONFIRM_MIN`], at most [`CONFIRM_MAX`]), so that a concurrent
+    ///    writer that read the old version has landed its write, and read again (step 1):
+    ///    our entry gone is merged on top of theirs and written again; our entry there is
+    ///    confirmed [`CONFIRMATIONS`] times, each after such a wait, before we return.
+    ///
+    /// Gives up with an error naming `what` (never a false success) after our entry was found
+    /// overwritten [`MAX_OVERWRITES`] times, after [`MAX_FAILURES`] transient registry errors,
+    /// or after [`MAX_ROUNDS`] reads.
     pub(crate) async fn update_tag(
         &self,
         tag: &str,
-        media_type: &str,
-        mut update: impl FnMut(Option<&Manifest>) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>>,
-    ) -> Result<bool> {
-        const ATTEMPTS: usize = 8;
-        let mut wrote = false;
-        for attempt in 0..ATTEMPTS {
+        what: &str,
+        mut update: impl FnMut(Option<&Manifest>) -> Result<Option<TagWrite>>,
+    ) -> Result<TagUpdate> {
+        let mut uploaded = std::collections::HashSet::new();
+        let (mut wrote, mut written) = (false, false);
+        let (mut overwritten, mut confirmed, mut failures) = (0, 0, 0);
+        let mut window = std::time::Duration::ZERO;
+        let transient = |e: crate::Error, failures: &mut usize| match e {
+            crate::Error::Registry { .. } if *failures + 1 < MAX_FAILURES => {
+                *failures += 1;
+                Ok(())
+            }
+            e => Err(e),
+        };
+        for _ in 0..MAX_ROUNDS {
+            let read_started = std::time::Instant::now();
             let current = match self.get_manifest(&ManifestRef::Tag(tag.to_string())).await {
                 Ok(c) => c,
-                Err(crate::Error::Registry { .. }) if attempt + 1 < ATTEMPTS => {
+                Err(e) => {
+                    transient(e, &mut failures)?;
                     pause().await;
                     continue;
                 }
-                Err(e) => return Err(e),
             };
-            let Some((manifest, blobs)) = update(current.as_ref())? else {
-                return Ok(wrote);
+            let read_time = read_started.elapsed();
+            let Some(write) = update(current.as_ref())? else {
+                // There: done if we never tried to write (it was there already) or have
+                // seen it survive CONFIRMATIONS waits (also after a write that reported an
+                // error but landed).
+                confirmed += 1;
+                if !wrote || confirmed >= CONFIRMATIONS {
+                    return Ok(TagUpdate {
+                        wrote,
+                        digest: current.map(|m| m.digest),
+                    });
+                }
+                confirm_delay(window).await;
+                continue;
             };
-            if attempt + 1 == ATTEMPTS {
-                break;
-            }
-            let mut written = Ok(());
-            for b in &blobs {
-                if let Err(e) = self.put_blob(b).await {
-                    written = Err(e);
-                    break;
+            confirmed = 0;
+            if std::mem::take(&mut written) {
+                overwritten += 1;
+                if overwritten >= MAX_OVERWRITES {
+                    return Err(crate::Error::invalid(
+                        format!("tag {tag}"),
+                        format!("{what} written but overwritten by concurrent writers {overwritten} times; re-run to add it again"),
+                    ));
                 }
             }
-            if written.is_ok() {
-                written = self
-                    .put_manifest(&manifest, media_type, Some(tag))
-                    .await
-                    .map(|_| ());
+            let missing: Vec<&Vec<u8>> = write
+                .blobs
+                .iter()
+                .filter(|b| !uploaded.contains(&Digest::sha256(b)))
+                .collect();
+            if !missing.is_empty() {
+                for b in missing {
+                    match self.put_blob(b).await {
+                        Ok(d) => {
+                            uploaded.insert(d);
+                        }
+                        Err(e) => {
+                            transient(e, &mut failures)?;
+                            pause().await;
+                            break;
+                        }
+                    }
+                }
+                continue; // read again, so that the write follows its read directly
             }
-            match written {
-                Ok(()) => wrote = true,
-                Err(crate::Error::Registry { .. }) => {}
-                Err(e) => return Err(e),
+            let put_started = std::time::Instant::now();
+            wrote = true;
+            match self
+                .put_manifest(&write.manifest, &write.media_type, Some(tag))
+                .await
+            {
+                Ok(_) => written = true,
+                Err(e) => {
+                    // Also a manifest pushed while another client still uploads a blob it
+                    // names (docker-registry: 400 MANIFEST_BLOB_UNKNOWN).
+                    transient(e, &mut failures)?;
+                    pause().await;
+                    continue;
+                }
             }
-            pause().await;
+            window = window.max(read_time + put_started.elapsed());
+            confirm_delay(window).await;
         }
         Err(crate::Error::invalid(
             format!("tag {tag}"),
-            format!("could not confirm the update after {ATTEMPTS} attempts (concurrent writers or a failing registry); re-run to retry"),
+            format!("could not add the {what} in {MAX_ROUNDS} reads (concurrent writers or a failing registry); re-run to retry"),
         ))
     }
 
@@ -550,6 +627,56 @@ pub enum BlobCopy {
     Mounted,
     /// Streamed from the source, verified, and written to the destination.
     Copied,
+}
+
+/// What [`Store::update_tag`] writes: a manifest and the blobs it names that may be missing.
+pub(crate) struct TagWrite {
+    /// The manifest's bytes.
+    pub manifest: Vec<u8>,
+    /// Its media type.
+    pub media_type: String,
+    /// Blobs to upload before the write (content-addressed; each uploaded once per update).
+    pub blobs: Vec<Vec<u8>>,
+}
+
+/// The outcome of [`Store::update_tag`].
+#[derive(Clone, Debug)]
+pub(crate) struct TagUpdate {
+    /// False when our entry was already there and nothing was written.
+    pub wrote: bool,
+    /// The manifest at the tag when our entry was seen in place.
+    pub digest: Option<Digest>,
+}
+
+/// A shared-tag update gives up after finding its written entry overwritten this many times.
+pub(crate) const MAX_OVERWRITES: usize = 8;
+/// ... or after this many transient registry errors (5xx, a blob another client is uploading).
+pub(crate) const MAX_FAILURES: usize = 8;
+/// ... and reads the tag at most this many times in all.
+pub(crate) const MAX_ROUNDS: usize = 64;
+/// Reads, each after a confirmation wait, that must find our written entry in place.
+pub(crate) const CONFIRMATIONS: usize = 2;
+/// Shortest wait before the confirming re-read.
+pub(crate) const CONFIRM_MIN: std::time::Duration = std::time::Duration::from_millis(10);
+/// Longest wait before the confirming re-read.
+pub(crate) const CONFIRM_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait a random 1–3 × `window` (the longest read → write window measured), clamped to
+/// [`CONFIRM_MIN`]..[`CONFIRM_MAX`]: long enough for a concurrent writer that read the tag
+/// before our write to have landed theirs; random so that signers fall out of step.
+async fn confirm_delay(window: std::time::Duration) {
+    let wait = window
+        .max(CONFIRM_MIN)
+        .mul_f64(1.0 + 2.0 * random_unit())
+        .min(CONFIRM_MAX);
+    tokio::time::sleep(wait).await;
+}
+
+/// A random number in [0, 1].
+pub(crate) fn random_unit() -> f64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
 }
 
 /// How long a blob transfer of `size` bytes may take: the usual two minutes plus one second

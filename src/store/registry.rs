@@ -39,6 +39,9 @@ pub struct Repository {
     blobs: Mutex<std::collections::HashMap<Digest, Option<std::sync::Arc<[u8]>>>>,
 }
 
+/// Attempts of one blob upload before its error is reported ([`Repository::put_blob`]).
+pub(crate) const BLOB_UPLOAD_ATTEMPTS: u32 = 4;
+
 pub(crate) fn install_crypto_provider() {
     // One crypto stack (ring) for TLS; ignore "already installed".
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -583,14 +586,59 @@ impl Repository {
         }
     }
 
-    /// Upload a blob unless the registry already has it (HEAD first).
+    /// Upload a blob unless the registry already has it (HEAD first). Blobs are content
+    /// addressed, so the upload is retried ([`BLOB_UPLOAD_ATTEMPTS`] in all, short backoff)
+    /// when the registry fails it transiently: a 5xx, or a `400`/`404` naming the digest or
+    /// the upload session (docker-registry when clients upload the same blob at once). A blob
+    /// present after a failure counts as uploaded.
     pub async fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::sha256(bytes);
+        let mut last = None;
+        for attempt in 0..BLOB_UPLOAD_ATTEMPTS {
+            if attempt > 0 {
+                let jitter = (super::random_unit() * 50.0) as u64;
+                let wait = 50 * (1u64 << (attempt - 1)) + jitter;
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
+            let url = self.url(&format!("blobs/{digest}"));
+            let head = self.send(|c| c.head(&url)).await?;
+            match head.status() {
+                s if s.is_success() => return Ok(digest),
+                StatusCode::NOT_FOUND => {}
+                s if s.is_server_error() => {
+                    last = Some(self.error_for(head, &format!("blob {digest}")).await);
+                    continue;
+                }
+                _ => return Err(self.error_for(head, &format!("blob {digest}")).await),
+            }
+            match self.upload_once(&digest, bytes).await? {
+                None => return Ok(digest),
+                Some(e) => last = Some(e),
+            }
+        }
         if self.blob_exists(&digest).await? {
             return Ok(digest);
         }
+        Err(match last {
+            Some(Error::Registry { registry, reason }) => Error::Registry {
+                registry,
+                reason: format!("{reason} (after {BLOB_UPLOAD_ATTEMPTS} attempts)"),
+            },
+            Some(e) => e,
+            None => self.err(format!("upload of blob {digest} failed")),
+        })
+    }
+
+    /// One monolithic upload (POST, then PUT) of blob `digest`: `Ok(None)` when done,
+    /// `Ok(Some(error))` when the registry failed it in a way worth retrying, `Err` otherwise.
+    async fn upload_once(&self, digest: &Digest, bytes: &[u8]) -> Result<Option<Error>> {
         let what = format!("upload of blob {digest}");
-        let put = self.finish_url(&self.start_upload(&what).await?, &digest);
+        let start = self.url("blobs/uploads/");
+        let resp = self.send(|c| c.post(&start)).await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return self.upload_failure(resp, &what).await;
+        }
+        let put = self.finish_url(&self.upload_location(&resp)?, digest);
         let body = bytes.to_vec();
         let resp = self
             .send(|c| {
@@ -600,9 +648,27 @@ impl Repository {
             })
             .await?;
         if resp.status() != StatusCode::CREATED {
-            return Err(self.error_for(resp, &what).await);
+            return self.upload_failure(resp, &what).await;
         }
-        Ok(digest)
+        Ok(None)
+    }
+
+    /// The error for a failed blob upload step: `Ok(Some(_))` when transient (5xx, or a
+    /// 400/404 whose error code names the digest or upload session), else `Err`.
+    async fn upload_failure(&self, resp: reqwest::Response, what: &str) -> Result<Option<Error>> {
+        let status = resp.status();
+        let body = read_capped(resp, 1024, what).await.unwrap_or_default();
+        let text = one_line(&body);
+        let err = self.err(format!(
+            "HTTP {} for {what}: {}",
+            status.as_u16(),
+            text.trim()
+        ));
+        if transient_upload_failure(status, &text) {
+            Ok(Some(err))
+        } else {
+            Err(err)
+        }
     }
 
     /// Open an upload session; returns its absolute URL.
@@ -1045,6 +1111,21 @@ fn is_reset(e: &reqwest::Error) -> bool {
 }
 
 /// Percent-encode a query value (media types contain `+` and `/`).
+/// True when a failed blob upload step (`status`, error body `text`) is worth retrying: a 5xx,
+/// or a `400`/`404` whose error code names the digest or the upload session, as
+/// docker-registry answers when several clients upload the same blob at once.
+fn transient_upload_failure(status: StatusCode, text: &str) -> bool {
+    const CODES: [&str; 4] = [
+        "DIGEST_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UNKNOWN",
+    ];
+    status.is_server_error()
+        || (matches!(status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
+            && CODES.iter().any(|c| text.contains(c)))
+}
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -1218,6 +1299,25 @@ mod tests {
         let p = parse_challenge("Bearer realm=unquoted, service=\"x\"");
         assert_eq!(p["realm"], "unquoted");
         assert_eq!(p["service"], "x");
+    }
+
+    #[test]
+    fn transient_upload_failures() {
+        let t = |code: u16, body: &str| {
+            transient_upload_failure(StatusCode::from_u16(code).unwrap(), body)
+        };
+        assert!(t(500, ""));
+        assert!(t(503, "upstream unavailable"));
+        assert!(t(
+            400,
+            r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#
+        ));
+        assert!(t(404, r#"{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN"}]}"#));
+        // Not transient: retrying cannot help.
+        assert!(!t(400, r#"{"errors":[{"code":"NAME_INVALID"}]}"#));
+        assert!(!t(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#));
+        assert!(!t(413, ""));
+        assert!(!t(405, r#"{"errors":[{"code":"UNSUPPORTED"}]}"#));
     }
 
     #[test]
