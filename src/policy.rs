@@ -1268,22 +1268,6 @@ impl Policy {
         // The signing keys (fingerprints) each authority has a valid signature from.
         let mut keys_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         let mut why: Vec<String> = Vec::new();
-        // Why one part (the image, or its platform manifest) has no valid signature.
-        fn failures(v: &crate::Verification) -> String {
-            v.reason.clone().unwrap_or_else(|| {
-                crate::text::bounded_join(
-                    v.signatures.iter().filter(|s| !s.verified).map(|s| {
-                        format!(
-                            "{}: {}",
-                            s.source,
-                            s.failure.as_deref().unwrap_or("not valid")
-                        )
-                    }),
-                    "; ",
-                    crate::text::MAX_LISTED_REASONS,
-                )
-            })
-        }
         let mut absorb =
             |v: crate::Result<crate::Verification>,
              label: Option<&str>,
@@ -1309,13 +1293,11 @@ impl Policy {
                             }
                         }
                         if !v.verified {
-                            let own = v.signatures.iter().any(|s| s.verified)
-                                || (v.signatures.is_empty() && !v.verified_by.is_empty());
-                            if !own {
-                                why.push(failures(&v));
+                            if !v.own_verified() {
+                                why.push(v.failure_summary());
                             }
                             if let Some(p) = v.platform.as_deref().filter(|p| !p.verified) {
-                                why.push(format!("{}: {}", p.image, failures(p)));
+                                why.push(format!("{}: {}", p.image, p.failure_summary()));
                             }
                         }
                     }

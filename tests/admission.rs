@@ -342,6 +342,36 @@ async fn update_delete_ephemeral_and_modes() {
 }
 
 #[tokio::test]
+async fn a_registry_that_is_down_denies_with_the_reason() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed again: nothing listens there
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("k.pub"), key.public_key().to_pem()).unwrap();
+    let p = policy(
+        "version: 1\ndefaultAction: reject\nauthorities:\n  k: {key: k.pub}\nrules:\n  - name: r\n    images: ['**']\n    authorities: {anyOf: [k]}\n",
+        dir.path(),
+    );
+    let image = format!("127.0.0.1:{port}/team/app:1");
+    let a = review(
+        &p,
+        &request("CREATE", pod(&[("x", &image)]), Value::Null),
+        &ReviewOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a["response"]["allowed"], false, "{a}");
+    let msg = a["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&image) && msg.contains("cannot connect"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
 async fn a_hanging_registry_runs_into_the_budget() {
     // A listener that accepts and never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -381,4 +411,58 @@ async fn a_hanging_registry_runs_into_the_budget() {
             "names the pending image: {a}"
         );
     }
+}
+
+/// Concurrent reviews of one image share one verification (counted at the real registry), and
+/// a second review is a cache hit that costs no request.
+#[tokio::test]
+async fn concurrent_reviews_of_one_image_share_one_verification() {
+    use imgseal::admission::Cache;
+    use std::sync::Arc;
+    let l = live().await;
+    let p = l.policy("enforce");
+    let cache = Arc::new(Cache::new(
+        std::time::Duration::from_secs(300),
+        std::time::Duration::from_secs(30),
+        100,
+    ));
+    let opts = ReviewOptions {
+        cache: Some(cache.clone()),
+        ..ReviewOptions::default()
+    };
+    // What one verification costs.
+    let one_start = l._reg.logged_requests();
+    let solo = imgseal::admission::review(
+        &p,
+        &request("CREATE", pod(&[("a", &l.signed)]), Value::Null),
+        &ReviewOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(solo["response"]["allowed"], true);
+    let one = l._reg.logged_requests() - one_start;
+    assert!(one >= 2, "a verification reads the registry ({one})");
+    // Eight at once, through the cache.
+    let before = l._reg.logged_requests();
+    let reqs: Vec<Value> = (0..8)
+        .map(|i| request("CREATE", pod(&[(&format!("c{i}"), &l.signed)]), Value::Null))
+        .collect();
+    let answers = futures_util::future::join_all(reqs.iter().map(|r| review(&p, r, &opts))).await;
+    for a in answers {
+        assert_eq!(a.unwrap()["response"]["allowed"], true);
+    }
+    let shared = l._reg.logged_requests() - before;
+    assert_eq!(
+        shared, one,
+        "eight concurrent reviews cost one verification"
+    );
+    let before = l._reg.logged_requests();
+    let a = review(&p, &reqs[0], &opts).await.unwrap();
+    assert_eq!(a["response"]["allowed"], true);
+    assert_eq!(
+        l._reg.logged_requests() - before,
+        0,
+        "a cache hit reads nothing"
+    );
+    assert!(cache.stats().0 >= 1);
 }

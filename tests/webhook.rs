@@ -251,11 +251,11 @@ async fn the_webhook_serves_reviews_over_https() {
     // The second review of the signed image is a cache hit; metrics say so.
     let (_, metrics) = get(&c, port, "/metrics").await;
     assert!(
-        metrics.contains("imgseal_admission_decisions_total{result=\"allow\",mode=\"validate\"} 1"),
+        metrics.contains("imgseal_admission_decisions_total{result=\"allow\",mode=\"enforce\",webhook=\"validate\"} 1"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("imgseal_admission_decisions_total{result=\"deny\",mode=\"validate\"} 1"),
+        metrics.contains("imgseal_admission_decisions_total{result=\"deny\",mode=\"enforce\",webhook=\"validate\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("imgseal_cache_hits_total 1"), "{metrics}");
@@ -322,6 +322,30 @@ async fn the_webhook_serves_reviews_over_https() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(get(&c, port, "/readyz").await, (200, "ready".to_string()));
+
+    // A bounded load from this (second) process: 400 reviews, 16 in flight, every one answered.
+    let bodies: Vec<Vec<u8>> = (0..400)
+        .map(|i| {
+            review_of(&unsigned, &format!("load-{i}"))
+                .to_string()
+                .into_bytes()
+        })
+        .collect();
+    use futures_util::StreamExt as _;
+    let answers: Vec<(u16, String)> = futures_util::stream::iter(bodies)
+        .map(|b| {
+            let c = c.clone();
+            async move { post(&c, port, "/validate", b).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(answers.len(), 400);
+    for (code, body) in &answers {
+        assert_eq!(*code, 200, "{body}");
+        assert!(body.contains("\"allowed\":false"), "{body}");
+    }
+    assert_eq!(get(&c, port, "/healthz").await.0, 200);
 
     // TLS files replaced mid-run: new connections get the new certificate.
     let (ca2, cert2, key2) = tls_files("second");

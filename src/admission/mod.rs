@@ -111,6 +111,9 @@ pub struct ImageVerdict {
     pub digest: Option<String>,
     /// `allow`, `deny`, `warn`, `audit`, `pending` (budget ran out) or `unchanged` (UPDATE).
     pub result: &'static str,
+    /// The mode of the rule that judged it: `enforce`, `warn`, `audit`, or `none` (no rule:
+    /// the default action, or not judged).
+    pub mode: &'static str,
 }
 
 /// What [`review_detailed`] returns: the answer and the verdict on each image.
@@ -209,6 +212,7 @@ async fn review_inner(
                 image: c.image.clone(),
                 digest: None,
                 result: "unchanged",
+                mode: "none",
             });
         }
     }
@@ -260,6 +264,7 @@ async fn review_inner(
                     image: i.clone(),
                     digest: None,
                     result: "pending",
+                    mode: "none",
                 });
             }
             let pending = distinct.join(", ");
@@ -281,17 +286,18 @@ async fn review_inner(
     let mut patch = Vec::new();
     for c in &fresh {
         let subject = format!("container {} image {}", c.container, c.image);
-        let mut verdict = |digest: Option<&String>, result: &'static str| {
+        let mut verdict = |digest: Option<&String>, result: &'static str, mode: &'static str| {
             if !verdicts.iter().any(|v| v.image == c.image) {
                 verdicts.push(ImageVerdict {
                     image: c.image.clone(),
                     digest: digest.cloned(),
                     result,
+                    mode,
                 });
             }
         };
         if let Some(e) = bad.get(&c.image) {
-            verdict(None, "deny");
+            verdict(None, "deny", "none");
             denials.push(format!("{subject}: {e}"));
             continue;
         }
@@ -306,6 +312,12 @@ async fn review_inner(
                 (true, true, Mode::Warn) => "warn",
                 (true, true, _) => "audit",
                 (true, false, _) => "allow",
+            },
+            match (&d.rule, d.mode) {
+                (None, _) => "none",
+                (Some(_), Mode::Enforce) => "enforce",
+                (Some(_), Mode::Warn) => "warn",
+                (Some(_), Mode::Audit) => "audit",
             },
         );
         let failed: Vec<String> = d

@@ -902,31 +902,11 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         errln!("imgseal: warning: {w}");
     }
     for part in std::iter::once(&v).chain(v.platform.as_deref()) {
-        // Judge each part by its own signatures: the index's `verified` includes its platform's
-        // (a notation `skip` level verifies with no signature at all).
-        let own = part.signatures.iter().any(|s| s.verified)
-            || (part.signatures.is_empty() && !part.verified_by.is_empty());
-        if !own {
-            let why = match &part.reason {
-                Some(r) => r.clone(),
-                None => {
-                    let mut why = imgseal::text::bounded_join(
-                        part.signatures.iter().map(|s| {
-                            format!(
-                                "{}: {}",
-                                s.source,
-                                s.failure.as_deref().unwrap_or("not valid")
-                            )
-                        }),
-                        "; ",
-                        imgseal::text::MAX_LISTED_REASONS,
-                    );
-                    if part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
-                        why.push_str(" (see --output json)");
-                    }
-                    why
-                }
-            };
+        if !part.own_verified() {
+            let mut why = part.failure_summary();
+            if part.reason.is_none() && part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
+                why.push_str(" (see --output json)");
+            }
             errln!(
                 "imgseal: verification failed for {} ({}): {why}",
                 part.image,

@@ -80,6 +80,32 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// True when this part has a valid signature of its own (an index's `verified` also
+    /// includes its platform's; a notation `skip` level verifies with no signature at all).
+    pub fn own_verified(&self) -> bool {
+        self.signatures.iter().any(|s| s.verified)
+            || (self.signatures.is_empty() && !self.verified_by.is_empty())
+    }
+
+    /// Why no signature of this part passed: the reason when there was nothing to examine,
+    /// else each failed signature's place and first failed check, at most
+    /// [`crate::text::MAX_LISTED_REASONS`] of them, then "… and N more".
+    pub fn failure_summary(&self) -> String {
+        self.reason.clone().unwrap_or_else(|| {
+            crate::text::bounded_join(
+                self.signatures.iter().filter(|s| !s.verified).map(|s| {
+                    format!(
+                        "{}: {}",
+                        s.source,
+                        s.failure.as_deref().unwrap_or("not valid")
+                    )
+                }),
+                "; ",
+                crate::text::MAX_LISTED_REASONS,
+            )
+        })
+    }
+
     /// The payloads of the verified signatures.
     pub fn verified_payloads(&self) -> impl Iterator<Item = &Payload> {
         self.signatures

@@ -7,7 +7,7 @@
 //! | `POST /mutate` | the MutatingWebhookConfiguration's: allowed images pinned by a JSONPatch |
 //! | `GET /healthz` | `ok` while the process serves |
 //! | `GET /readyz` | 200 once a policy is loaded (with the last reload error, if any); 503 before |
-//! | `GET /metrics` | Prometheus text: decisions by result and mode, review latency, cache hits and misses, registry errors, reviews in flight, policy reload failures |
+//! | `GET /metrics` | Prometheus text: decisions by result, rule mode and webhook, review latency, cache hits and misses, registry errors, reviews in flight, policy reload failures |
 //!
 //! The policy file and the TLS certificate and key are watched (polled every
 //! [`ServeConfig::reload_every`]); a changed file is reloaded without dropping a request. An
@@ -64,8 +64,12 @@ pub struct ServeConfig {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
+    /// allow, deny, warn, audit, pending, unchanged.
     result: String,
+    /// The judging rule's mode: enforce, warn, audit, none.
     mode: String,
+    /// validate or mutate.
+    webhook: String,
 }
 
 /// Review latency histograms, by path.
@@ -189,7 +193,7 @@ pub async fn serve(config: ServeConfig) -> Result<()> {
     let metrics = Metrics::new();
     registry.register(
         "admission_decisions",
-        "Admission decisions by result and rule mode",
+        "Admission decisions per image, by result, rule mode and webhook",
         metrics.decisions.clone(),
     );
     registry.register(
@@ -438,7 +442,8 @@ async fn answer_inner(shared: &Shared, body: &[u8], mutate: bool, started: Insta
             .decisions
             .get_or_create(&DecisionLabels {
                 result: i.result.to_string(),
-                mode: if mutate { "mutate" } else { "validate" }.to_string(),
+                mode: i.mode.to_string(),
+                webhook: if mutate { "mutate" } else { "validate" }.to_string(),
             })
             .inc();
         if i.result == "deny" && i.digest.is_none() {
