@@ -218,15 +218,11 @@ fn unsupported(path: &str) -> Error {
 
 /// Read a key file, refusing anything larger than a key could be.
 pub fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(Error::key(
-            shown,
-            format!("file is {} bytes, too large for a key", meta.len()),
-        ));
-    }
-    std::fs::read(path).map_err(|e| Error::io(format!("reading {shown}"), e))
+    Ok(crate::fsutil::read_capped(
+        path,
+        MAX_KEY_FILE,
+        "a key file",
+    )?)
 }
 
 impl PublicKey {

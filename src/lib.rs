@@ -26,6 +26,7 @@ pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod formats;
+pub mod fsutil;
 pub mod keys;
 pub mod oci;
 pub mod policy;

@@ -354,12 +354,7 @@ impl Policy {
     /// syntax and unknown keys, the line.
     pub fn load(path: &Path) -> Result<(Policy, Vec<String>)> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-        if meta.len() > MAX_POLICY_BYTES {
-            return Err(Error::invalid(&shown, "policy file is larger than 1 MiB"));
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
+        let text = crate::fsutil::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
         let base = path.parent().unwrap_or(Path::new("."));
         Policy::from_yaml(&text, base, &shown)
     }
