@@ -26,6 +26,8 @@
 //! wins (most literal characters; ties go to the earlier rule). [`Policy::evaluate`] returns a
 //! [`Decision`] with every check and its reason.
 
+mod yaml_guard;
+
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
 use crate::sign::{resolve, Resolved};
@@ -361,6 +363,10 @@ impl Policy {
 
     /// Parse a policy from YAML text; relative key paths resolve against `base`.
     pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
+        // Anchors, aliases and deep nesting are refused before the parser can spend memory
+        // or time on them (see yaml_guard).
+        yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason))?;
+        yaml_guard::check_expansion(text).map_err(|reason| Error::invalid(shown, reason))?;
         let file: PolicyFile = serde_yaml_ng::from_str(text)
             .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
         Policy::from_file(file, base, shown)

@@ -2,7 +2,7 @@
 //! files, certificate chains, policies, trust policies, trust stores, layout index.json and
 //! blobs, docker's config.json. Each is refused with exit 2 and one line naming the file,
 //! through the real binary, and quickly: every run is killed and the test failed after
-//! [`HANG_LIMIT`] (before the fix, a FIFO hung forever and /dev/zero read until memory ran out).
+//! `cli_support::HANG_LIMIT` (before the fix, a FIFO hung forever and /dev/zero read until memory ran out).
 #![cfg(unix)]
 
 mod cli_support;
@@ -13,36 +13,7 @@ use common::*;
 use imgseal::reference::ImageRef;
 use imgseal::store::{Store, StoreOptions};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// A generous hang guard: each run takes well under a second when it works.
-const HANG_LIMIT: Duration = Duration::from_secs(30);
-
-/// Run `cmd`, killing it and failing the test if it has not finished within [`HANG_LIMIT`].
-#[track_caller]
-fn run_guarded(what: &str, cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if start.elapsed() > HANG_LIMIT {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{what}: imgseal did not finish within {HANG_LIMIT:?} (killed); stderr: {}",
-                stderr(&out)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::process::Command;
 
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().unwrap();
