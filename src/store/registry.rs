@@ -801,7 +801,9 @@ fn docker_config() -> Result<Option<Vec<u8>>> {
         "a docker config",
     ) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.is_not_found() => Ok(None),
+        // Missing or unreadable: no credentials, as before (docker too carries on).
+        Err(crate::fsutil::FileError::Io { .. }) => Ok(None),
+        // A FIFO or device would hang or never end, a huge file exhaust memory: say so.
         Err(e) => Err(e.into()),
     }
 }
