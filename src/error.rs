@@ -124,6 +124,9 @@ pub enum Error {
     /// (see [`crate::x509::CertError`] and [`crate::trust::TrustError`]).
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// A local file could not be read: missing, not a regular file, or larger than its cap.
+    #[error(transparent)]
+    File(#[from] crate::fsutil::FileError),
     /// A Notary Project signature envelope could not be made or read.
     #[error("notation envelope: {0}")]
     Envelope(#[from] crate::formats::notation::EnvelopeError),

@@ -225,15 +225,11 @@ pub fn spki_fingerprint(spki_der: &[u8]) -> String {
 
 /// Read a key file, refusing anything larger than a key could be.
 pub fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(Error::key(
-            shown,
-            format!("file is {} bytes, too large for a key", meta.len()),
-        ));
-    }
-    std::fs::read(path).map_err(|e| Error::io(format!("reading {shown}"), e))
+    Ok(crate::fsutil::read_capped(
+        path,
+        MAX_KEY_FILE,
+        "a key file",
+    )?)
 }
 
 impl PublicKey {
@@ -393,8 +389,10 @@ fn decrypt_envelope(json: &[u8], password: &[u8], path: &str) -> Result<Zeroizin
 }
 
 /// Write `PREFIX.key` (encrypted, mode 0600) and `PREFIX.pub` for `key`. Refuses to replace
-/// existing files unless `force`; both files are written to temporary names first and renamed
-/// into place, so a failure leaves nothing half-written.
+/// existing files unless `force`; both files are written to temporary names first and moved
+/// into place, so a failure leaves nothing half-written. Without `force` the move cannot
+/// replace a file (a hard link, which fails if the name exists), so of several concurrent runs
+/// exactly one writes the pair and `PREFIX.pub` is always the public half of `PREFIX.key`.
 pub fn write_key_pair(
     key: &SigningKey,
     password: &[u8],
@@ -420,23 +418,49 @@ pub fn write_key_pair(
             return Err(e);
         }
     };
-    let rename = |from: &std::path::Path, to: &std::path::Path| {
-        std::fs::rename(from, to).map_err(|e| Error::io(format!("writing {}", to.display()), e))
-    };
-    if let Err(e) = rename(&key_tmp, &key_path) {
-        let _ = std::fs::remove_file(&key_tmp);
+    // The private key first: whoever places it owns the pair, so a concurrent run that loses
+    // never touches the .pub.
+    if let Err(e) = persist(&key_tmp, &key_path, force) {
         let _ = std::fs::remove_file(&pub_tmp);
         return Err(e);
     }
-    if let Err(e) = rename(&pub_tmp, &pub_path) {
-        let _ = std::fs::remove_file(&pub_tmp);
+    if let Err(e) = persist(&pub_tmp, &pub_path, force) {
+        if !force {
+            // A .pub appeared that is not ours: take back our .key rather than leave a
+            // mismatched pair. (With force the old .key is already replaced.)
+            let _ = std::fs::remove_file(&key_path);
+        }
         return Err(e);
     }
     Ok((key_path, pub_path))
 }
 
-/// Write `bytes` to `target` with `mode` through a temporary file renamed into place, so a
-/// failure leaves nothing half-written; refuses to replace an existing file unless `force`.
+/// Move the finished temporary file `tmp` to `target` (removing `tmp` either way). With
+/// `force` an atomic rename that replaces `target`; without, a hard link, which fails with
+/// [`Error::Exists`] when `target` exists (a no-replace rename), so a concurrent writer that
+/// got there first is never overwritten.
+fn persist(tmp: &std::path::Path, target: &std::path::Path, force: bool) -> Result<()> {
+    let ctx = || format!("writing {}", target.display());
+    if force {
+        return std::fs::rename(tmp, target).map_err(|e| {
+            let _ = std::fs::remove_file(tmp);
+            Error::io(ctx(), e)
+        });
+    }
+    let linked = std::fs::hard_link(tmp, target);
+    let _ = std::fs::remove_file(tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
+            path: target.to_path_buf(),
+        }),
+        Err(e) => Err(Error::io(ctx(), e)),
+    }
+}
+
+/// Write `bytes` to `target` with `mode` through a temporary file moved into place, so a
+/// failure leaves nothing half-written; refuses to replace an existing file unless `force`
+/// (also when another process creates it meanwhile).
 pub fn write_file_atomic(
     target: &std::path::Path,
     bytes: &[u8],
@@ -449,10 +473,7 @@ pub fn write_file_atomic(
         });
     }
     let tmp = write_temp(target, bytes, mode)?;
-    std::fs::rename(&tmp, target).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("writing {}", target.display()), e)
-    })
+    persist(&tmp, target, force)
 }
 
 /// Write `bytes` to a fresh temporary file beside `target` with `mode`; returns its path.

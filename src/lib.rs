@@ -27,6 +27,7 @@ pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod formats;
+pub mod fsutil;
 pub mod k8s;
 pub mod keys;
 pub mod oci;

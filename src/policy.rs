@@ -26,6 +26,8 @@
 //! wins (most literal characters; ties go to the earlier rule). [`Policy::evaluate`] returns a
 //! [`Decision`] with every check and its reason.
 
+pub(crate) mod yaml_guard;
+
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
 use crate::sign::{resolve, Resolved};
@@ -584,18 +586,17 @@ impl Policy {
     /// syntax and unknown keys, the line.
     pub fn load(path: &Path) -> Result<(Policy, Vec<String>)> {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-        if meta.len() > MAX_POLICY_BYTES {
-            return Err(Error::invalid(&shown, "policy file is larger than 1 MiB"));
-        }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {shown}"), e))?;
+        let text = crate::fsutil::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
         let base = path.parent().unwrap_or(Path::new("."));
         Policy::from_yaml(&text, base, &shown)
     }
 
     /// Parse a policy from YAML text; relative key paths resolve against `base`.
     pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
+        // Anchors, aliases and deep nesting are refused before the parser can spend memory
+        // or time on them (see yaml_guard).
+        yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason))?;
+        yaml_guard::check_expansion(text).map_err(|reason| Error::invalid(shown, reason))?;
         let file: PolicyFile = serde_yaml_ng::from_str(text)
             .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
         let (mut policy, warnings) = Policy::from_file(file, base, shown)?;

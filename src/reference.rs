@@ -328,6 +328,14 @@ impl FromStr for Reference {
         } else {
             path
         };
+        // The limit applies to the full name, as docker checks it after normalizing (and as
+        // Display writes it back): `foo` becomes `docker.io/library/foo`.
+        if registry.len() + 1 + repository.len() > MAX_NAME_LEN {
+            return Err(bad(&format!(
+                "the name is longer than 255 characters once written in full ({registry}/{}…)",
+                repository.split('/').next().unwrap_or("")
+            )));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, None) => Some("latest".to_string()),
@@ -467,6 +475,21 @@ mod tests {
 
     fn p(s: &str) -> Reference {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_full_name() {
+        // Found by fuzzing: `foo` of 250 characters passed, but its Display form
+        // `docker.io/library/foo…:latest` did not parse back.
+        let short = "a".repeat(250);
+        let e = short.parse::<Reference>().unwrap_err().to_string();
+        assert!(
+            e.contains("once written in full (docker.io/library…)"),
+            "{e}"
+        );
+        let fits = "a".repeat(255 - "docker.io/library/".len());
+        let r = p(&fits);
+        assert_eq!(p(&r.to_string()), r);
     }
 
     #[test]

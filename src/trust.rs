@@ -342,20 +342,8 @@ fn load_named_store(store: &StoreRef, dir: &Path) -> Result<Vec<Certificate>, Tr
     files.sort();
     let mut certs = Vec::new();
     for path in files {
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| store_err(store, format!("cannot stat {}: {e}", path.display())))?;
-        if meta.len() > MAX_CERT_FILE {
-            return Err(store_err(
-                store,
-                format!(
-                    "{} is {} bytes, too large for a certificate file",
-                    path.display(),
-                    meta.len()
-                ),
-            ));
-        }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| store_err(store, format!("cannot read {}: {e}", path.display())))?;
+        let bytes = crate::fsutil::read_capped(&path, MAX_CERT_FILE, "a certificate file")
+            .map_err(|e| store_err(store, e.to_string()))?;
         let file_certs = load_pem_certificates(&bytes).map_err(|e| {
             store_err(
                 store,
@@ -761,18 +749,13 @@ fn read_policy_file(path: &Path) -> Result<Vec<u8>, TrustError> {
     let shown = path.display();
     let meta = std::fs::symlink_metadata(path)
         .map_err(|e| doc_err(format!("cannot read {shown}: {e}")))?;
-    if meta.file_type().is_symlink() || !meta.is_file() {
+    if meta.file_type().is_symlink() {
         return Err(doc_err(format!(
-            "{shown} is not a regular file (symlinks are not supported)"
+            "{shown} is a symlink (symlinks are not supported); give the file itself"
         )));
     }
-    if meta.len() > MAX_POLICY_FILE {
-        return Err(doc_err(format!(
-            "{shown} is {} bytes, too large for a trust policy",
-            meta.len()
-        )));
-    }
-    std::fs::read(path).map_err(|e| doc_err(format!("cannot read {shown}: {e}")))
+    crate::fsutil::read_capped(path, MAX_POLICY_FILE, "a trust policy")
+        .map_err(|e| doc_err(e.to_string()))
 }
 
 #[derive(Deserialize)]

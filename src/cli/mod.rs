@@ -631,12 +631,15 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
+/// A password file holds one line.
+const MAX_PASSWORD_FILE: u64 = 64 * 1024;
+/// A PEM certificate chain (`--certificate`, `--certificate-chain`).
+const MAX_CERTIFICATE_FILE: u64 = 4 * 1024 * 1024;
+
 fn read_password(args: &PasswordArgs, confirm: bool) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     use zeroize::Zeroizing;
     if let Some(path) = &args.password_file {
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::Usage(format!("cannot read password file {}: {e}", path.display()))
-        })?;
+        let bytes = imgseal::fsutil::read_capped(path, MAX_PASSWORD_FILE, "a password file")?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Usage(format!("password file {} is not UTF-8", path.display())))?;
         let first = text.lines().next().unwrap_or("");
@@ -739,8 +742,7 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
     };
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = imgseal::fsutil::read_capped(path, MAX_CERTIFICATE_FILE, "a certificate file")?;
         chain.extend(
             imgseal::x509::load_pem_certificates(&bytes)
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,

@@ -176,6 +176,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// dropped. A document that is not valid YAML is an error naming the file and line.
 pub fn parse_documents(text: &str, shown: &str) -> Result<Vec<Value>> {
     use serde::Deserialize as _;
+    // Manifests come from anywhere (a pull request, a chart): bound nesting and alias
+    // expansion before the parser spends memory or time on them.
+    crate::policy::yaml_guard::scan_nesting(text).map_err(|why| Error::invalid(shown, why))?;
+    crate::policy::yaml_guard::check_expansion_stream(text)
+        .map_err(|why| Error::invalid(shown, why))?;
     let mut out = Vec::new();
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let v = Value::deserialize(doc).map_err(|e| {
@@ -535,6 +540,41 @@ template: {spec: {containers: [{name: t, image: t:1}]}}
             .unwrap_err()
             .to_string();
         assert!(e.contains("bad.yaml") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused_but_plain_anchors_read() {
+        let mut m = Manifests::default();
+        m.add_text(
+            "a.yaml",
+            "kind: Pod\nmetadata: {name: p, labels: &l {a: b}, annotations: *l}\nspec:\n  containers: [{name: c, image: x, env: []}]\n---\nkind: ConfigMap\nmetadata: {name: c}\n".into(),
+        )
+        .unwrap();
+        assert_eq!(m.documents.len(), 2);
+        let big = "x".repeat(10_000);
+        let mut bomb = format!("kind: ConfigMap\ndata:\n  a: &a \"{big}\"\n  list: [");
+        for _ in 0..2_000 {
+            bomb.push_str("*a,");
+        }
+        bomb.push_str("*a]\n");
+        let e = Manifests::default()
+            .add_text("bomb.yaml", format!("kind: Service\n---\n{bomb}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bomb.yaml") && e.contains("aliases expand"),
+            "{e}"
+        );
+        let deep = format!(
+            "kind: Pod\nspec: {}{}\n",
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        );
+        let e = Manifests::default()
+            .add_text("deep.yaml", deep)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested more than"), "{e}");
     }
 
     #[test]

@@ -68,16 +68,8 @@ impl Layout {
     fn read_index(&self) -> Result<Value> {
         let path = self.root.join("index.json");
         let what = format!("{}", path.display());
-        let len = std::fs::metadata(&path)
-            .map_err(|e| Error::io(format!("reading {what}"), e))?
-            .len();
-        if len > MAX_INDEX_BYTES {
-            return Err(Error::TooLarge {
-                what,
-                limit: MAX_INDEX_BYTES,
-            });
-        }
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {what}"), e))?;
+        // A local file: too large is a usage error (exit 2), not an integrity failure.
+        let bytes = crate::fsutil::read_capped(&path, MAX_INDEX_BYTES, "a layout index.json")?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(&what, format!("not valid JSON: {e}")))?;
         if !v.get("manifests").map(Value::is_array).unwrap_or(false) {
@@ -88,23 +80,22 @@ impl Layout {
 
     fn read_file_capped(&self, d: &Digest, cap: u64, what: &str) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match crate::fsutil::read_capped(&path, cap, "a layout blob") {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
                 return Err(Error::NotFound {
                     what: format!("{what} in layout {}", self.root.display()),
                 })
             }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            // Content larger than its cap is refused like an oversized registry blob.
+            Err(crate::fsutil::FileError::TooLarge { .. }) => {
+                return Err(Error::TooLarge {
+                    what: what.to_string(),
+                    limit: cap,
+                })
+            }
+            Err(e) => return Err(e.into()),
         };
-        if meta.len() > cap {
-            return Err(Error::TooLarge {
-                what: what.to_string(),
-                limit: cap,
-            });
-        }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         d.verify(&bytes, what)?;
         Ok(bytes)
     }

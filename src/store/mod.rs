@@ -830,14 +830,14 @@ async fn read_verified(
 ) -> Result<()> {
     use tokio::io::AsyncReadExt as _;
     let ctx = || format!("reading {}", path.display());
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let mut file = match crate::fsutil::open_regular(path) {
+        Ok(f) => tokio::fs::File::from_std(f),
+        Err(e) if e.is_not_found() => {
             return Err(crate::Error::NotFound {
                 what: format!("blob {digest} ({})", path.display()),
             })
         }
-        Err(e) => return Err(crate::Error::io(ctx(), e)),
+        Err(e) => return Err(e.into()),
     };
     let len = file
         .metadata()

@@ -316,8 +316,13 @@ impl Repository {
             keys.push("https://index.docker.io/v1/".into());
             keys.push("index.docker.io".into());
         }
+        // Read config.json ourselves (the crate would read a FIFO or /dev/zero without end),
+        // then let docker_credential interpret it (auths, credHelpers, credsStore).
+        let Some(config) = docker_config()? else {
+            return Ok(None);
+        };
         for k in keys {
-            match docker_credential::get_credential(&k) {
+            match docker_credential::get_credential_from_reader(config.as_slice(), &k) {
                 Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
                     return Ok(Some((u, p)))
                 }
@@ -820,8 +825,7 @@ impl Repository {
         let timeout = super::transfer_timeout(size);
         let resp = self
             .try_send(|c| {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                let file = crate::fsutil::open_regular(path)?;
                 Ok(c.put(&put)
                     .timeout(timeout)
                     .header(CONTENT_TYPE, "application/octet-stream")
@@ -1154,6 +1158,32 @@ fn parse_next_link(header: &str) -> Option<String> {
 }
 
 /// Cap on a token service's answer.
+/// A docker config.json is small; a larger one is refused rather than read without end.
+const MAX_DOCKER_CONFIG: u64 = 4 * 1024 * 1024;
+
+/// The bytes of docker's config.json (`$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json`, where docker_credential looks); `None` when there is none.
+fn docker_config() -> Result<Option<Vec<u8>>> {
+    let dir = match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => match std::env::var_os("HOME") {
+            Some(h) => std::path::Path::new(&h).join(".docker"),
+            None => return Ok(None),
+        },
+    };
+    match crate::fsutil::read_capped(
+        &dir.join("config.json"),
+        MAX_DOCKER_CONFIG,
+        "a docker config",
+    ) {
+        Ok(bytes) => Ok(Some(bytes)),
+        // Missing or unreadable: no credentials, as before (docker too carries on).
+        Err(crate::fsutil::FileError::Io { .. }) => Ok(None),
+        // A FIFO or device would hang or never end, a huge file exhaust memory: say so.
+        Err(e) => Err(e.into()),
+    }
+}
+
 const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
 
 /// A response body as one short line: control characters become spaces, whitespace collapses,

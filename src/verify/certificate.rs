@@ -24,14 +24,16 @@ pub struct CertificateTrust {
     pub subject: Option<String>,
 }
 
+/// A PEM file of root certificates.
+const MAX_ROOTS_FILE: u64 = 4 * 1024 * 1024;
+
 impl CertificateTrust {
     /// Load roots from a PEM file.
     pub fn load(
         roots: &std::path::Path,
         identity: Option<String>,
     ) -> crate::Result<CertificateTrust> {
-        let bytes = std::fs::read(roots)
-            .map_err(|e| crate::Error::io(format!("reading {}", roots.display()), e))?;
+        let bytes = crate::fsutil::read_capped(roots, MAX_ROOTS_FILE, "a certificate file")?;
         let roots = load_pem_certificates(&bytes)?;
         Ok(CertificateTrust {
             roots,

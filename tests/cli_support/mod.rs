@@ -204,3 +204,48 @@ pub fn assert_warned(o: &Output, needles: &[&str]) {
 pub fn arg(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// A generous hang guard for runs that used to hang forever (a FIFO read, a parser bomb): each
+/// is expected to take well under a second.
+pub const HANG_LIMIT: Duration = Duration::from_secs(30);
+
+/// Run `cmd`, killing it and failing the test if it has not finished within [`HANG_LIMIT`]
+/// (unlike [`run_timed`], which can only complain after a hung run ends).
+#[track_caller]
+pub fn run_guarded(what: &str, cmd: &mut Command) -> Output {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out_t = drain(Box::new(child.stdout.take().unwrap()));
+    let err_t = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = String::from_utf8_lossy(&err_t.join().unwrap()).into_owned();
+            panic!("{what}: imgseal did not finish within {HANG_LIMIT:?} (killed); stderr: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
+    }
+}
