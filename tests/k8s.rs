@@ -25,6 +25,17 @@ fn write(cli: &Cli, name: &str, text: &str) -> String {
     arg(&p)
 }
 
+/// p.yaml: every image of registry `h` must be signed by the key at `public`.
+fn release_policy(cli: &Cli, h: &str, public: &str) -> String {
+    write(
+        cli,
+        "p.yaml",
+        &format!(
+            "version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: {public}}}\nrules:\n  - name: ours\n    images: ['{h}/**']\n    authorities: {{anyOf: [release]}}\n"
+        ),
+    )
+}
+
 #[test]
 fn the_articles_deployment_is_denied_with_each_reason() {
     // Offline: registry and tag rules need no registry.
@@ -69,14 +80,7 @@ async fn signed_images_pass_unsigned_fail_and_each_image_is_verified_once() {
     let cli = Cli::new();
     let k = cli.keypair("release");
     assert_ok(&cli.run(&["sign", "--key", &k.private, &format!("{h}/team/app:1.0.0")]));
-    let policy = write(
-        &cli,
-        "p.yaml",
-        &format!(
-            "version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: {}}}\nrules:\n  - name: ours\n    images: ['{h}/**']\n    authorities: {{anyOf: [release]}}\n",
-            k.public
-        ),
-    );
+    let policy = release_policy(&cli, h, &k.public);
     // A Deployment with 8 containers of one signed image, a CronJob with the unsigned one,
     // and a List holding a Pod; in a directory with a non-manifest file beside them.
     let containers: String = (0..8)
@@ -156,14 +160,7 @@ async fn pin_rewrites_only_the_image_values() {
     let cli = Cli::new();
     let k = cli.keypair("release");
     assert_ok(&cli.run(&["sign", "--key", &k.private, &format!("{h}/team/app:1.0.0")]));
-    let policy = write(
-        &cli,
-        "p.yaml",
-        &format!(
-            "version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: {}}}\nrules:\n  - name: ours\n    images: ['{h}/**']\n    authorities: {{anyOf: [release]}}\n",
-            k.public
-        ),
-    );
+    let policy = release_policy(&cli, h, &k.public);
     // Comments, odd indentation, quoting styles, flow style, CRLF line endings, separators.
     let original = format!(
         "# deploy\r\napiVersion: apps/v1\r\nkind: Deployment\r\nmetadata:\r\n    name: web   # keep\r\nspec:\r\n    template:\r\n        spec:\r\n            containers:\r\n              - name: a\r\n                image: {h}/team/app:1.0.0 # the app\r\n              - {{name: b, image: '{h}/team/app:1.0.0'}}\r\n              - name: c\r\n                image: \"{h}/team/app@{digest}\"\r\n---\r\n# a service, untouched\r\nkind: Service\r\nmetadata: {{name: web}}\r\n"
@@ -201,14 +198,7 @@ async fn pin_refuses_and_leaves_the_file_alone_when_an_image_is_denied() {
     push_image(h, "team/app", "1.0.0").await;
     let cli = Cli::new();
     let k = cli.keypair("release");
-    let policy = write(
-        &cli,
-        "p.yaml",
-        &format!(
-            "version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: {}}}\nrules:\n  - name: ours\n    images: ['{h}/**']\n    authorities: {{anyOf: [release]}}\n",
-            k.public
-        ),
-    );
+    let policy = release_policy(&cli, h, &k.public);
     let original =
         format!("kind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - {{name: a, image: {h}/team/app:1.0.0}}\n");
     let file = write(&cli, "pod.yaml", &original);
