@@ -136,6 +136,17 @@ enum Command {
     /// Kubernetes admission: serve the policy as a validating and mutating webhook.
     #[command(subcommand)]
     Admission(AdmissionCommand),
+    /// Print a shell completion script (e.g. `imgseal completion bash > /etc/bash_completion.d/imgseal`).
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for imgseal and each of its commands into DIR (imgseal.1, imgseal-sign.1, …).
+    Man {
+        /// Directory for the pages (created when missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -628,6 +639,17 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::K8s(K8sCommand::Verify(a)) => k8s_verify(a).await,
         Command::K8s(K8sCommand::Pin(a)) => k8s_pin(a).await,
         Command::Admission(AdmissionCommand::Serve(a)) => admission_serve(a).await,
+        Command::Completion { shell } => {
+            use clap::CommandFactory as _;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "imgseal", &mut out);
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&out);
+            let _ = stdout.flush();
+            Ok(0)
+        }
+        Command::Man { dir } => man_pages(&dir),
     }
 }
 
@@ -1357,6 +1379,32 @@ async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
             }
         }
     }
+    Ok(0)
+}
+
+/// Write imgseal.1 and one page per (sub)command into `dir`.
+fn man_pages(dir: &std::path::Path) -> Result<u8, Error> {
+    use clap::CommandFactory as _;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    fn write(dir: &std::path::Path, cmd: clap::Command, name: String) -> Result<usize, Error> {
+        let cmd = cmd
+            .display_name(name.clone())
+            .bin_name(name.replace('-', " "));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .render(&mut page)
+            .map_err(|e| Error::Usage(format!("cannot render the man page {name}: {e}")))?;
+        let path = dir.join(format!("{name}.1"));
+        keys::write_file_atomic(&path, &page, 0o644, true)?;
+        let mut n = 1;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            n += write(dir, sub.clone(), format!("{name}-{}", sub.get_name()))?;
+        }
+        Ok(n)
+    }
+    let n = write(dir, Cli::command(), "imgseal".to_string())?;
+    errln!("{n} man pages written to {}", dir.display());
     Ok(0)
 }
 
