@@ -244,6 +244,20 @@ fn bad_manifests_and_flag_combinations_are_one_line_errors() {
         2,
         "give -w",
     );
+    assert_fails_one(
+        &cli.run(&[
+            "k8s",
+            "verify",
+            "-f",
+            &ok,
+            "--policy",
+            &policy,
+            "--concurrency",
+            "0",
+        ]),
+        2,
+        "--concurrency must be at least 1",
+    );
     // A manifest may not point imgseal at local directories.
     let layout = write(
         &cli,

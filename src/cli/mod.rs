@@ -1208,6 +1208,9 @@ async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Err
 /// Load the policy and manifests and judge every image (shared by `k8s verify` and `k8s pin`).
 async fn k8s_report(a: &K8sArgs) -> Result<(imgseal::k8s::Manifests, imgseal::k8s::Report), Error> {
     use imgseal::policy::Policy;
+    if a.concurrency == 0 {
+        return Err(Error::Usage("--concurrency must be at least 1".into()));
+    }
     let (policy, warnings) = Policy::load(&a.policy)?;
     for w in &warnings {
         errln!("imgseal: warning: {w}");
