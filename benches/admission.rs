@@ -13,7 +13,7 @@
 //! 10,000 objects / 500 images ≤ 5 s. The client runs in this process on the same 2 cores as
 //! the server and the registry, so its own cost is in the numbers.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/registry.rs"]
 mod common;
 
 use common::{push_image_to, Registry};

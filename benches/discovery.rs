@@ -9,9 +9,9 @@
 //! grow with the count), of the LAST one (grows: every candidate is fetched), and for `tree`
 //! with no keys. `cargo bench --bench discovery`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/registry.rs"]
 mod common;
-#[path = "../tests/ferro/mod.rs"]
+#[path = "../tests/support/ferro.rs"]
 mod ferro;
 
 use common::{push_image, unique_repo, Registry};

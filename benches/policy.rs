@@ -6,7 +6,7 @@
 //! ≤ 3 s wall and ≤ 50 MiB RSS for 1,000 images; requests per image no more than a
 //! single-image verify (3) plus the config blob when label rules need it.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/registry.rs"]
 mod common;
 
 use common::{push_image_to, Registry};

@@ -3,17 +3,16 @@
 //! testdata), and reviews written here for the cases no public fixture covers (UPDATE with
 //! oldObject, DELETE, ephemeral containers, CronJob), against a real docker-registry.
 
-mod common;
-mod interop_data;
+mod support;
 
 use base64::Engine as _;
-use common::*;
 use imgseal::admission::{review, ReviewOptions};
 use imgseal::policy::Policy;
 use imgseal::{Signer, SigningKey};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
+use support::registry::*;
 
 fn policy(yaml: &str, dir: &Path) -> Policy {
     Policy::from_yaml(yaml, dir, "policy.yaml").unwrap().0
@@ -32,8 +31,7 @@ fn patch_of(answer: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_upstream_fixture_gets_a_sensible_answer() {
-    let Some(root) = interop_dir().map(|d| d.join("admission")) else {
-        interop_data::absent("../shared/interop/admission");
+    let Some(root) = support::interop::set("admission") else {
         return;
     };
     // Offline: a registry rule needs no registry. Docker Hub images are denied, others allowed.

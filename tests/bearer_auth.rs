@@ -14,16 +14,15 @@
 //! message, no panic and no request storm. Two ``d tests pin known imgseal bugs in the
 //! token exchange (refusal body printed verbatim, token response read with no cap).
 
-mod cli_support;
-mod hostile_server;
+mod support;
 
-use cli_support::*;
-use hostile_server::*;
 use imgseal::formats::cosign;
 use imgseal::store::OCI_MANIFEST;
 use imgseal::Digest;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
+use support::cli::*;
+use support::hostile_server::*;
 
 const SERVICE: &str = "fake-registry";
 const TOKEN: &str = "tok.abc.123";

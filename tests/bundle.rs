@@ -3,22 +3,18 @@
 //! and key-signed bundles built with the library, attached to an OCI layout image as referrers
 //! and verified through the real `imgseal` binary.
 
-mod cli_support;
-mod common;
-mod interop_data;
+mod support;
 
-use cli_support::*;
-use common::*;
 use imgseal::formats::bundle::{
     self, Bundle, Content, DsseEnvelope, Statement, IN_TOTO_PAYLOAD_TYPE,
 };
 use imgseal::formats::cosign;
 use imgseal::oci::{self, Descriptor, ImageManifest};
-use imgseal::reference::ImageRef;
-use imgseal::store::{ManifestRef, Store, StoreOptions, OCI_MANIFEST};
+use imgseal::store::{ManifestRef, Store, OCI_MANIFEST};
 use imgseal::{Digest, SigningKey};
 use std::collections::BTreeMap;
 use std::path::Path;
+use support::cli::*;
 
 const REAL_SUBJECT: &str = "c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
 
@@ -31,8 +27,8 @@ fn dsse(b: &Bundle) -> &DsseEnvelope {
 
 #[test]
 fn real_cosign_v3_bundle_parses_and_its_signature_verifies() {
-    let Some(root) = interop_dir() else {
-        interop_data::absent("../shared/interop");
+    let Some(root) = support::interop::interop_dir() else {
+        support::interop::absent("../shared/interop");
         return;
     };
     let bytes = std::fs::read(root.join("cosign/sigstore-rs/bundle_v03.json")).unwrap();
@@ -80,16 +76,9 @@ fn real_cosign_v3_bundle_parses_and_its_signature_verifies() {
 
 /// An OCI layout at `dir` with one image tagged `v1`; returns (image argument, store, subject).
 fn layout(dir: &Path, content: &[u8]) -> (String, Store, Descriptor) {
-    imgseal::store::layout::Layout::init(dir).unwrap();
-    let image = format!("oci:{}:v1", dir.display());
-    let store = Store::open(
-        &ImageRef::parse(&image).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
+    let store = support::layout::open(dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let digest = rt.block_on(push_image_to(&store, "v1", content));
+    let (image, digest) = rt.block_on(support::layout::image(dir, "v1", content));
     let m = rt
         .block_on(store.get_manifest(&ManifestRef::Digest(digest.clone())))
         .unwrap()

@@ -1,18 +1,17 @@
 //! End-to-end tests of the real `imgseal` binary against a real registry (Debian's
 //! docker-registry, started per test on a free loopback port) and real OCI layouts.
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::assert_fails_alone as assert_fails;
-use cli_support::*;
+use support::cli::assert_fails_alone as assert_fails;
+use support::cli::*;
 
-use common::*;
 use imgseal::formats::cosign::{self, SignatureManifest};
 use imgseal::reference::ImageRef;
 use imgseal::store::{ManifestRef, Store, StoreOptions, OCI_MANIFEST};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::registry::*;
 
 const PASSWORD: &str = "correct horse";
 
@@ -469,16 +468,7 @@ async fn key_errors() {
 // ---------------------------------------------------------------- OCI layout
 
 fn make_layout(dir: &Path, tag: &str, content: &[u8]) -> imgseal::Digest {
-    imgseal::store::layout::Layout::init(dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(push_image_to(&store, tag, content))
+    support::layout::image_blocking(dir, tag, content).1
 }
 
 #[test]

@@ -2,14 +2,11 @@
 //! must not panic), and flags that a command would accept and not use (issue #9 item 4: each
 //! is applied, refused or warned about).
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::*;
-use common::*;
-use imgseal::reference::ImageRef;
-use imgseal::store::{Store, StoreOptions};
 use std::process::{Output, Stdio};
+use support::cli::*;
+use support::registry::*;
 
 /// A scratch directory holding a key pair, an OCI layout with one image signed by that key
 /// (`oci:DIR:registry.example/team/app:v1`), a policy allowing it (p.yaml) and one denying
@@ -24,15 +21,8 @@ async fn fixture() -> Fixture {
     let cli = Cli::new();
     let keys = cli.keypair("k");
     let dir = cli.path("img");
-    imgseal::store::layout::Layout::init(&dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    push_image_to(&store, "registry.example/team/app:v1", &random_bytes(32)).await;
-    let image = format!("oci:{}:registry.example/team/app:v1", dir.display());
+    let (image, _) =
+        support::layout::image(&dir, "registry.example/team/app:v1", &random_bytes(32)).await;
     assert_ok(&cli.run(&["sign", "--key", &keys.private, &image]));
     std::fs::write(
         cli.path("p.yaml"),

@@ -1,9 +1,9 @@
 //! `imgseal completion SHELL` and `imgseal man DIR`: generated from the clap definitions, so
 //! every command and flag appears; the bash script is valid bash, each page a man page.
 
-mod cli_support;
+mod support;
 
-use cli_support::*;
+use support::cli::*;
 
 #[test]
 fn completion_scripts_name_every_command() {

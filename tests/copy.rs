@@ -8,13 +8,11 @@
 //! source blobs (corrupted, oversized, missing) are refused before the destination's tag is
 //! written.
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::assert_fails_alone as assert_fails;
-use cli_support::*;
+use support::cli::assert_fails_alone as assert_fails;
+use support::cli::*;
 
-use common::*;
 use imgseal::copy::{copy, CopyReport, Outcome};
 use imgseal::oci::{self, ImageManifest, Index, Platform};
 use imgseal::reference::ImageRef;
@@ -23,6 +21,7 @@ use imgseal::{Attach, Digest, PublicKey, Signer, SigningKey, Verifier};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use support::registry::*;
 
 // ---------------------------------------------------------------- helpers
 
@@ -636,12 +635,8 @@ async fn index_children_and_their_signatures_are_copied() {
 // ---------------------------------------------------------------- bad input
 
 fn make_layout(dir: &Path, tag: &str, content: &[u8]) -> (Store, Digest) {
-    imgseal::store::layout::Layout::init(dir).unwrap();
-    let store = open(&format!("oci:{}", dir.display()));
-    let d = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(push_image_to(&store, tag, content));
-    (store, d)
+    let (_, digest) = support::layout::image_blocking(dir, tag, content);
+    (support::layout::open(dir), digest)
 }
 
 #[test]

@@ -6,14 +6,12 @@
 //! repository is the payload's `docker-reference`, and a `sha256-<hex>.sig` manifest whose layers
 //! are the fixture's payload bytes, media type and annotations. `imgseal verify` must then reach
 //! the outcome containers/image (and cosign) reach. The interop folder is optional: without it
-//! every test prints a note and passes, except in CI (CI set), where a missing fixture fails (tests/interop_data).
+//! every test prints a note and passes, except in CI (CI set), where a missing fixture fails (tests/support/interop.rs).
 
-mod cli_support;
-mod common;
-mod interop_data;
+mod support;
 
-use cli_support::assert_fails_one as assert_fails;
-use cli_support::*;
+use support::cli::assert_fails_one as assert_fails;
+use support::cli::*;
 
 use imgseal::formats::cosign::{self, Descriptor, Payload};
 use imgseal::store::layout::Layout;
@@ -32,13 +30,7 @@ const SINGLE_SAMPLE_DIGEST: &str =
 
 /// `../shared/interop/cosign`, or a note on stderr and `None`.
 fn fixtures() -> Option<PathBuf> {
-    match common::interop_dir().map(|d| d.join("cosign")) {
-        Some(d) if d.is_dir() => Some(d),
-        _ => {
-            interop_data::absent("../shared/interop/cosign");
-            None
-        }
-    }
+    support::interop::set("cosign")
 }
 
 /// A scratch directory; commands run in it with an isolated HOME and docker config.

@@ -5,12 +5,11 @@
 //! examples presuppose (a multi-arch image, a layout, a policy, a trust policy) are set up
 //! first. docs/policy.md's example policy must pass `policy validate`.
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::*;
-use common::*;
 use std::path::{Path, PathBuf};
+use support::cli::*;
+use support::registry::*;
 
 /// Lines of `sh` code blocks that are not imgseal commands, and where they are tested.
 const NOT_IMGSEAL: &[&str] = &[
@@ -104,14 +103,7 @@ async fn every_command_in_the_readme_and_docs_runs() {
     let app = push_index(&h, "app", "1.0").await;
     push_image(&h, "db", "2.3.1").await;
     let layout = d.join("build/app");
-    imgseal::store::layout::Layout::init(&layout).unwrap();
-    let store = imgseal::store::Store::open(
-        &imgseal::reference::ImageRef::parse(&format!("oci:{}", layout.display())).unwrap(),
-        &imgseal::store::StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    push_image_to(&store, "v1", &random_bytes(32)).await;
+    support::layout::image(&layout, "v1", &random_bytes(32)).await;
     std::fs::write(
         d.join("policy.yaml"),
         format!("version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: imgseal.pub}}\nrules:\n  - name: app\n    images: ['{h}/app']\n    authorities: {{anyOf: [release]}}\n    annotations: [build-version]\n  - name: db\n    images: ['{h}/db']\n    allowedRegistries: ['{h}']\n    tags: {{deny: [latest], pattern: '^v?\\d+\\.\\d+\\.\\d+$'}}\n"),

@@ -15,11 +15,8 @@
 //!
 //! No assertion is on time except the hang guard of `Cli::run` (30 s).
 
-mod cli_support;
-mod hostile_server;
+mod support;
 
-use cli_support::*;
-use hostile_server::*;
 use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::oci::{self, Index};
 use imgseal::store::{referrers_tag, OCI_INDEX, OCI_MANIFEST};
@@ -28,6 +25,8 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::cli::*;
+use support::hostile_server::*;
 
 struct Scene {
     server: Server,

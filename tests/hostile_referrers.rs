@@ -11,17 +11,16 @@
 //! that is not an index is ignored with a warning. Each run ends quickly, never panics, exits 1
 //! when nothing valid is left and 0 when a valid signature is listed beside the bad entries.
 
-mod cli_support;
-mod hostile_server;
+mod support;
 
-use cli_support::*;
-use hostile_server::*;
 use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::oci::{self, ImageManifest, Index};
 use imgseal::store::{referrers_tag, OCI_INDEX, OCI_MANIFEST};
 use imgseal::Digest;
 use std::collections::BTreeMap;
 use std::process::Output;
+use support::cli::*;
+use support::hostile_server::*;
 
 // ---------------------------------------------------------------- the image and its referrers
 

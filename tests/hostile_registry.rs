@@ -8,15 +8,14 @@
 //! payloads are never requested; server errors and garbage give exit 2 with a one-line message
 //! and no panic.
 
-mod cli_support;
-mod hostile_server;
+mod support;
 
-use cli_support::*;
-use hostile_server::*;
 use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::store::OCI_MANIFEST;
 use imgseal::{Digest, SigningKey};
 use std::process::Output;
+use support::cli::*;
+use support::hostile_server::*;
 
 /// imgseal's default manifest and payload cap, as it appears in its messages.
 const LIMIT_MSG: &str = "larger than the 4194304-byte limit";

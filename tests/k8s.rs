@@ -1,12 +1,11 @@
 //! `imgseal k8s verify` and `imgseal k8s pin`: the real binary on real manifest files, against
 //! a real docker-registry with signed and unsigned images.
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::*;
-use common::*;
 use std::path::Path;
+use support::cli::*;
+use support::registry::*;
 
 fn testdata(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

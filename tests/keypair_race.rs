@@ -3,11 +3,11 @@
 //! is always the public half of the `.key` (before, the runs overwrote each other and in 2 of
 //! 25 rounds left a `.pub` from one run beside the `.key` of another).
 
-mod cli_support;
+mod support;
 
-use cli_support::*;
 use imgseal::SigningKey;
 use std::process::Command;
+use support::cli::*;
 
 const PASSWORD: &str = "race password";
 

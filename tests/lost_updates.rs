@@ -1,6 +1,6 @@
 //! Lost updates under concurrency, with a network hop's latency: ten real `imgseal sign`
 //! processes at once on one image, through a loopback proxy that delays each direction of
-//! every connection by 10–20 ms (tests/latency_proxy), in front of a real docker-registry 2.8.
+//! every connection by 10–20 ms (tests/support/latency_proxy.rs), in front of a real docker-registry 2.8.
 //!
 //! What must hold, for cosign's `.sig` tag and for the referrers tag schema (docker-registry
 //! has no referrers API, so `--attach referrers` falls back to the index at `sha256-<hex>`),
@@ -9,19 +9,17 @@
 //! `imgseal verify --key`); a run that could not confirm exits 2 with one error line. Never
 //! exit 0 with a lost signature.
 
-mod cli_support;
-mod common;
-mod latency_proxy;
+mod support;
 
-use cli_support::*;
-use common::*;
 use imgseal::reference::ImageRef;
 use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions};
 use imgseal::{Digest, Signer};
-use latency_proxy::LatencyProxy;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Output, Stdio};
 use std::time::Duration;
+use support::cli::*;
+use support::latency_proxy::LatencyProxy;
+use support::registry::*;
 
 /// Concurrent signers per image.
 const SIGNERS: usize = 10;

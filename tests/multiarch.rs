@@ -7,15 +7,14 @@
 //! (at the `.sig` tag or as referrers); a platform the index does not list is "not found"
 //! (exit 2), as is `--platform` on a single-platform image.
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::*;
-use common::*;
 use imgseal::oci::{Descriptor, Index, Platform};
 use imgseal::reference::ImageRef;
 use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions, OCI_INDEX, OCI_MANIFEST};
 use imgseal::Digest;
+use support::cli::*;
+use support::registry::*;
 
 /// An index at `host/repo:v1` and its two platform manifests.
 struct MultiArch {

@@ -9,14 +9,8 @@
 //!
 //! Exit codes: 0 verified, 1 verification failed, 2 usage/configuration/IO error.
 
-mod cli_support;
-mod common;
-mod ferro;
-mod interop_data;
+mod support;
 
-use cli_support::*;
-use common::*;
-use ferro::Ferro;
 use imgseal::formats::{cosign, notation};
 use imgseal::oci::{Descriptor, ImageManifest, Index};
 use imgseal::reference::ImageRef;
@@ -28,6 +22,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use support::cli::*;
+use support::ferro::Ferro;
+use support::registry::*;
 
 /// The password `cert generate-test` encrypts its keys with in these tests.
 const PASSWORD: &str = "notation test password";
@@ -193,15 +190,7 @@ fn simple_policy(scopes: &[&str], level: &str, store: &str, identities: &[&str])
 /// A fresh OCI layout at `dir` holding one small image under `ref_name`; returns
 /// `oci:DIR:REF` and the image's digest.
 async fn layout_image(dir: &Path, ref_name: &str) -> (String, Digest) {
-    Layout::init(dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    let digest = push_image_to(&store, ref_name, &random_bytes(48)).await;
-    (format!("oci:{}:{ref_name}", dir.display()), digest)
+    support::layout::image(dir, ref_name, &random_bytes(48)).await
 }
 
 fn open(image: &str) -> Store {
@@ -1029,13 +1018,7 @@ async fn docker_hub_repository_matches_its_docker_io_scope() {
 
 /// `../shared/interop/notation`, or a note on stderr and `None`.
 fn notation_fixtures() -> Option<PathBuf> {
-    match interop_dir().map(|d| d.join("notation")) {
-        Some(d) if d.is_dir() => Some(d),
-        _ => {
-            interop_data::absent("../shared/interop/notation");
-            None
-        }
-    }
+    support::interop::set("notation")
 }
 
 /// Copy a directory tree (fresh, writable files).
@@ -1205,13 +1188,7 @@ async fn verifies_real_notation_jws_signature_in_legacy_manifest() {
 
 /// `../shared/interop/cosign/containers-image`, or a note on stderr and `None`.
 fn cosign_fixtures() -> Option<PathBuf> {
-    match interop_dir().map(|d| d.join("cosign/containers-image")) {
-        Some(d) if d.is_dir() => Some(d),
-        _ => {
-            interop_data::absent("../shared/interop/cosign");
-            None
-        }
-    }
+    support::interop::set("cosign/containers-image")
 }
 
 /// containers/image's `dir-img-cosign-pki-valid` rebuilt as an OCI layout under ref name
@@ -1540,38 +1517,27 @@ async fn layout_manifest_without_media_type_verifies_by_digest() {
 /// user metadata is checked after the trust policy's validations.
 #[tokio::test]
 async fn notation_expiry_is_reported_before_authentic_timestamp() {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-    };
+    use support::pki::*;
     let env = Env::new();
     let now = time::OffsetDateTime::now_utc();
-    let days = time::Duration::days;
     let dn = |cn: &str| {
         let mut d = DistinguishedName::new();
         d.push(DnType::CommonName, cn);
         d.push(DnType::OrganizationName, "Notary");
         d
     };
-    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut root = CertificateParams::default();
+    let mut root = ca_params("old Root", None);
     root.distinguished_name = dn("old Root");
-    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign];
     root.not_before = now - days(30);
     root.not_after = now + days(365);
-    let root_cert = root.self_signed(&root_key).unwrap();
-    let issuer = Issuer::new(root, root_key);
-    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut leaf = CertificateParams::default();
+    let root = issue(root, None);
+    let mut leaf = leaf_params("old");
     leaf.distinguished_name = dn("old");
-    leaf.is_ca = IsCa::ExplicitNoCa;
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
     leaf.not_before = now - days(20);
     leaf.not_after = now - days(2);
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    let key = SigningKey::from_pem(leaf_key.serialize_pem().as_bytes(), None, "leaf").unwrap();
+    let leaf = issue(leaf, Some(&root));
+    let key = SigningKey::from_pem(leaf.key_pem().as_bytes(), None, "leaf").unwrap();
 
     let (image, _) = layout_image(&env.path("img"), LAYOUT_REF).await;
     let store = open(&image);
@@ -1588,7 +1554,7 @@ async fn notation_expiry_is_reported_before_authentic_timestamp() {
     };
     let signed_at = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86400);
     let expiry = signed_at + std::time::Duration::from_secs(86400);
-    let chain = vec![leaf_cert.der().to_vec(), root_cert.der().to_vec()];
+    let chain = vec![leaf.cert.der().to_vec(), root.cert.der().to_vec()];
     let envelope =
         notation::sign_envelope(&target, &key, &chain, signed_at, Some(expiry), "t").unwrap();
     let sig = notation::signature_manifest(&envelope, &target, signed_at).unwrap();
@@ -1601,7 +1567,7 @@ async fn notation_expiry_is_reported_before_authentic_timestamp() {
         .await
         .unwrap();
 
-    let ts = env.trust_store("ts", "old", &[("root.crt", &root_cert.pem())]);
+    let ts = env.trust_store("ts", "old", &[("root.crt", &root.pem())]);
     let tp = env.policy("tp.json", &simple_policy(&["*"], "strict", "old", &["*"]));
     let out = env.verify_notation(&tp, &ts, &image, &[]);
     assert_fails(&out, 1, &["expiry: the signature expired at"]);
@@ -1624,13 +1590,13 @@ async fn notation_expiry_is_reported_before_authentic_timestamp() {
 
 // ---------------------------------------------------------------- 10. notation's e2e layouts
 
-/// `dir` when it exists; otherwise `interop_data::absent` decides (a failure in CI, unless the
+/// `dir` when it exists; otherwise `support::interop::absent` decides (a failure in CI, unless the
 /// set is one this copy withholds) and `None`.
 fn required_fixture(dir: &Path) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir.to_path_buf());
     }
-    interop_data::absent(dir.display());
+    support::interop::absent(dir.display());
     None
 }
 

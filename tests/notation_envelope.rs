@@ -3,7 +3,7 @@
 //! vector, and every JWS envelope of the upstream interop data (../shared/interop/notation, read
 //! in place; without it those tests print a note and pass; in CI they fail).
 
-mod interop_data;
+mod support;
 
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine as _;
@@ -32,13 +32,7 @@ fn at(secs: u64) -> SystemTime {
 
 /// `../shared/interop/notation`, or a note on stderr and `None`.
 fn interop() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/notation");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        interop_data::absent("../shared/interop/notation");
-        None
-    }
+    support::interop::set("notation")
 }
 
 fn verify(bytes: &[u8]) -> Result<VerifiedEnvelope, EnvelopeError> {
@@ -1218,7 +1212,7 @@ fn cases_json_envelopes() {
         };
         let path = dir.join(file);
         if !path.is_file() {
-            interop_data::absent(format!("{file} (case {id})"));
+            support::interop::absent(format!("{file} (case {id})"));
             continue;
         }
         let bytes = read(&path);
@@ -1532,7 +1526,7 @@ fn e2e_layouts() {
     let Some(dir) = interop() else { return };
     let root = dir.join("notation-cli-e2e/oci_layout");
     if !root.is_dir() {
-        interop_data::absent(root.display());
+        support::interop::absent(root.display());
         return;
     }
     let cases: Value = serde_json::from_slice(&read(&dir.join("cases.json"))).unwrap();
@@ -1675,18 +1669,18 @@ fn hostile_bytes_never_panic() {
 }
 
 /// The sets listed as withheld must really be absent: once one is supplied, its tests must run
-/// (remove it from `interop_data::WITHHELD`).
+/// (remove it from `support::interop::WITHHELD`).
 #[test]
 fn withheld_sets_are_really_absent() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop");
     if !root.is_dir() {
-        interop_data::absent("../shared/interop");
+        support::interop::absent("../shared/interop");
         return;
     }
-    for set in interop_data::WITHHELD {
+    for set in support::interop::WITHHELD {
         assert!(
             !root.join(set).exists(),
-            "{set} is now in ../shared/interop: remove it from interop_data::WITHHELD so its tests run"
+            "{set} is now in ../shared/interop: remove it from support::interop::WITHHELD so its tests run"
         );
     }
 }

@@ -1,14 +1,14 @@
 //! `imgseal policy validate` and `imgseal verify --policy` against a real registry.
 
-mod common;
+mod support;
 
-use common::*;
 use imgseal::reference::ImageRef;
 use imgseal::store::{Store, StoreOptions, OCI_MANIFEST};
 use imgseal::{Signer, SigningKey};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
+use support::registry::*;
 
 fn imgseal(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_imgseal"))

@@ -4,9 +4,9 @@
 //! with exit 2 and one line naming the line of the file, through the real binary, within a
 //! generous hang guard.
 
-mod cli_support;
+mod support;
 
-use cli_support::*;
+use support::cli::*;
 
 /// Write `text` as `name` in the scratch directory and run `policy validate` on it.
 #[track_caller]

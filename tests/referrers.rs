@@ -12,13 +12,8 @@
 //! signers lose no entry, re-signing adds nothing, and the first of 100 signatures verifies
 //! without fetching the other 99.
 
-mod cli_support;
-mod common;
-mod ferro;
+mod support;
 
-use cli_support::*;
-use common::*;
-use ferro::Ferro;
 use imgseal::formats::cosign;
 use imgseal::oci::{self, ImageManifest, Index};
 use imgseal::reference::ImageRef;
@@ -28,6 +23,9 @@ use imgseal::store::{
 use imgseal::{Attach, Digest, Signer, SigningKey, Verifier};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use support::cli::*;
+use support::ferro::Ferro;
+use support::registry::*;
 
 // ---------------------------------------------------------------- ferro-oci-server in-process
 

@@ -10,20 +10,13 @@
 //! revocation-crl`) are checked when present. `../shared/interop/notation/notation-cli-e2e/crl`
 //! (notation's CLI e2e CRL fixtures, whose CDPs name localhost:10086) is not served by these
 //! tests: when present only the revocation sources of its certificates are read; when absent the
-//! test prints a note and passes, except in CI (CI set), where a missing fixture fails (tests/interop_data).
+//! test prints a note and passes, except in CI (CI set), where a missing fixture fails (tests/support/interop.rs).
 
-mod cli_support;
-mod common;
-mod interop_data;
+mod support;
 
-use cli_support::*;
-use common::*;
-use imgseal::reference::ImageRef;
 use imgseal::revocation::{
     check_crl, sources, CertStatus, ChainStatus, Checker, CrlVerdict, RevocationError, MAX_CRL_SIZE,
 };
-use imgseal::store::layout::Layout;
-use imgseal::store::{Store, StoreOptions};
 use imgseal::x509::Certificate;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
@@ -39,6 +32,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use support::cli::*;
+use support::registry::*;
 use time::OffsetDateTime;
 
 // ---------------------------------------------------------------- loopback HTTP server
@@ -704,15 +699,9 @@ const LAYOUT_REF: &str = "registry.example/team/app:v1";
 const LAYOUT_REPO: &str = "registry.example/team/app";
 
 async fn layout_image(dir: &Path) -> String {
-    Layout::init(dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    push_image_to(&store, LAYOUT_REF, &random_bytes(48)).await;
-    format!("oci:{}:{LAYOUT_REF}", dir.display())
+    support::layout::image(dir, LAYOUT_REF, &random_bytes(48))
+        .await
+        .0
 }
 
 /// A signed layout image plus trust material, for `imgseal verify` runs.
@@ -849,15 +838,9 @@ async fn cli_unknown_status_fails_strict_and_is_logged_at_permissive() {
 /// base CRL announcing delta CRLs): unknown, without any download.
 #[tokio::test]
 async fn notation_core_go_delta_crl_fixtures() {
-    let Some(dir) = interop_dir().map(|d| d.join("notation/notation-core-go/revocation-crl"))
-    else {
-        interop_data::absent("../shared/interop");
+    let Some(dir) = support::interop::set("notation/notation-core-go/revocation-crl") else {
         return;
     };
-    if !dir.is_dir() {
-        interop_data::absent(dir.display());
-        return;
-    }
     let c = checker();
     let mut checked = 0;
     for name in [
@@ -904,14 +887,9 @@ async fn notation_core_go_delta_crl_fixtures() {
 
 #[test]
 fn notation_e2e_crl_fixtures() {
-    let Some(dir) = interop_dir().map(|d| d.join("notation/notation-cli-e2e/crl")) else {
-        interop_data::absent("../shared/interop");
+    let Some(dir) = support::interop::set("notation/notation-cli-e2e/crl") else {
         return;
     };
-    if !dir.is_dir() {
-        interop_data::absent(dir.display());
-        return;
-    }
     // Present: their CDPs point at localhost:10086; make sure every certificate there at least
     // yields readable revocation sources (serving them needs the port, which may be busy).
     let mut seen = 0;

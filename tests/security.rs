@@ -3,19 +3,15 @@
 //! binary: a real docker-registry, the hostile HTTP server, real certificates (rcgen) and real
 //! OCI layouts. docs/security.md lists each attack and how it is refused.
 
-mod cli_support;
-mod common;
-mod hostile_server;
+mod support;
 
-use cli_support::*;
-use common::*;
-use hostile_server::{Reply, Server, SignedImage, REPO};
 use imgseal::formats::cosign;
-use imgseal::reference::ImageRef;
-use imgseal::store::layout::Layout;
-use imgseal::store::{Store, StoreOptions, OCI_MANIFEST};
+use imgseal::store::OCI_MANIFEST;
 use imgseal::SigningKey;
 use std::sync::{Arc, Mutex};
+use support::cli::*;
+use support::hostile_server::{Reply, Server, SignedImage, REPO};
+use support::registry::*;
 
 fn write(cli: &Cli, name: &str, text: &str) -> String {
     std::fs::write(cli.path(name), text).unwrap();
@@ -24,15 +20,9 @@ fn write(cli: &Cli, name: &str, text: &str) -> String {
 
 /// A fresh OCI layout at `dir` holding one small image under `ref_name`: `oci:DIR:REF`.
 async fn layout_image(dir: &std::path::Path, ref_name: &str) -> String {
-    Layout::init(dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    push_image_to(&store, ref_name, &random_bytes(32)).await;
-    format!("oci:{}:{ref_name}", dir.display())
+    support::layout::image(dir, ref_name, &random_bytes(32))
+        .await
+        .0
 }
 
 // ------------------------------------------------ 1. registry host spellings
@@ -251,19 +241,27 @@ fn upload_credentials_are_not_sent_to_another_host() {
     registry.handler(move |req| {
         if req.header("authorization") != Some(auth.as_str()) {
             return Some(
-                Reply::new(401, "text/plain", hostile_server::Body::Bytes(Vec::new()))
-                    .header("WWW-Authenticate", "Basic realm=\"test\""),
+                Reply::new(
+                    401,
+                    "text/plain",
+                    support::hostile_server::Body::Bytes(Vec::new()),
+                )
+                .header("WWW-Authenticate", "Basic realm=\"test\""),
             );
         }
         match (req.method.as_str(), req.path()) {
             ("POST", p) if p.ends_with("/blobs/uploads/") => Some(
-                Reply::new(202, "text/plain", hostile_server::Body::Bytes(Vec::new()))
-                    .header("Location", &upload_to),
+                Reply::new(
+                    202,
+                    "text/plain",
+                    support::hostile_server::Body::Bytes(Vec::new()),
+                )
+                .header("Location", &upload_to),
             ),
             ("HEAD", p) if p.contains("/blobs/") => Some(Reply::new(
                 404,
                 "text/plain",
-                hostile_server::Body::Bytes(Vec::new()),
+                support::hostile_server::Body::Bytes(Vec::new()),
             )),
             _ => None,
         }
@@ -280,7 +278,7 @@ fn upload_credentials_are_not_sent_to_another_host() {
         Some(Reply::new(
             201,
             "text/plain",
-            hostile_server::Body::Bytes(Vec::new()),
+            support::hostile_server::Body::Bytes(Vec::new()),
         ))
     });
     std::fs::create_dir_all(cli.path("docker")).unwrap();
@@ -314,33 +312,16 @@ fn upload_credentials_are_not_sent_to_another_host() {
 /// A CA and a code-signing leaf from it with SAN `san` and subject CN `cn`: (root PEM, leaf
 /// PEM, leaf key PEM).
 fn san_pki(san: &str, cn: &str) -> (String, String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut root = CertificateParams::default();
-    root.distinguished_name = DistinguishedName::new();
-    root.distinguished_name.push(DnType::CommonName, "corp CA");
-    root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    root.not_before = now - time::Duration::days(1);
-    root.not_after = now + time::Duration::days(30);
-    let root_cert = root.self_signed(&root_key).unwrap();
-    let issuer = Issuer::new(root, root_key);
-    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut leaf = CertificateParams::default();
-    leaf.distinguished_name = DistinguishedName::new();
-    leaf.distinguished_name.push(DnType::CommonName, cn);
+    use support::pki::*;
+    let mut root = ca_params("corp CA", Some(0));
+    root.distinguished_name = cn_only("corp CA");
+    root.not_after = time::OffsetDateTime::now_utc() + days(30);
+    let root = issue(root, None);
+    let mut leaf = leaf_params(cn);
+    leaf.distinguished_name = cn_only(cn);
     leaf.subject_alt_names = vec![SanType::Rfc822Name(san.try_into().unwrap())];
-    leaf.is_ca = IsCa::ExplicitNoCa;
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-    leaf.not_before = now - time::Duration::days(1);
-    leaf.not_after = now + time::Duration::days(30);
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    (root_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
+    let leaf = issue(leaf, Some(&root));
+    (root.pem(), leaf.pem(), leaf.key_pem())
 }
 
 #[tokio::test]
@@ -496,18 +477,18 @@ fn non_string_annotations_do_not_satisfy_required_values() {
         base64::engine::general_purpose::STANDARD.encode(key.key.sign(&payload)),
     );
     server.route(
-        &hostile_server::blob_path(&layer.digest),
+        &support::hostile_server::blob_path(&layer.digest),
         Reply::blob(&payload),
     );
     let (manifest, config) = cosign::signature_manifest(vec![layer]);
     server.route(
-        &hostile_server::blob_path(&manifest.config.digest),
+        &support::hostile_server::blob_path(&manifest.config.digest),
         Reply::blob(&config),
     );
     let sig_manifest = manifest.to_bytes().unwrap();
     let tag = image.digest.signature_tag();
     server.route(
-        &hostile_server::manifest_path(&tag),
+        &support::hostile_server::manifest_path(&tag),
         Reply::manifest(&sig_manifest, OCI_MANIFEST),
     );
     let verify = |a: &str| cli.run(&["verify", "--key", &key.public, "-a", a, &image.image]);

@@ -2,18 +2,15 @@
 //! files, certificate chains, policies, trust policies, trust stores, layout index.json and
 //! blobs, docker's config.json. Each is refused with exit 2 and one line naming the file,
 //! through the real binary, and quickly: every run is killed and the test failed after
-//! `cli_support::HANG_LIMIT` (before the fix, a FIFO hung forever and /dev/zero read until memory ran out).
+//! `support::cli::HANG_LIMIT` (before the fix, a FIFO hung forever and /dev/zero read until memory ran out).
 #![cfg(unix)]
 
-mod cli_support;
-mod common;
+mod support;
 
-use cli_support::*;
-use common::*;
-use imgseal::reference::ImageRef;
-use imgseal::store::{Store, StoreOptions};
 use std::path::Path;
 use std::process::Command;
+use support::cli::*;
+use support::registry::*;
 
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().unwrap();
@@ -22,16 +19,7 @@ fn mkfifo(path: &Path) {
 
 /// A layout at `dir` with one image tagged `v1`.
 fn make_layout(dir: &Path) -> imgseal::Digest {
-    imgseal::store::layout::Layout::init(dir).unwrap();
-    let store = Store::open(
-        &ImageRef::parse(&format!("oci:{}", dir.display())).unwrap(),
-        &StoreOptions::default(),
-        true,
-    )
-    .unwrap();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(push_image_to(&store, "v1", b"special files layer"))
+    support::layout::image_blocking(dir, "v1", b"special files layer").1
 }
 
 /// The two special files every input is tried with: a character device and a FIFO.

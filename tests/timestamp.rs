@@ -3,7 +3,7 @@
 //! validation (`timestamp::notation_authentic_timestamp`, which `imgseal verify` runs for
 //! `notary.x509` envelopes).
 
-mod interop_data;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,13 +23,7 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn interop() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/notation");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        interop_data::absent("../shared/interop/notation");
-        None
-    }
+    support::interop::set("notation")
 }
 
 fn read(dir: &Path, rel: &str) -> Vec<u8> {

@@ -3,16 +3,16 @@
 //! Covers /validate, /mutate, bad bodies, the caches' metrics, a policy that becomes invalid
 //! while serving, and TLS files replaced mid-run.
 
-mod common;
+mod support;
 
 use base64::Engine as _;
-use common::*;
 use imgseal::{Signer, SigningKey};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::registry::*;
 
 struct Server {
     child: Child,
@@ -24,28 +24,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A self-signed CA and a server certificate for 127.0.0.1/localhost: (CA PEM, cert PEM, key PEM).
-fn tls_files(name: &str) -> (String, String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-        SanType,
-    };
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name = DistinguishedName::new();
-    ca.distinguished_name
-        .push(DnType::CommonName, format!("{name} CA"));
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    leaf.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
 
 fn client(ca_pem: &str) -> reqwest::Client {
@@ -174,7 +152,7 @@ async fn the_webhook_serves_reviews_over_https() {
     write(d, "release.pub", &key.public_key().to_pem());
     let good_policy = format!("version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: release.pub}}\nrules:\n  - name: ours\n    images: ['{h}/**']\n    authorities: {{anyOf: [release]}}\n");
     write(d, "policy.yaml", &good_policy);
-    let (ca, cert, tls_key) = tls_files("first");
+    let (ca, cert, tls_key) = support::pki::tls_server("first");
     write(d, "tls.crt", &cert);
     write(d, "tls.key", &tls_key);
     let server = start(d, &[]);
@@ -348,7 +326,7 @@ async fn the_webhook_serves_reviews_over_https() {
     assert_eq!(get(&c, port, "/healthz").await.0, 200);
 
     // TLS files replaced mid-run: new connections get the new certificate.
-    let (ca2, cert2, key2) = tls_files("second");
+    let (ca2, cert2, key2) = support::pki::tls_server("second");
     write(d, "tls.key", &key2);
     write(d, "tls.crt", &cert2);
     let c2 = client(&ca2);

@@ -5,9 +5,9 @@
 //! `../shared/interop/notation` (read in place) checks interoperability: notation-go's trust
 //! store fixtures, the specification's example policies, the signer certificates of notation's
 //! envelopes and notation-core-go's certificates. Without that folder each interop test prints
-//! a note and passes, except in CI, where it fails (tests/interop_data).
+//! a note and passes, except in CI, where it fails (tests/support/interop.rs).
 
-mod interop_data;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,83 +20,11 @@ use imgseal::x509::{
     generate_test, load_pem_certificates, validate_chain, CertError, Certificate, KeyAlgorithm,
     Profile, SignatureAlgorithm,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-};
+use support::pki::*;
 use time::OffsetDateTime;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic PKIs
-
-/// A certificate with the rcgen parameters and key that made it, so it can issue more.
-struct Node {
-    cert: Certificate,
-    params: CertificateParams,
-    key: KeyPair,
-}
-
-fn dn(cn: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, "US");
-    dn.push(DnType::StateOrProvinceName, "WA");
-    dn.push(DnType::OrganizationName, "imgseal tests");
-    dn.push(DnType::CommonName, cn);
-    dn
-}
-
-fn days(n: i64) -> time::Duration {
-    time::Duration::days(n)
-}
-
-fn ca_params(cn: &str, path_len: Option<u8>) -> CertificateParams {
-    let now = OffsetDateTime::now_utc();
-    let mut p = CertificateParams::default();
-    p.distinguished_name = dn(cn);
-    p.is_ca = IsCa::Ca(match path_len {
-        Some(n) => BasicConstraints::Constrained(n),
-        None => BasicConstraints::Unconstrained,
-    });
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_before = now - days(1);
-    p.not_after = now + days(365);
-    p
-}
-
-fn leaf_params(cn: &str) -> CertificateParams {
-    let now = OffsetDateTime::now_utc();
-    let mut p = CertificateParams::default();
-    p.distinguished_name = dn(cn);
-    p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-    p.not_before = now - days(1);
-    p.not_after = now + days(30);
-    p
-}
-
-fn new_key() -> KeyPair {
-    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap()
-}
-
-/// Issue `params` with a fresh key: self-signed when `issuer` is `None`.
-fn issue(params: CertificateParams, issuer: Option<&Node>) -> Node {
-    issue_with_key(params, new_key(), issuer)
-}
-
-fn issue_with_key(params: CertificateParams, key: KeyPair, issuer: Option<&Node>) -> Node {
-    let cert = match issuer {
-        None => params.self_signed(&key).unwrap(),
-        Some(parent) => params
-            .signed_by(&key, &Issuer::from_params(&parent.params, &parent.key))
-            .unwrap(),
-    };
-    Node {
-        cert: Certificate::from_der(cert.der()).unwrap(),
-        params,
-        key,
-    }
-}
 
 fn now() -> SystemTime {
     SystemTime::now()
@@ -1054,13 +982,7 @@ fn policy_files_must_be_regular() {
 // Upstream Notary Project data (../shared/interop/notation)
 
 fn interop() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/notation");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        interop_data::absent("../shared/interop/notation");
-        None
-    }
+    support::interop::set("notation")
 }
 
 fn load_one(path: &Path) -> Certificate {
@@ -1428,7 +1350,7 @@ fn interop_e2e_trust_policies() {
     let Some(dir) = interop() else { return };
     let e2e = dir.join("notation-cli-e2e/trustpolicies");
     if !e2e.is_dir() {
-        interop_data::absent(e2e.display());
+        support::interop::absent(e2e.display());
         return;
     }
     // cases.json verifies signatures with these, so they must be valid documents.
@@ -1471,7 +1393,7 @@ fn interop_crl_three_level_chain() {
     let Some(dir) = interop() else { return };
     let crl = dir.join("notation-cli-e2e/crl");
     if !crl.is_dir() {
-        interop_data::absent(crl.display());
+        support::interop::absent(crl.display());
         return;
     }
     // Every certificate in the folder, arranged by role: leaf -> intermediate -> root.

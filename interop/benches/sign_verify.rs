@@ -4,7 +4,7 @@
 //! Run with `cargo bench -p imgseal-interop --bench sign_verify`. Requests are counted twice:
 //! by imgseal's own counter and independently from the registry's access log.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/support/registry.rs"]
 mod common;
 
 use common::{push_image, unique_repo, Registry};

@@ -7,16 +7,17 @@
 //! `SigningKey`, `PublicKey`, `ImageRef`); the peer's side is the sigstore-rs
 //! wrapper in this crate (`imgseal_interop::peer_*`).
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/support/registry.rs"]
 mod common;
-#[path = "../../tests/interop_data/mod.rs"]
+#[path = "../../tests/support/interop.rs"]
 mod interop_data;
 
-use common::{interop_dir, push_image, unique_repo, Registry};
+use common::{push_image, unique_repo, Registry};
 use imgseal::formats::cosign::{Payload, SignatureManifest};
 use imgseal::store::{ManifestRef, Store, StoreOptions};
 use imgseal::{Digest, Error, ImageRef, PublicKey, Signer, SigningKey, Verification, Verifier};
 use imgseal_interop::{peer_generate_encrypted_key, peer_load_private_key, peer_sign, peer_verify};
+use interop_data::interop_dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

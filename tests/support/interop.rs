@@ -8,6 +8,7 @@
 //! everywhere, and `withheld_sets_are_really_absent` (tests/notation_envelope.rs) fails as soon
 //! as one appears, so the list cannot go stale and hide a test that could run.
 #![allow(dead_code)]
+use std::path::{Path, PathBuf};
 
 /// Interop sets described by `../shared/interop/*/README.txt` but not in this copy.
 pub const WITHHELD: &[&str] = &["notation/notation-cli-e2e"];
@@ -37,4 +38,31 @@ pub fn absent(what: impl std::fmt::Display) {
         panic!("interop fixture missing: {what} (CI expects ../shared/interop beside the project)");
     }
     eprintln!("note: {what} is absent; skipping");
+}
+
+/// The interop data folder (`../shared/interop` beside the project), when present.
+///
+/// This harness is also included (by path) from the `interop/` crate, whose
+/// `CARGO_MANIFEST_DIR` is one level deeper: the project root is the nearest ancestor
+/// holding this file.
+pub fn interop_dir() -> Option<PathBuf> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .ancestors()
+        .find(|d| d.join("tests/support/interop.rs").is_file())
+        .unwrap_or(manifest_dir);
+    let p = root.join("../shared/interop");
+    p.is_dir().then_some(p)
+}
+
+/// `../shared/interop/SET` (e.g. `"notation"`), or — when it is missing — [`absent`] decides
+/// (a failure where fixtures are required, else a note) and the caller skips on `None`.
+pub fn set(name: &str) -> Option<PathBuf> {
+    match interop_dir().map(|d| d.join(name)) {
+        Some(dir) if dir.is_dir() => Some(dir),
+        _ => {
+            absent(format!("../shared/interop/{name}"));
+            None
+        }
+    }
 }

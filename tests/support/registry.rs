@@ -147,21 +147,6 @@ pub fn unique_repo(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(random_bytes(4)))
 }
 
-/// The interop data folder (`../shared/interop` beside the project), when present.
-///
-/// This harness is also included (by path) from the `interop/` crate, whose
-/// `CARGO_MANIFEST_DIR` is one level deeper: the project root is the nearest ancestor
-/// holding this file.
-pub fn interop_dir() -> Option<PathBuf> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .ancestors()
-        .find(|d| d.join("tests/common/mod.rs").is_file())
-        .unwrap_or(manifest_dir);
-    let p = root.join("../shared/interop");
-    p.is_dir().then_some(p)
-}
-
 /// Send `DELETE path` to a plain-HTTP registry and return the status code (test setup only).
 pub fn http_delete(host: &str, path: &str) -> u16 {
     use std::io::{Read, Write};
