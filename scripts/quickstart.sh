@@ -3,8 +3,11 @@
 # image layout, generates a key pair, signs, verifies, and shows tampered images being refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --bin imgseal
-IMGSEAL="$PWD/target/debug/imgseal"
+# IMGSEAL names an already built binary (tests/docs.rs runs this script with the one it built).
+if [ -z "${IMGSEAL:-}" ]; then
+  cargo build --quiet --bin imgseal
+  IMGSEAL="$PWD/target/debug/imgseal"
+fi
 WORK="${1:-$(mktemp -d)}"
 mkdir -p "$WORK"
 cd "$WORK"

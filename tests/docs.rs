@@ -13,7 +13,7 @@ use support::registry::*;
 
 /// Lines of `sh` code blocks that are not imgseal commands, and where they are tested.
 const NOT_IMGSEAL: &[&str] = &[
-    "bash scripts/quickstart.sh", // scripts/quickstart.sh itself
+    "bash scripts/quickstart.sh", // quickstart_signs_verifies_and_refuses_tampering below
     "bash scripts/test.sh",       // what runs this test
     "cargo install --path .",
     "bash docs/deploy/gen-certs.sh ./webhook-tls", // tests/deploy.rs
@@ -198,4 +198,32 @@ fn the_example_policy_in_docs_validates() {
         "{}",
         stdout(&out)
     );
+}
+
+/// The README's first set-up command: `bash scripts/quickstart.sh` builds an image into a
+/// layout, signs, verifies, and sees both tampered copies refused (the script exits non-zero
+/// otherwise).
+#[test]
+fn quickstart_signs_verifies_and_refuses_tampering() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(root.join("scripts/quickstart.sh"))
+        .arg(work.path())
+        .env("IMGSEAL", env!("CARGO_BIN_EXE_imgseal"))
+        .env_remove("IMGSEAL_PASSWORD")
+        .env("HOME", work.path())
+        .env("DOCKER_CONFIG", work.path().join(".docker"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("-> refused (exit 1)").count(), 2, "{stdout}");
+    assert!(stdout.contains("== quickstart done"), "{stdout}");
+    assert!(work.path().join("demo.key").is_file());
 }
