@@ -26,6 +26,7 @@
 //! wins (most literal characters; ties go to the earlier rule). [`Policy::evaluate`] returns a
 //! [`Decision`] with every check and its reason.
 
+pub mod containers;
 pub(crate) mod yaml_guard;
 
 use crate::oci::{self, ImageManifest, Index};
