@@ -1,0 +1,3 @@
+//! L1 cryptography: keys and cosign key files ([`keys`]).
+
+pub mod keys;
