@@ -41,6 +41,8 @@ use x509_parser::asn1_rs::{Any, Class};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo, X509Name};
 
+use crate::util::time::format_rfc3339 as rfc3339;
+
 /// Errors from parsing certificates, validating chains and generating test certificates.
 ///
 /// Every message is one line and names the rule that failed and the certificate's subject.
@@ -681,13 +683,6 @@ fn system_time(unix: i64) -> SystemTime {
     } else {
         UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs())
     }
-}
-
-/// RFC 3339 UTC rendering of `t`, for messages.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| format!("{dt}"))
 }
 
 fn signature_algorithm(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {

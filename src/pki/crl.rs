@@ -40,6 +40,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::x509::AlgorithmIdentifier;
 
+use crate::util::time::format_rfc3339 as rfc3339;
 use crate::x509::{Certificate, EcCurve, KeyAlgorithm};
 
 /// Largest CRL body fetched (larger bodies make the status unknown).
@@ -892,19 +893,6 @@ fn system_time(secs: i64) -> SystemTime {
         UNIX_EPOCH
             .checked_sub(Duration::from_secs(secs.unsigned_abs()))
             .unwrap_or(UNIX_EPOCH)
-    }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(dt) => dt
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| secs.to_string()),
-        Err(_) => secs.to_string(),
     }
 }
 

@@ -592,8 +592,8 @@ pub fn notation_authentic_timestamp(
             return Err(format!(
                 "timestamp can be before certificate {:?} validity period, it will be valid from {} (timestamp {} ± {}s)",
                 cert.subject(),
-                crate::x509::rfc3339(cert.not_before()),
-                crate::x509::rfc3339(ts.gen_time),
+                crate::util::time::format_rfc3339(cert.not_before()),
+                crate::util::time::format_rfc3339(ts.gen_time),
                 ts.accuracy.unwrap_or_default().as_secs_f64()
             ));
         }
@@ -601,8 +601,8 @@ pub fn notation_authentic_timestamp(
             return Err(format!(
                 "timestamp can be after certificate {:?} validity period, it was expired at {} (timestamp {} ± {}s)",
                 cert.subject(),
-                crate::x509::rfc3339(cert.not_after()),
-                crate::x509::rfc3339(ts.gen_time),
+                crate::util::time::format_rfc3339(cert.not_after()),
+                crate::util::time::format_rfc3339(ts.gen_time),
                 ts.accuracy.unwrap_or_default().as_secs_f64()
             ));
         }
