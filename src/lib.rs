@@ -43,8 +43,13 @@ pub mod webhook;
 
 #[doc(hidden)]
 pub use crate::crypto::keys; // shim (issue 14): removed by the lead
+/// Old path of [`pki`]'s certificate items (shim, issue 14: removed by the lead).
 #[doc(hidden)]
-pub use crate::pki::cert as x509; // shim (issue 14): removed by the lead
+pub mod x509 {
+    pub use crate::pki::cert::*;
+    pub use crate::pki::chain::*;
+    pub use crate::pki::test_pki::*;
+}
 #[doc(hidden)]
 pub use crate::pki::crl as revocation; // shim (issue 14): removed by the lead
 #[doc(hidden)]
