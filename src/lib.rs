@@ -50,10 +50,18 @@ pub mod x509 {
     pub use crate::pki::chain::*;
     pub use crate::pki::test_pki::*;
 }
+/// Old path of CRL checking (shim, issue 14: removed by the lead).
 #[doc(hidden)]
-pub use crate::pki::crl as revocation; // shim (issue 14): removed by the lead
+pub mod revocation {
+    pub use crate::pki::crl::*;
+    pub use crate::trust::revocation_fetch::*;
+}
+/// Old path of RFC 3161 timestamps (shim, issue 14: removed by the lead).
 #[doc(hidden)]
-pub use crate::pki::tsp as timestamp; // shim (issue 14): removed by the lead
+pub mod timestamp {
+    pub use crate::pki::tsp::*;
+    pub use crate::trust::notation_timestamp::*;
+}
 #[doc(hidden)]
 pub use crate::util::fs as fsutil; // shim (issue 14): removed by the lead
 #[doc(hidden)]

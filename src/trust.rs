@@ -41,6 +41,9 @@
 //! read as `ST`; a certificate attribute shown in `#hex` form never matches but does not stop
 //! the other attributes from matching.
 
+pub mod notation_timestamp;
+pub mod revocation_fetch;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,40 +1,34 @@
-//! Certificate revocation checking with CRLs, for Notary Project (notation) signing chains.
+//! Certificate revocation lists: parsing and checking, with no network.
 //!
-//! [`Checker::check_chain`] looks at every certificate of an ordered chain (signing certificate
-//! first) except a self-signed root, following the Notary Project trust-store/trust-policy
-//! specification ("Certificate Revocation Evaluation"):
+//! [`sources`] reads a certificate's revocation sources: the `http`/`https` URIs of its CRL
+//! distribution points (`cRLDistributionPoints`) and whether its authority information access
+//! names an OCSP responder. No CRL distribution point and no OCSP responder: no revocation
+//! information, which the Notary Project specification treats as "not revoked"
+//! ([`CertStatus::NoRevocationInfo`]). OCSP only: imgseal does not speak OCSP, so the status is
+//! unknown. A `freshestCRL` extension (delta CRLs are published) also makes it unknown, since
+//! imgseal does not combine base and delta CRLs.
 //!
-//! 1. the certificate's revocation sources: the `http`/`https` URIs of its CRL distribution
-//!    points (`cRLDistributionPoints`) and whether its authority information access names an
-//!    OCSP responder. No CRL distribution point and no OCSP responder: no revocation
-//!    information, which the specification treats as "not revoked" ([`CertStatus::NoRevocationInfo`],
-//!    no network traffic). OCSP only: imgseal does not speak OCSP, so the status is unknown.
-//!    A `freshestCRL` extension (delta CRLs are published) also makes it unknown, without a
-//!    download, since imgseal does not combine base and delta CRLs.
-//! 2. the CRL, fetched with one bounded `GET` per URL ([`DEFAULT_TIMEOUT`], [`MAX_CRL_SIZE`],
-//!    at most [`MAX_URLS_PER_CERTIFICATE`] URLs), tried in order until one yields a verdict;
-//! 3. [`check_crl`]: DER (or PEM `X509 CRL`) parsed without trailing bytes; its issuer is the
-//!    certificate's issuer; its signature verifies with the next certificate of the chain (RSA
-//!    PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384; through
-//!    ring) and that certificate may sign CRLs (`keyUsage` `cRLSign` when `keyUsage` is present);
-//!    `thisUpdate ≤ now`, and `nextUpdate` is present and `now ≤ nextUpdate`; delta CRLs,
-//!    base CRLs announcing delta CRLs (`freshestCRL`), indirect CRLs, partitioned CRLs
-//!    (`issuingDistributionPoint` with a scope that excludes the certificate or only some
-//!    reasons) and unknown critical extensions are refused;
-//! 4. the certificate's serial number in the revoked list: revoked (with its revocation date
-//!    and reason), unless the entry is `removeFromCRL`, or carries an `invalidityDate` later than
-//!    the authentic signing time. An expired CRL that lists the certificate still says
-//!    "revoked", as the specification prescribes; an expired CRL that does not list it leaves the
-//!    status unknown.
+//! [`check_crl`] evaluates one CRL: DER (or PEM `X509 CRL`) parsed without trailing bytes; its
+//! issuer is the certificate's issuer; its signature verifies with the next certificate of the
+//! chain (RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384;
+//! through ring) and that certificate may sign CRLs (`keyUsage` `cRLSign` when `keyUsage` is
+//! present); `thisUpdate ≤ now`, and `nextUpdate` is present and `now ≤ nextUpdate`; delta CRLs,
+//! base CRLs announcing delta CRLs (`freshestCRL`), indirect CRLs, partitioned CRLs
+//! (`issuingDistributionPoint` with a scope that excludes the certificate or only some reasons)
+//! and unknown critical extensions are refused. Then the certificate's serial number in the
+//! revoked list: revoked (with its revocation date and reason), unless the entry is
+//! `removeFromCRL`, or carries an `invalidityDate` later than the authentic signing time. An
+//! expired CRL that lists the certificate still says "revoked", as the specification
+//! prescribes; an expired CRL that does not list it leaves the status unknown.
 //!
 //! The chain's verdict ([`ChainRevocation::status`]) is revoked if any certificate is revoked,
-//! else unknown if any certificate's status could not be determined, else good.
+//! else unknown if any certificate's status could not be determined, else good. Fetching the
+//! CRLs over HTTP is done a layer up, by the notation trust code.
 //!
 //! Not done: OCSP, delta CRLs, indirect CRLs, CRL caching, revocation of the CRL issuer's own
 //! certificate beyond the chain itself. Every error is one line; no input makes this module
 //! panic.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
@@ -42,15 +36,6 @@ use x509_parser::x509::AlgorithmIdentifier;
 
 use crate::util::time::format_rfc3339 as rfc3339;
 use crate::x509::{Certificate, EcCurve, KeyAlgorithm};
-
-/// Largest CRL body fetched (larger bodies make the status unknown).
-pub const MAX_CRL_SIZE: u64 = 8 * 1024 * 1024;
-
-/// Time allowed for one CRL download (connect, headers and body).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// CRL URLs tried per certificate, at most.
-pub const MAX_URLS_PER_CERTIFICATE: usize = 4;
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
 pub const MAX_CHAIN_LENGTH: usize = 10;
@@ -384,192 +369,12 @@ fn is_http(uri: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() > 100 {
         format!("{}…", s.chars().take(100).collect::<String>())
     } else {
         s.to_string()
     }
-}
-
-/// Checks chains against CRLs, over HTTP, counting requests.
-#[derive(Debug)]
-pub struct Checker {
-    http: reqwest::Client,
-    timeout: Duration,
-    max_size: u64,
-    requests: AtomicU64,
-}
-
-impl Checker {
-    /// A checker with [`DEFAULT_TIMEOUT`] and [`MAX_CRL_SIZE`] (no network traffic until a
-    /// certificate with a CRL distribution point is checked).
-    pub fn new() -> Result<Checker, RevocationError> {
-        Checker::with_limits(DEFAULT_TIMEOUT, MAX_CRL_SIZE)
-    }
-
-    /// A checker with another per-download timeout and size cap.
-    pub fn with_limits(timeout: Duration, max_size: u64) -> Result<Checker, RevocationError> {
-        // One crypto stack (ring) for TLS; ignore "already installed".
-        crate::store::registry::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RevocationError::Client(e.to_string()))?;
-        Ok(Checker {
-            http,
-            timeout,
-            max_size,
-            requests: AtomicU64::new(0),
-        })
-    }
-
-    /// HTTP requests made so far.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Check every certificate of `chain` (signing certificate first; each certificate issued
-    /// by the next) except a self-signed last certificate, at `now`. `signing_time` is the
-    /// authentic signing time when there is one (a verified timestamp, or the signing
-    /// authority's authentic signing time): a revocation entry whose `invalidityDate` is later
-    /// does not revoke the signature.
-    pub async fn check_chain(
-        &self,
-        chain: &[Certificate],
-        now: SystemTime,
-        signing_time: Option<SystemTime>,
-    ) -> ChainRevocation {
-        let mut certificates = Vec::with_capacity(chain.len());
-        for (i, cert) in chain.iter().enumerate() {
-            let status = if i >= MAX_CHAIN_LENGTH {
-                CertStatus::Unknown(RevocationError::ChainTooLong)
-            } else if i + 1 == chain.len() && cert.is_self_signed() {
-                CertStatus::NoRevocationInfo
-            } else {
-                self.check_one(cert, chain.get(i + 1), now, signing_time)
-                    .await
-            };
-            certificates.push(CertRevocation {
-                subject: cert.subject().to_string(),
-                serial_hex: cert.serial_hex(),
-                status,
-            });
-        }
-        ChainRevocation { certificates }
-    }
-
-    async fn check_one(
-        &self,
-        cert: &Certificate,
-        issuer: Option<&Certificate>,
-        now: SystemTime,
-        signing_time: Option<SystemTime>,
-    ) -> CertStatus {
-        let src = match sources(cert) {
-            Ok(s) => s,
-            Err(e) => return CertStatus::Unknown(e),
-        };
-        if src.delta_crls {
-            return CertStatus::Unknown(RevocationError::DeltaCrlUnsupported);
-        }
-        if src.crl_urls.is_empty() {
-            return if !src.other_crl.is_empty() {
-                CertStatus::Unknown(RevocationError::NoUsableDistributionPoint(
-                    src.other_crl.join(", "),
-                ))
-            } else if !src.ocsp.is_empty() {
-                CertStatus::Unknown(RevocationError::OcspUnsupported(
-                    src.ocsp
-                        .iter()
-                        .take(3)
-                        .map(|u| truncate(u))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ))
-            } else {
-                CertStatus::NoRevocationInfo
-            };
-        }
-        let Some(issuer) = issuer else {
-            return CertStatus::Unknown(RevocationError::NoIssuer);
-        };
-        let mut first_error = None;
-        for url in src.crl_urls.iter().take(MAX_URLS_PER_CERTIFICATE) {
-            let verdict = match self.fetch(url).await {
-                Ok(body) => check_crl(&body, cert, issuer, now, signing_time, url),
-                Err(e) => Err(e),
-            };
-            match verdict {
-                Ok(CrlVerdict::Good) => return CertStatus::Good { crl: url.clone() },
-                Ok(CrlVerdict::Revoked(r)) => return CertStatus::Revoked(r),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        CertStatus::Unknown(
-            first_error.unwrap_or(RevocationError::NoUsableDistributionPoint("none".into())),
-        )
-    }
-
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, RevocationError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let url_s = truncate(url);
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                return RevocationError::Timeout {
-                    url: url_s.clone(),
-                    after: self.timeout,
-                };
-            }
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                reason.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            RevocationError::Fetch {
-                url: url_s.clone(),
-                reason: one_line(&reason),
-            }
-        };
-        let download = async {
-            let resp = self.http.get(url).send().await.map_err(transport)?;
-            if !resp.status().is_success() {
-                return Err(RevocationError::HttpStatus {
-                    url: url_s.clone(),
-                    status: resp.status().as_u16(),
-                });
-            }
-            crate::store::registry::read_capped(resp, self.max_size, "CRL")
-                .await
-                .map_err(|e| match e {
-                    crate::Error::TooLarge { limit, .. } => RevocationError::TooLarge {
-                        url: url_s.clone(),
-                        limit,
-                    },
-                    other => RevocationError::Fetch {
-                        url: url_s.clone(),
-                        reason: one_line(&other.to_string()),
-                    },
-                })
-        };
-        match tokio::time::timeout(self.timeout, download).await {
-            Ok(r) => r,
-            Err(_) => Err(RevocationError::Timeout {
-                url: url_s.clone(),
-                after: self.timeout,
-            }),
-        }
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Evaluate one CRL (DER, or PEM `X509 CRL`) fetched from `url` for `cert`, issued by
