@@ -1,3 +1,5 @@
-//! L1 cryptography: keys and cosign key files ([`keys`]).
+//! L1 cryptography: keys and cosign key files ([`keys`]) and the one signature-algorithm table
+//! ([`algorithms`]).
 
+pub mod algorithms;
 pub mod keys;

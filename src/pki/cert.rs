@@ -10,7 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
 use x509_parser::certificate::X509Certificate;
-use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::crypto::algorithms::from_algorithm_identifier;
+pub use crate::crypto::algorithms::{EcCurve, HashAlgorithm, KeyAlgorithm, SignatureAlgorithm};
 
 use crate::pki::dn::render_name;
 
@@ -106,122 +109,6 @@ impl CertError {
         CertError::Rule {
             subject: cert.subject.clone(),
             rule: rule.into(),
-        }
-    }
-}
-
-/// Hash function inside a signature algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HashAlgorithm {
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
-impl HashAlgorithm {
-    fn from_oid(oid: &str) -> Option<HashAlgorithm> {
-        match oid {
-            "2.16.840.1.101.3.4.2.1" => Some(HashAlgorithm::Sha256),
-            "2.16.840.1.101.3.4.2.2" => Some(HashAlgorithm::Sha384),
-            "2.16.840.1.101.3.4.2.3" => Some(HashAlgorithm::Sha512),
-            _ => None,
-        }
-    }
-
-    fn output_len(self) -> u32 {
-        match self {
-            HashAlgorithm::Sha256 => 32,
-            HashAlgorithm::Sha384 => 48,
-            HashAlgorithm::Sha512 => 64,
-        }
-    }
-}
-
-impl fmt::Display for HashAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HashAlgorithm::Sha256 => "SHA-256",
-            HashAlgorithm::Sha384 => "SHA-384",
-            HashAlgorithm::Sha512 => "SHA-512",
-        })
-    }
-}
-
-/// The algorithm a certificate is signed with (its `signatureAlgorithm` field).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SignatureAlgorithm {
-    /// RSASSA-PKCS1-v1_5 (`sha256WithRSAEncryption`, ...).
-    RsaPkcs1(HashAlgorithm),
-    /// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash.
-    RsaPss(HashAlgorithm),
-    /// ECDSA (`ecdsa-with-SHA256`, ...).
-    Ecdsa(HashAlgorithm),
-    /// Ed25519.
-    Ed25519,
-    /// A broken algorithm (SHA-1 or MD5 based), named; always refused.
-    Insecure(String),
-    /// Anything else, by OID or description; refused.
-    Other(String),
-}
-
-impl fmt::Display for SignatureAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignatureAlgorithm::RsaPkcs1(h) => write!(f, "RSA PKCS#1 v1.5 with {h}"),
-            SignatureAlgorithm::RsaPss(h) => write!(f, "RSA-PSS with {h}"),
-            SignatureAlgorithm::Ecdsa(h) => write!(f, "ECDSA with {h}"),
-            SignatureAlgorithm::Ed25519 => f.write_str("Ed25519"),
-            SignatureAlgorithm::Insecure(name) => f.write_str(name),
-            SignatureAlgorithm::Other(name) => write!(f, "unsupported algorithm {name}"),
-        }
-    }
-}
-
-/// Named elliptic curve of an EC public key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EcCurve {
-    /// NIST P-256 (secp256r1).
-    P256,
-    /// NIST P-384 (secp384r1).
-    P384,
-    /// NIST P-521 (secp521r1).
-    P521,
-    /// Another curve, by OID.
-    Other(String),
-}
-
-/// A certificate's public key algorithm and size.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyAlgorithm {
-    /// RSA with a modulus of `bits` bits.
-    Rsa {
-        /// Modulus length in bits.
-        bits: usize,
-    },
-    /// ECDSA key on a named curve.
-    Ec(EcCurve),
-    /// Ed25519.
-    Ed25519,
-    /// Anything else, by OID.
-    Other(String),
-}
-
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
-            KeyAlgorithm::Ec(EcCurve::P256) => f.write_str("EC P-256"),
-            KeyAlgorithm::Ec(EcCurve::P384) => f.write_str("EC P-384"),
-            KeyAlgorithm::Ec(EcCurve::P521) => f.write_str("EC P-521"),
-            KeyAlgorithm::Ec(EcCurve::Other(oid)) => write!(f, "EC on curve {oid}"),
-            KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
-            KeyAlgorithm::Other(oid) => write!(f, "key algorithm {oid}"),
         }
     }
 }
@@ -434,7 +321,7 @@ impl Certificate {
             der: cert.as_raw().to_vec(),
             tbs: tbs.as_ref().to_vec(),
             signature: cert.signature_value.data.to_vec(),
-            signature_algorithm: signature_algorithm(&cert.signature_algorithm),
+            signature_algorithm: from_algorithm_identifier(&cert.signature_algorithm),
             tbs_signature_matches: cert.signature_algorithm == tbs.signature,
             issuer: render_name(&tbs.issuer),
             raw_subject: tbs.subject.as_raw().to_vec(),
@@ -635,53 +522,6 @@ fn system_time(unix: i64) -> SystemTime {
     }
 }
 
-fn signature_algorithm(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
-    use HashAlgorithm::*;
-    use SignatureAlgorithm as S;
-    let oid = alg.algorithm.to_id_string();
-    match oid.as_str() {
-        "1.2.840.113549.1.1.11" => S::RsaPkcs1(Sha256),
-        "1.2.840.113549.1.1.12" => S::RsaPkcs1(Sha384),
-        "1.2.840.113549.1.1.13" => S::RsaPkcs1(Sha512),
-        "1.2.840.10045.4.3.2" => S::Ecdsa(Sha256),
-        "1.2.840.10045.4.3.3" => S::Ecdsa(Sha384),
-        "1.2.840.10045.4.3.4" => S::Ecdsa(Sha512),
-        "1.3.101.112" => S::Ed25519,
-        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => S::Insecure("sha1WithRSAEncryption".into()),
-        "1.2.840.113549.1.1.4" => S::Insecure("md5WithRSAEncryption".into()),
-        "1.2.840.113549.1.1.2" => S::Insecure("md2WithRSAEncryption".into()),
-        "1.2.840.10045.4.1" => S::Insecure("ecdsa-with-SHA1".into()),
-        "1.2.840.10040.4.3" => S::Insecure("dsa-with-SHA1".into()),
-        "1.2.840.113549.1.1.10" => pss_algorithm(alg),
-        _ => S::Other(oid),
-    }
-}
-
-fn pss_algorithm(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
-    use x509_parser::signature_algorithm::RsaSsaPssParams;
-    let unsupported = || SignatureAlgorithm::Other("RSASSA-PSS with unsupported parameters".into());
-    let Some(params) = alg.parameters.as_ref() else {
-        return unsupported();
-    };
-    let Ok(params) = RsaSsaPssParams::try_from(params) else {
-        return unsupported();
-    };
-    let hash_oid = params.hash_algorithm_oid().to_id_string();
-    if hash_oid == "1.3.14.3.2.26" {
-        return SignatureAlgorithm::Insecure("RSASSA-PSS with SHA-1".into());
-    }
-    let Some(hash) = HashAlgorithm::from_oid(&hash_oid) else {
-        return unsupported();
-    };
-    let mgf_ok = params.mask_gen_algorithm().is_ok_and(|m| {
-        m.mgf.to_id_string() == "1.2.840.113549.1.1.8" && m.hash.to_id_string() == hash_oid
-    });
-    if !mgf_ok || params.salt_length() != hash.output_len() || params.trailer_field() != 1 {
-        return unsupported();
-    }
-    SignatureAlgorithm::RsaPss(hash)
-}
-
 fn key_algorithm(spki: &SubjectPublicKeyInfo<'_>) -> KeyAlgorithm {
     let oid = spki.algorithm.algorithm.to_id_string();
     match oid.as_str() {
@@ -719,58 +559,19 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
     Some(m.len() * 8 - m[0].leading_zeros() as usize)
 }
 
-/// Check `child`'s signature with `issuer`'s public key. The algorithm must be one imgseal
-/// accepts; SHA-1 and MD5 are refused before any cryptography happens.
+/// Check `child`'s signature with `issuer`'s public key. The algorithm must be one the
+/// [table](crate::crypto::algorithms) accepts; SHA-1 and MD5 are refused before any cryptography
+/// happens.
 pub(crate) fn verify_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
-    use ring::signature as rs;
-    use HashAlgorithm::*;
     if !child.tbs_signature_matches {
         return Err(
             "the signature algorithm inside the signed part differs from the outer one".into(),
         );
     }
-    let alg: &'static dyn rs::VerificationAlgorithm =
-        match (&child.signature_algorithm, &issuer.key_algorithm) {
-            (SignatureAlgorithm::Insecure(name), _) => {
-                return Err(format!(
-                "signature algorithm {name} is refused (SHA-1 and MD5 signatures can be forged)"
-            ))
-            }
-            (SignatureAlgorithm::Other(name), _) => {
-                return Err(format!("signature algorithm {name} is not supported"))
-            }
-            (SignatureAlgorithm::Ed25519, _) => {
-                return Err("Ed25519 certificate signatures are not supported".into())
-            }
-            (SignatureAlgorithm::RsaPkcs1(h), KeyAlgorithm::Rsa { .. }) => match h {
-                Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
-                Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
-                Sha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
-            },
-            (SignatureAlgorithm::RsaPss(h), KeyAlgorithm::Rsa { .. }) => match h {
-                Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
-                Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
-                Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
-            },
-            (SignatureAlgorithm::Ecdsa(h), KeyAlgorithm::Ec(curve)) => match (curve, h) {
-                (EcCurve::P256, Sha256) => &rs::ECDSA_P256_SHA256_ASN1,
-                (EcCurve::P256, Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
-                (EcCurve::P384, Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
-                (EcCurve::P384, Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-                _ => {
-                    return Err(format!(
-                        "{} signatures by an {} key are not supported",
-                        child.signature_algorithm, issuer.key_algorithm
-                    ))
-                }
-            },
-            (alg, key) => {
-                return Err(format!(
-                    "the issuer's {key} key cannot make {alg} signatures"
-                ))
-            }
-        };
-    rs::UnparsedPublicKey::new(alg, &issuer.public_key)
+    let alg =
+        crate::crypto::algorithms::verifier(&child.signature_algorithm, &issuer.key_algorithm)
+            .map_err(|e| e.to_string())?;
+    ring::signature::UnparsedPublicKey::new(alg, &issuer.public_key)
         .verify(&child.tbs, &child.signature)
         .map_err(|_| {
             format!(

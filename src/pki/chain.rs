@@ -393,22 +393,6 @@ impl webpki::ExtendedKeyUsageValidator for AnyEku {
 /// DER of `id-kp-codeSigning` (1.3.6.1.5.5.7.3.3), as webpki takes it.
 const EKU_CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
 
-static WEBPKI_ALGS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
-    webpki::ring::ECDSA_P256_SHA256,
-    webpki::ring::ECDSA_P256_SHA384,
-    webpki::ring::ECDSA_P384_SHA256,
-    webpki::ring::ECDSA_P384_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-    webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-];
-
 /// Run rustls-webpki over `path[..=anchor]` (leaf, intermediates, trust anchor). The time given
 /// to webpki is `at` when every certificate it checks is valid then; otherwise a time at which
 /// they all are, so this step judges structure only and validity is reported afterwards with
@@ -457,7 +441,7 @@ fn webpki_check(
     let time = UnixTime::since_unix_epoch(Duration::from_secs(secs));
     let result = match profile {
         Profile::CodeSigning => ee.verify_for_usage(
-            WEBPKI_ALGS,
+            crate::crypto::algorithms::WEBPKI_ALGORITHMS,
             &anchors,
             &intermediates,
             time,
@@ -466,7 +450,7 @@ fn webpki_check(
             None,
         ),
         Profile::Notary | Profile::TimeStamping => ee.verify_for_usage(
-            WEBPKI_ALGS,
+            crate::crypto::algorithms::WEBPKI_ALGORITHMS,
             &anchors,
             &intermediates,
             time,

@@ -35,7 +35,7 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::x509::AlgorithmIdentifier;
 
 use crate::util::time::format_rfc3339 as rfc3339;
-use crate::x509::{Certificate, EcCurve, KeyAlgorithm};
+use crate::x509::Certificate;
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
 pub const MAX_CHAIN_LENGTH: usize = 10;
@@ -611,82 +611,21 @@ fn reason_name(code: u8) -> String {
     .to_string()
 }
 
-/// Verify `signature` over `data` with `issuer`'s key under `alg`.
+/// Verify `signature` over `data` with `issuer`'s key under `alg`, as the crate's one
+/// [table](crate::crypto::algorithms) allows.
 fn verify_signature(
     alg: &AlgorithmIdentifier<'_>,
     issuer: &Certificate,
     data: &[u8],
     signature: &[u8],
 ) -> Result<(), String> {
-    use ring::signature as rs;
-    let oid = alg.algorithm.to_id_string();
-    let key = issuer.key_algorithm();
-    let rsa = matches!(key, KeyAlgorithm::Rsa { .. });
-    let curve = match key {
-        KeyAlgorithm::Ec(c) => Some(c),
-        _ => None,
-    };
-    let algorithm: &'static dyn rs::VerificationAlgorithm = match oid.as_str() {
-        "1.2.840.113549.1.1.11" if rsa => &rs::RSA_PKCS1_2048_8192_SHA256,
-        "1.2.840.113549.1.1.12" if rsa => &rs::RSA_PKCS1_2048_8192_SHA384,
-        "1.2.840.113549.1.1.13" if rsa => &rs::RSA_PKCS1_2048_8192_SHA512,
-        "1.2.840.113549.1.1.10" if rsa => pss(alg)?,
-        "1.2.840.10045.4.3.2" => match curve {
-            Some(EcCurve::P256) => &rs::ECDSA_P256_SHA256_ASN1,
-            Some(EcCurve::P384) => &rs::ECDSA_P384_SHA256_ASN1,
-            _ => {
-                return Err(format!(
-                    "ECDSA with SHA-256 by a {key} key is not supported"
-                ))
-            }
-        },
-        "1.2.840.10045.4.3.3" => match curve {
-            Some(EcCurve::P256) => &rs::ECDSA_P256_SHA384_ASN1,
-            Some(EcCurve::P384) => &rs::ECDSA_P384_SHA384_ASN1,
-            _ => {
-                return Err(format!(
-                    "ECDSA with SHA-384 by a {key} key is not supported"
-                ))
-            }
-        },
-        "1.2.840.113549.1.1.5" | "1.2.840.113549.1.1.4" | "1.2.840.10045.4.1" => {
-            return Err(format!(
-                "signature algorithm {oid} is refused (SHA-1 and MD5 signatures can be forged)"
-            ))
-        }
-        _ => {
-            return Err(format!(
-                "signature algorithm {oid} with a {key} key is not supported"
-            ))
-        }
-    };
-    rs::UnparsedPublicKey::new(algorithm, issuer.public_key_raw())
+    let signature_algorithm = crate::crypto::algorithms::from_algorithm_identifier(alg);
+    let algorithm =
+        crate::crypto::algorithms::verifier(&signature_algorithm, issuer.key_algorithm())
+            .map_err(|e| e.to_string())?;
+    ring::signature::UnparsedPublicKey::new(algorithm, issuer.public_key_raw())
         .verify(data, signature)
         .map_err(|_| "the signature does not verify with the issuer's public key".to_string())
-}
-
-fn pss(
-    alg: &AlgorithmIdentifier<'_>,
-) -> Result<&'static dyn ring::signature::VerificationAlgorithm, String> {
-    use ring::signature as rs;
-    use x509_parser::signature_algorithm::RsaSsaPssParams;
-    let unsupported = || "RSASSA-PSS with unsupported parameters".to_string();
-    let params = alg.parameters.as_ref().ok_or_else(unsupported)?;
-    let params = RsaSsaPssParams::try_from(params).map_err(|_| unsupported())?;
-    let hash_oid = params.hash_algorithm_oid().to_id_string();
-    let (algorithm, len): (&'static dyn rs::VerificationAlgorithm, u32) = match hash_oid.as_str() {
-        "2.16.840.1.101.3.4.2.1" => (&rs::RSA_PSS_2048_8192_SHA256, 32),
-        "2.16.840.1.101.3.4.2.2" => (&rs::RSA_PSS_2048_8192_SHA384, 48),
-        "2.16.840.1.101.3.4.2.3" => (&rs::RSA_PSS_2048_8192_SHA512, 64),
-        _ => return Err(unsupported()),
-    };
-    let mgf_ok = params.mask_gen_algorithm().is_ok_and(|m| {
-        m.mgf.to_id_string() == "1.2.840.113549.1.1.8" && m.hash.to_id_string() == hash_oid
-    });
-    if !mgf_ok || params.salt_length() != len || params.trailer_field() != 1 {
-        return Err(unsupported());
-    }
-    Ok(algorithm)
 }
 
 fn system_time(secs: i64) -> SystemTime {

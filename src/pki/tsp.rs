@@ -26,7 +26,11 @@ use std::time::{Duration, SystemTime};
 use x509_parser::asn1_rs::{Any, Class, FromDer, GeneralizedTime, Oid};
 use x509_parser::extensions::ParsedExtension;
 
-use crate::x509::{validate_chain, Certificate, EcCurve, KeyAlgorithm, Profile};
+use crate::crypto::algorithms::{self, AlgorithmError, SignatureAlgorithm};
+use crate::x509::{validate_chain, Certificate, Profile};
+
+/// Hash function of a `messageImprint` or a CMS digest (the crate's one hash enum).
+pub use crate::crypto::algorithms::HashAlgorithm as Hash;
 
 /// Largest token [`parse`] accepts (tokens are a few KiB; certificates included).
 pub const MAX_TOKEN_SIZE: usize = 256 * 1024;
@@ -76,48 +80,6 @@ pub enum TimestampError {
     /// The TSA certificate chain does not validate to the TSA roots at `genTime`.
     #[error("timestamp authority certificate is not trusted: {0}")]
     Untrusted(String),
-}
-
-/// Hash function of a `messageImprint` or a CMS digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Hash {
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
-impl Hash {
-    fn from_oid(oid: &str) -> Option<Hash> {
-        match oid {
-            "2.16.840.1.101.3.4.2.1" => Some(Hash::Sha256),
-            "2.16.840.1.101.3.4.2.2" => Some(Hash::Sha384),
-            "2.16.840.1.101.3.4.2.3" => Some(Hash::Sha512),
-            _ => None,
-        }
-    }
-
-    /// Name as written in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hash::Sha256 => "SHA-256",
-            Hash::Sha384 => "SHA-384",
-            Hash::Sha512 => "SHA-512",
-        }
-    }
-
-    /// The digest of `data`.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        let alg = match self {
-            Hash::Sha256 => &ring::digest::SHA256,
-            Hash::Sha384 => &ring::digest::SHA384,
-            Hash::Sha512 => &ring::digest::SHA512,
-        };
-        ring::digest::digest(alg, data).as_ref().to_vec()
-    }
 }
 
 /// How the `SignerInfo` names its certificate.
@@ -261,44 +223,37 @@ impl TimestampToken {
     }
 
     fn verify_signature(&self, cert: &Certificate) -> Result<(), TimestampError> {
-        use ring::signature as rs;
         let bad = |reason: String| TimestampError::BadSignature {
             subject: cert.subject().to_string(),
             reason,
         };
         // The signature algorithm either names the hash (sha256WithRSAEncryption, ecdsa-with-
         // SHA384, ...) or is the bare key algorithm (rsaEncryption), and then the SignerInfo's
-        // digestAlgorithm is the hash.
-        let (kind, hash) = match self.signature_oid.as_str() {
-            "1.2.840.113549.1.1.1" => ("rsa", self.digest_hash),
-            "1.2.840.113549.1.1.11" => ("rsa", Hash::Sha256),
-            "1.2.840.113549.1.1.12" => ("rsa", Hash::Sha384),
-            "1.2.840.113549.1.1.13" => ("rsa", Hash::Sha512),
-            "1.2.840.10045.4.3.2" => ("ecdsa", Hash::Sha256),
-            "1.2.840.10045.4.3.3" => ("ecdsa", Hash::Sha384),
-            "1.2.840.10045.4.3.4" => ("ecdsa", Hash::Sha512),
-            other => {
+        // digestAlgorithm is the hash. Which pairs verify is the crate's one table.
+        let signature = match self.signature_oid.as_str() {
+            "1.2.840.113549.1.1.1" => SignatureAlgorithm::RsaPkcs1(self.digest_hash),
+            oid => algorithms::from_oid(oid),
+        };
+        let (kind, hash) = match &signature {
+            SignatureAlgorithm::RsaPkcs1(h) => ("rsa", *h),
+            SignatureAlgorithm::Ecdsa(h) => ("ecdsa", *h),
+            _ => {
                 return Err(TimestampError::Unsupported(format!(
-                    "signature algorithm {other} (RSA PKCS#1 v1.5 and ECDSA are supported)"
+                    "signature algorithm {} (RSA PKCS#1 v1.5 and ECDSA are supported)",
+                    self.signature_oid
                 )))
             }
         };
-        let alg: &'static dyn rs::VerificationAlgorithm = match (kind, cert.key_algorithm(), hash) {
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha256) => &rs::RSA_PKCS1_2048_8192_SHA256,
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha384) => &rs::RSA_PKCS1_2048_8192_SHA384,
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha512) => &rs::RSA_PKCS1_2048_8192_SHA512,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P256), Hash::Sha256) => &rs::ECDSA_P256_SHA256_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P256), Hash::Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P384), Hash::Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P384), Hash::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-            (kind, key, hash) => {
-                return Err(TimestampError::Unsupported(format!(
+        let alg = algorithms::verifier(&signature, cert.key_algorithm()).map_err(|e| match e {
+            AlgorithmError::Curve { key, .. } | AlgorithmError::KeyMismatch { key, .. } => {
+                TimestampError::Unsupported(format!(
                     "{kind} signature with {} by an {key} key",
                     hash.as_str()
-                )))
+                ))
             }
-        };
-        rs::UnparsedPublicKey::new(alg, cert.public_key_raw())
+            other => TimestampError::Unsupported(other.to_string()),
+        })?;
+        ring::signature::UnparsedPublicKey::new(alg, cert.public_key_raw())
             .verify(&self.signed_attrs_der, &self.signature)
             .map_err(|_| bad("the signature over the signed attributes is invalid".into()))
     }
