@@ -29,7 +29,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::pki::cert::{CertError, Certificate, EcCurve, KeyAlgorithm, KeyPurpose};
-use crate::util::time::format_rfc3339 as rfc3339;
+use crate::util::time::{format_rfc3339 as rfc3339, Clock};
 
 /// Which set of certificate rules [`validate_chain`] applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -232,7 +232,8 @@ fn join(purposes: &[KeyPurpose]) -> String {
 }
 
 /// Validate `leaf_first_chain` (signing certificate first, each certificate issued by the next)
-/// against the trusted certificates `roots`, at time `at`, under `profile`.
+/// against the trusted certificates `roots`, at the time `at` tells (a [`SystemTime`] or any
+/// other [`Clock`]), under `profile`.
 ///
 /// The chain reaches trust when one of its certificates is a trusted certificate (same DER, or
 /// same subject name and public key), or when its last certificate is signed by one: a root
@@ -250,9 +251,10 @@ fn join(purposes: &[KeyPurpose]) -> String {
 pub fn validate_chain(
     leaf_first_chain: &[Certificate],
     roots: &[Certificate],
-    at: SystemTime,
+    at: impl Clock,
     profile: Profile,
 ) -> Result<(), CertError> {
+    let at = at.now();
     let leaf = leaf_first_chain.first().ok_or(CertError::EmptyChain)?;
     let mut path: Vec<Certificate> = leaf_first_chain.to_vec();
 
@@ -480,5 +482,31 @@ mod tests {
         assert!(!pki.leaf.is_self_signed());
         crate::crypto::keys::SigningKey::from_pem(pki.leaf_key_pem.as_bytes(), None, "test")
             .unwrap();
+    }
+
+    #[test]
+    fn expiry_is_checked_at_the_injected_instant() {
+        use crate::pki::test_pki::generate_test_at;
+        use crate::util::time::FixedClock;
+        let t = FixedClock::at_unix(1_800_000_000); // 2027-01-15
+        let pki = generate_test_at("clock", &t).unwrap();
+        let chain = [pki.leaf.clone()];
+        let roots = [pki.root.clone()];
+        let day = Duration::from_secs(86_400);
+        validate_chain(&chain, &roots, t, Profile::Notary).unwrap();
+        validate_chain(&chain, &roots, t.0 + 364 * day, Profile::Notary).unwrap();
+        let later = FixedClock(t.0 + 366 * day);
+        match validate_chain(&chain, &roots, later, Profile::Notary) {
+            Err(CertError::Expired { not_after, at, .. }) => {
+                assert_eq!(not_after, "2028-01-15T08:00:00Z");
+                assert_eq!(at, "2028-01-16T08:00:00Z");
+            }
+            other => panic!("{other:?}"),
+        }
+        let earlier = FixedClock(t.0 - Duration::from_secs(1));
+        assert!(matches!(
+            validate_chain(&chain, &roots, earlier, Profile::CodeSigning),
+            Err(CertError::NotYetValid { .. })
+        ));
     }
 }

@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::x509::AlgorithmIdentifier;
 
-use crate::util::time::format_rfc3339 as rfc3339;
+use crate::util::time::{format_rfc3339 as rfc3339, Clock};
 use crate::x509::Certificate;
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
@@ -378,15 +378,17 @@ pub(crate) fn truncate(s: &str) -> String {
 }
 
 /// Evaluate one CRL (DER, or PEM `X509 CRL`) fetched from `url` for `cert`, issued by
-/// `issuer`, at `now` (see the module documentation for the rules).
+/// `issuer`, at the time `now` tells (a [`SystemTime`] or any other [`Clock`]; see the module
+/// documentation for the rules).
 pub fn check_crl(
     bytes: &[u8],
     cert: &Certificate,
     issuer: &Certificate,
-    now: SystemTime,
+    now: impl Clock,
     signing_time: Option<SystemTime>,
     url: &str,
 ) -> Result<CrlVerdict, RevocationError> {
+    let now = now.now();
     let url = truncate(url);
     let malformed = |reason: String| RevocationError::Malformed {
         url: url.clone(),

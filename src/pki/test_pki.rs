@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::pki::cert::{CertError, Certificate};
+use crate::util::time::{Clock, SystemClock};
 
 /// A throwaway PKI for tests and demos, from [`generate_test`].
 #[derive(Clone)]
@@ -44,6 +45,12 @@ impl TestPki {
 /// `O=Notary, ST=WA, C=US` so that a Notary Project trusted identity (which must name C, ST and
 /// O) can match them, e.g. `x509.subject: C=US, ST=WA, O=Notary, CN=<name>`.
 pub fn generate_test(name: &str) -> crate::Result<TestPki> {
+    generate_test_at(name, &SystemClock)
+}
+
+/// [`generate_test`] with the validity period starting at `clock`'s time instead of the wall
+/// clock's (so that expiry can be tested at a fixed instant).
+pub fn generate_test_at(name: &str, clock: &dyn Clock) -> crate::Result<TestPki> {
     use rcgen::{
         BasicConstraints as Bc, CertificateParams, DistinguishedName, DnType,
         ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
@@ -56,7 +63,12 @@ pub fn generate_test(name: &str) -> crate::Result<TestPki> {
         ))
         .into());
     }
-    let now = time::OffsetDateTime::now_utc();
+    let start = clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| CertError::Generate("the clock is before 1970".into()))?;
+    let now = time::OffsetDateTime::from_unix_timestamp(start.as_secs() as i64)
+        .map_err(|e| CertError::Generate(e.to_string()))?;
     let dn = |cn: &str| {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CountryName, "US");

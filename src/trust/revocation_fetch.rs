@@ -16,6 +16,7 @@ use crate::pki::crl::{
     check_crl, sources, truncate, CertRevocation, CertStatus, ChainRevocation, CrlVerdict,
     RevocationError, MAX_CHAIN_LENGTH,
 };
+use crate::util::time::Clock;
 
 /// Largest CRL body fetched (larger bodies make the status unknown).
 pub const MAX_CRL_SIZE: u64 = 8 * 1024 * 1024;
@@ -74,9 +75,10 @@ impl Checker {
     pub async fn check_chain(
         &self,
         chain: &[Certificate],
-        now: SystemTime,
+        now: impl Clock,
         signing_time: Option<SystemTime>,
     ) -> ChainRevocation {
+        let now = now.now();
         let mut certificates = Vec::with_capacity(chain.len());
         for (i, cert) in chain.iter().enumerate() {
             let status = if i >= MAX_CHAIN_LENGTH {
