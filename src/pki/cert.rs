@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::crypto::algorithms::from_algorithm_identifier;
+use crate::crypto::algorithms::{from_algorithm_identifier, AlgorithmError};
 pub use crate::crypto::algorithms::{EcCurve, HashAlgorithm, KeyAlgorithm, SignatureAlgorithm};
 
 use crate::pki::dn::render_name;
@@ -559,26 +559,39 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
     Some(m.len() * 8 - m[0].leading_zeros() as usize)
 }
 
+/// Why a signature did not verify with a certificate's key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The certificate's outer `signatureAlgorithm` differs from the one inside the signed part.
+    #[error("the signature algorithm inside the signed part differs from the outer one")]
+    AlgorithmMismatch,
+    /// The algorithm table has no verifier for this signature and key.
+    #[error(transparent)]
+    Algorithm(#[from] AlgorithmError),
+    /// The signature of a certificate does not verify.
+    #[error("the {0} signature does not verify with the issuer's public key")]
+    Invalid(SignatureAlgorithm),
+    /// A signature (of a CRL, ...) does not verify.
+    #[error("the signature does not verify with the issuer's public key")]
+    InvalidSignature,
+}
+
 /// Check `child`'s signature with `issuer`'s public key. The algorithm must be one the
 /// [table](crate::crypto::algorithms) accepts; SHA-1 and MD5 are refused before any cryptography
 /// happens.
-pub(crate) fn verify_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
+pub(crate) fn verify_signature(
+    child: &Certificate,
+    issuer: &Certificate,
+) -> Result<(), SignatureError> {
     if !child.tbs_signature_matches {
-        return Err(
-            "the signature algorithm inside the signed part differs from the outer one".into(),
-        );
+        return Err(SignatureError::AlgorithmMismatch);
     }
     let alg =
-        crate::crypto::algorithms::verifier(&child.signature_algorithm, &issuer.key_algorithm)
-            .map_err(|e| e.to_string())?;
+        crate::crypto::algorithms::verifier(&child.signature_algorithm, &issuer.key_algorithm)?;
     ring::signature::UnparsedPublicKey::new(alg, &issuer.public_key)
         .verify(&child.tbs, &child.signature)
-        .map_err(|_| {
-            format!(
-                "the {} signature does not verify with the issuer's public key",
-                child.signature_algorithm
-            )
-        })
+        .map_err(|_| SignatureError::Invalid(child.signature_algorithm.clone()))
 }
 
 #[cfg(test)]

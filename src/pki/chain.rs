@@ -372,10 +372,10 @@ fn check_link(child: &Certificate, parent: &Certificate) -> Result<(), CertError
             ),
         });
     }
-    crate::pki::cert::verify_signature(child, parent).map_err(|reason| CertError::Signature {
+    crate::pki::cert::verify_signature(child, parent).map_err(|e| CertError::Signature {
         subject: child.subject.clone(),
         issuer: parent.subject.clone(),
-        reason,
+        reason: e.to_string(),
     })
 }
 

@@ -34,8 +34,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::x509::AlgorithmIdentifier;
 
+use crate::pki::cert::{Certificate, SignatureError};
 use crate::util::time::{format_rfc3339 as rfc3339, Clock};
-use crate::x509::Certificate;
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
 pub const MAX_CHAIN_LENGTH: usize = 10;
@@ -457,9 +457,9 @@ pub fn check_crl(
         tbs.as_ref(),
         &crl.signature_value.data,
     )
-    .map_err(|reason| RevocationError::BadSignature {
+    .map_err(|e| RevocationError::BadSignature {
         url: url.clone(),
-        reason,
+        reason: e.to_string(),
     })?;
     if issuer.key_usage().is_some_and(|ku| !ku.crl_sign) {
         return Err(RevocationError::BadSignature {
@@ -620,14 +620,13 @@ fn verify_signature(
     issuer: &Certificate,
     data: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), SignatureError> {
     let signature_algorithm = crate::crypto::algorithms::from_algorithm_identifier(alg);
     let algorithm =
-        crate::crypto::algorithms::verifier(&signature_algorithm, issuer.key_algorithm())
-            .map_err(|e| e.to_string())?;
+        crate::crypto::algorithms::verifier(&signature_algorithm, issuer.key_algorithm())?;
     ring::signature::UnparsedPublicKey::new(algorithm, issuer.public_key_raw())
         .verify(data, signature)
-        .map_err(|_| "the signature does not verify with the issuer's public key".to_string())
+        .map_err(|_| SignatureError::InvalidSignature)
 }
 
 fn system_time(secs: i64) -> SystemTime {

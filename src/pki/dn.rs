@@ -151,6 +151,63 @@ pub(crate) fn escape_dn_value(value: &str) -> String {
     out
 }
 
+/// Why a distinguished name (or a trusted identity's DN) was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnError {
+    /// Nothing but spaces.
+    #[error("the distinguished name is empty")]
+    Empty,
+    /// A separator where `type=value` was expected.
+    #[error("expected type=value at {0:?}")]
+    ExpectedTypeValue(String),
+    /// An attribute without `=`.
+    #[error("missing '=' in {0:?}")]
+    MissingEquals(String),
+    /// A `"quoted"` value.
+    #[error("quoted attribute values are not supported; escape with '\\' instead")]
+    Quoted,
+    /// A `\` at the very end.
+    #[error("a value ends with a lone '\\'")]
+    LoneBackslash,
+    /// `\` followed by one hex digit only.
+    #[error("'\\' must be followed by a special character or two hex digits")]
+    HexEscape,
+    /// `\` followed by a character that needs no escaping.
+    #[error("invalid escape '\\{0}'")]
+    InvalidEscape(char),
+    /// Escaped bytes that are not UTF-8.
+    #[error("an escaped value is not valid UTF-8")]
+    NotUtf8,
+    /// A trailing `,`, `+` or `;`.
+    #[error("the distinguished name ends with '{0}'")]
+    TrailingSeparator(char),
+    /// An empty attribute type.
+    #[error("an attribute type is empty")]
+    EmptyType,
+    /// An attribute type that is neither a keyword nor a dotted OID.
+    #[error("attribute type {0:?} is not a keyword or an OID")]
+    BadType(String),
+    /// A trusted identity uses `=#` (hex-encoded values).
+    #[error("DNs containing \"=#\" (hex-encoded values) are not supported")]
+    HexForm,
+    /// A trusted identity's DN does not parse.
+    #[error("{0}; a DN must follow RFC 4514 and contain at least C, ST and O")]
+    Identity(Box<DnError>),
+    /// A trusted identity with a multi-valued RDN.
+    #[error("multi-valued RDNs ('+') are not supported")]
+    MultiValued,
+    /// A trusted identity with a `#hex` value.
+    #[error("hex-encoded values are not supported")]
+    HexValue,
+    /// A trusted identity naming a type twice.
+    #[error("attribute {0} appears more than once")]
+    Repeated(String),
+    /// A trusted identity without `C`, `ST` or `O`.
+    #[error("the mandatory attribute {0} is missing; a DN must contain at least C, ST and O")]
+    Missing(&'static str),
+}
+
 /// One parsed attribute value: text, or the RFC 4514 `#hex` form (never matched).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DnValue {
@@ -159,30 +216,28 @@ pub(crate) enum DnValue {
 }
 
 /// Parse an RFC 4514 DN into RDNs of (normalised type, value).
-pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, String> {
+pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, DnError> {
     let chars: Vec<char> = input.chars().collect();
     let mut i = 0;
     let mut rdns: Vec<Vec<(String, DnValue)>> = Vec::new();
     let mut rdn: Vec<(String, DnValue)> = Vec::new();
     if input.trim().is_empty() {
-        return Err("the distinguished name is empty".into());
+        return Err(DnError::Empty);
     }
     loop {
         // attribute type
         let start = i;
         while i < chars.len() && chars[i] != '=' {
             if matches!(chars[i], ',' | '+' | ';') {
-                return Err(format!(
-                    "expected type=value at {:?}",
-                    chars[start..].iter().collect::<String>()
+                return Err(DnError::ExpectedTypeValue(
+                    chars[start..].iter().collect::<String>(),
                 ));
             }
             i += 1;
         }
         if i == chars.len() {
-            return Err(format!(
-                "missing '=' in {:?}",
-                chars[start..].iter().collect::<String>()
+            return Err(DnError::MissingEquals(
+                chars[start..].iter().collect::<String>(),
             ));
         }
         let raw_type: String = chars[start..i].iter().collect();
@@ -198,29 +253,22 @@ pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
             }
             DnValue::Hex
         } else if i < chars.len() && chars[i] == '"' {
-            return Err(
-                "quoted attribute values are not supported; escape with '\\' instead".into(),
-            );
+            return Err(DnError::Quoted);
         } else {
             let mut bytes: Vec<u8> = Vec::new();
             let mut keep = 0; // length of `bytes` up to the last character that is not a trailing unescaped space
             while i < chars.len() && !matches!(chars[i], ',' | '+' | ';') {
                 let c = chars[i];
                 if c == '\\' {
-                    let next = chars
-                        .get(i + 1)
-                        .copied()
-                        .ok_or("a value ends with a lone '\\'")?;
+                    let next = chars.get(i + 1).copied().ok_or(DnError::LoneBackslash)?;
                     if next.is_ascii_hexdigit() {
                         let lo = chars
                             .get(i + 2)
                             .copied()
                             .filter(char::is_ascii_hexdigit)
-                            .ok_or(
-                                "'\\' must be followed by a special character or two hex digits",
-                            )?;
+                            .ok_or(DnError::HexEscape)?;
                         let byte = u8::from_str_radix(&format!("{next}{lo}"), 16)
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|_| DnError::HexEscape)?;
                         bytes.push(byte);
                         i += 3;
                     } else if matches!(
@@ -231,7 +279,7 @@ pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
                         bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
                         i += 2;
                     } else {
-                        return Err(format!("invalid escape '\\{next}'"));
+                        return Err(DnError::InvalidEscape(next));
                     }
                     keep = bytes.len();
                 } else {
@@ -244,9 +292,7 @@ pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
                 }
             }
             bytes.truncate(keep);
-            DnValue::Text(
-                String::from_utf8(bytes).map_err(|_| "an escaped value is not valid UTF-8")?,
-            )
+            DnValue::Text(String::from_utf8(bytes).map_err(|_| DnError::NotUtf8)?)
         };
         rdn.push((attr_type, value));
         if i == chars.len() {
@@ -262,15 +308,15 @@ pub(crate) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
             i += 1;
         }
         if i == chars.len() {
-            return Err(format!("the distinguished name ends with '{sep}'"));
+            return Err(DnError::TrailingSeparator(sep));
         }
     }
     Ok(rdns)
 }
 
-fn normalise_type(t: &str) -> Result<String, String> {
+fn normalise_type(t: &str) -> Result<String, DnError> {
     if t.is_empty() {
-        return Err("an attribute type is empty".into());
+        return Err(DnError::EmptyType);
     }
     let b = t.as_bytes();
     if b[0].is_ascii_digit() {
@@ -278,13 +324,13 @@ fn normalise_type(t: &str) -> Result<String, String> {
             .split('.')
             .all(|arc| !arc.is_empty() && arc.bytes().all(|c| c.is_ascii_digit()));
         if !ok {
-            return Err(format!("attribute type {t:?} is not a keyword or an OID"));
+            return Err(DnError::BadType(t.to_string()));
         }
         let named = attribute_name(t).unwrap_or(t);
         return Ok(named.to_string());
     }
     if !b[0].is_ascii_alphabetic() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
-        return Err(format!("attribute type {t:?} is not a keyword or an OID"));
+        return Err(DnError::BadType(t.to_string()));
     }
     let upper = t.to_ascii_uppercase();
     Ok(if upper == "S" { "ST".into() } else { upper })
@@ -292,32 +338,29 @@ fn normalise_type(t: &str) -> Result<String, String> {
 
 /// A trusted identity's DN under notation's rules: parseable, no `=#`, no multi-valued RDNs,
 /// no repeated attribute types, and `C`, `ST` and `O` present.
-pub(crate) fn parse_identity_dn(value: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_identity_dn(value: &str) -> Result<Vec<(String, String)>, DnError> {
     if value.contains("=#") {
-        return Err("DNs containing \"=#\" (hex-encoded values) are not supported".into());
+        return Err(DnError::HexForm);
     }
-    let rdns = parse_dn(value)
-        .map_err(|e| format!("{e}; a DN must follow RFC 4514 and contain at least C, ST and O"))?;
+    let rdns = parse_dn(value).map_err(|e| DnError::Identity(Box::new(e)))?;
     let mut out: Vec<(String, String)> = Vec::new();
     for rdn in rdns {
         if rdn.len() > 1 {
-            return Err("multi-valued RDNs ('+') are not supported".into());
+            return Err(DnError::MultiValued);
         }
         for (t, v) in rdn {
             let DnValue::Text(v) = v else {
-                return Err("hex-encoded values are not supported".into());
+                return Err(DnError::HexValue);
             };
             if out.iter().any(|(seen, _)| *seen == t) {
-                return Err(format!("attribute {t} appears more than once"));
+                return Err(DnError::Repeated(t));
             }
             out.push((t, v));
         }
     }
     for required in ["C", "ST", "O"] {
         if !out.iter().any(|(t, v)| t == required && !v.is_empty()) {
-            return Err(format!(
-                "the mandatory attribute {required} is missing; a DN must contain at least C, ST and O"
-            ));
+            return Err(DnError::Missing(required));
         }
     }
     Ok(out)
