@@ -11,7 +11,8 @@
 //!    `SignerInfo`'s digest of the encapsulated `TSTInfo`;
 //! 4. the signature over the DER `SET OF` signed attributes, with the TSA certificate found
 //!    among the token's certificates by issuer and serial number or subject key identifier
-//!    (RSA PKCS#1 v1.5 with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384; through ring);
+//!    (RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384: the
+//!    crate's one algorithm table, `crate::crypto::algorithms`);
 //! 5. the TSA certificate chain (built from the token's certificates) validates to one of the
 //!    given TSA roots at `genTime` under [`Profile::TimeStamping`] (leaf `extendedKeyUsage`
 //!    exactly `timeStamping`, critical).
@@ -105,6 +106,7 @@ pub struct TimestampToken {
     signed_attrs_der: Vec<u8>,
     message_digest: Vec<u8>,
     signature_oid: String,
+    signature_algorithm: SignatureAlgorithm,
     signature: Vec<u8>,
 }
 
@@ -227,24 +229,20 @@ impl TimestampToken {
             subject: cert.subject().to_string(),
             reason,
         };
-        // The signature algorithm either names the hash (sha256WithRSAEncryption, ecdsa-with-
-        // SHA384, ...) or is the bare key algorithm (rsaEncryption), and then the SignerInfo's
-        // digestAlgorithm is the hash. Which pairs verify is the crate's one table.
-        let signature = match self.signature_oid.as_str() {
-            "1.2.840.113549.1.1.1" => SignatureAlgorithm::RsaPkcs1(self.digest_hash),
-            oid => algorithms::from_oid(oid),
-        };
-        let (kind, hash) = match &signature {
+        // Which algorithm/key pairs verify is the crate's one table.
+        let signature = &self.signature_algorithm;
+        let (kind, hash) = match signature {
             SignatureAlgorithm::RsaPkcs1(h) => ("rsa", *h),
+            SignatureAlgorithm::RsaPss(h) => ("rsa-pss", *h),
             SignatureAlgorithm::Ecdsa(h) => ("ecdsa", *h),
             _ => {
                 return Err(TimestampError::Unsupported(format!(
-                    "signature algorithm {} (RSA PKCS#1 v1.5 and ECDSA are supported)",
+                    "signature algorithm {} (RSA PKCS#1 v1.5, RSA-PSS and ECDSA are supported)",
                     self.signature_oid
                 )))
             }
         };
-        let alg = algorithms::verifier(&signature, cert.key_algorithm()).map_err(|e| match e {
+        let alg = algorithms::verifier(signature, cert.key_algorithm()).map_err(|e| match e {
             AlgorithmError::Curve { key, .. } | AlgorithmError::KeyMismatch { key, .. } => {
                 TimestampError::Unsupported(format!(
                     "{kind} signature with {} by an {key} key",
@@ -442,10 +440,8 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
     }
     let message_digest =
         message_digest.ok_or_else(|| malformed("signed attributes lack messageDigest"))?;
-    let signature_oid = algorithm(
-        &si.next("SignerInfo.signatureAlgorithm")?,
-        "signatureAlgorithm",
-    )?;
+    let (signature_oid, signature_algorithm) =
+        signature_algorithm(&si.next("SignerInfo.signatureAlgorithm")?, digest_hash)?;
     let sig = si.next("SignerInfo.signature")?;
     if sig.class() != Class::Universal || sig.tag().0 != 4 {
         return Err(malformed("SignerInfo.signature is not an OCTET STRING"));
@@ -471,6 +467,7 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
         signed_attrs_der,
         message_digest,
         signature_oid,
+        signature_algorithm,
         signature: sig.data.to_vec(),
     })
 }
@@ -740,6 +737,35 @@ fn oid(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
 }
 
 /// `AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }`: the OID.
+/// The SignerInfo's `signatureAlgorithm`: its OID and what the crate's algorithm table reads
+/// it as. The algorithm either names the hash (sha256WithRSAEncryption, ecdsa-with-SHA384, ...)
+/// or is the bare key algorithm (rsaEncryption), and then the SignerInfo's `digestAlgorithm`
+/// is the hash. RSASSA-PSS carries its parameters (hash, MGF1, salt length), read as X.509
+/// reads them; every other algorithm takes absent or NULL parameters.
+fn signature_algorithm(
+    any: &Elem<'_>,
+    digest: Hash,
+) -> Result<(String, SignatureAlgorithm), TimestampError> {
+    const WHAT: &str = "signatureAlgorithm";
+    let mut r = Reader::new(expect_seq(any, WHAT)?);
+    let id = oid(&r.next(WHAT)?, WHAT)?;
+    if id == "1.2.840.113549.1.1.10" {
+        use x509_parser::prelude::FromDer as _;
+        let (rest, parsed) = x509_parser::x509::AlgorithmIdentifier::from_der(raw(any)?)
+            .map_err(|e| malformed(format!("{WHAT} {id}: {e}")))?;
+        if !rest.is_empty() {
+            return Err(malformed(format!("{WHAT} {id} has trailing data")));
+        }
+        return Ok((id, algorithms::from_algorithm_identifier(&parsed)));
+    }
+    let id = algorithm(any, WHAT)?;
+    let read = match id.as_str() {
+        "1.2.840.113549.1.1.1" => SignatureAlgorithm::RsaPkcs1(digest),
+        other => algorithms::from_oid(other),
+    };
+    Ok((id, read))
+}
+
 fn algorithm(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
     let mut r = Reader::new(expect_seq(any, what)?);
     let id = oid(&r.next(what)?, what)?;
@@ -751,4 +777,40 @@ fn algorithm(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
     }
     r.end(what)?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(hex_der: &str, digest: Hash) -> Result<(String, SignatureAlgorithm), TimestampError> {
+        let der = hex::decode(hex_der).unwrap();
+        signature_algorithm(&whole(&der, "test").unwrap(), digest)
+    }
+
+    #[test]
+    fn rsa_pss_is_read_through_the_one_table() {
+        // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32 (RFC 4055 parameters).
+        let pss = "3041\
+                   06092a864886f70d01010a\
+                   3034\
+                   a00f300d06096086480165030402010500\
+                   a11c301a06092a864886f70d010108300d06096086480165030402010500\
+                   a203020120";
+        let (oid, alg) = read(pss, Hash::Sha256).unwrap();
+        assert_eq!(oid, "1.2.840.113549.1.1.10");
+        assert_eq!(alg, SignatureAlgorithm::RsaPss(Hash::Sha256));
+        let rsa = crate::crypto::algorithms::KeyAlgorithm::Rsa { bits: 2048 };
+        assert!(algorithms::verifier(&alg, &rsa).is_ok());
+        // Without parameters RSASSA-PSS names no hash: unsupported, not a verifier.
+        let (_, bare) = read("300b06092a864886f70d01010a", Hash::Sha256).unwrap();
+        assert!(matches!(bare, SignatureAlgorithm::Other(_)), "{bare:?}");
+        // sha384WithRSAEncryption with NULL parameters; bare rsaEncryption takes the digest.
+        let (_, pkcs1) = read("300d06092a864886f70d01010c0500", Hash::Sha256).unwrap();
+        assert_eq!(pkcs1, SignatureAlgorithm::RsaPkcs1(Hash::Sha384));
+        let (_, bare_rsa) = read("300d06092a864886f70d0101010500", Hash::Sha512).unwrap();
+        assert_eq!(bare_rsa, SignatureAlgorithm::RsaPkcs1(Hash::Sha512));
+        // Other algorithms still refuse parameters.
+        assert!(read("300f06092a864886f70d01010b0402aabb", Hash::Sha256).is_err());
+    }
 }
