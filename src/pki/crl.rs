@@ -682,4 +682,73 @@ mod tests {
         let pki = crate::x509::generate_test("rev-unit2").unwrap();
         assert_eq!(sources(&pki.leaf).unwrap(), Sources::default());
     }
+
+    #[test]
+    fn freshness_is_checked_at_the_injected_instant() {
+        use crate::util::time::FixedClock;
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertificateRevocationListParams,
+            DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+            SerialNumber, PKCS_ECDSA_P256_SHA256,
+        };
+        let t = FixedClock::at_unix(1_800_000_000);
+        let start = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let name = |cn: &str| {
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CommonName, cn);
+            dn
+        };
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca = CertificateParams::default();
+        ca.distinguished_name = name("crl clock root");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.not_before = start - time::Duration::days(1);
+        ca.not_after = start + time::Duration::days(365);
+        let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut leaf = CertificateParams::default();
+        leaf.distinguished_name = name("crl clock leaf");
+        leaf.not_before = start - time::Duration::days(1);
+        leaf.not_after = start + time::Duration::days(30);
+        leaf.serial_number = Some(SerialNumber::from(7u64));
+        let leaf_der = leaf.signed_by(&leaf_key, &issuer).unwrap().der().to_vec();
+        let crl = CertificateRevocationListParams {
+            this_update: start,
+            next_update: start + time::Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .der()
+        .to_vec();
+        let root = Certificate::from_der(&ca_der).unwrap();
+        let leaf = Certificate::from_der(&leaf_der).unwrap();
+        let url = "http://t/crl";
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            check_crl(&crl, &leaf, &root, t, None, url),
+            Ok(CrlVerdict::Good)
+        );
+        assert_eq!(
+            check_crl(&crl, &leaf, &root, FixedClock(t.0 + 7 * day), None, url),
+            Ok(CrlVerdict::Good)
+        );
+        let stale = check_crl(&crl, &leaf, &root, FixedClock(t.0 + 8 * day), None, url);
+        assert!(
+            matches!(stale, Err(RevocationError::Expired { .. })),
+            "{stale:?}"
+        );
+        let early = check_crl(&crl, &leaf, &root, t.0 - Duration::from_secs(1), None, url);
+        match early {
+            Err(RevocationError::NotYetValid { this_update, .. }) => {
+                assert_eq!(this_update, "2027-01-15T08:00:00Z")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
