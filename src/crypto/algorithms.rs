@@ -1,9 +1,8 @@
 //! The one signature-algorithm table: which algorithm identifiers imgseal verifies, and with
 //! which ring verifier.
 //!
-//! Every signature imgseal checks goes through [`verifier`]: X.509 certificate links
-//! (`crate::pki::chain`), CRLs (`crate::pki::crl`), RFC 3161 timestamp tokens
-//! (`crate::pki::tsp`), JWS envelopes ([`jws_verifier`]) and cosign signatures and Sigstore
+//! Every signature imgseal checks goes through [`verifier`]: X.509 certificate links, CRLs,
+//! RFC 3161 timestamp tokens, JWS envelopes ([`jws_verifier`]) and cosign signatures and Sigstore
 //! bundles made with a certificate's key ([`key_default_verifier`]). What the identifiers say is
 //! read into a [`SignatureAlgorithm`] ([`from_algorithm_identifier`] for X.509/CMS
 //! `AlgorithmIdentifier`s), and the table pairs it with the signer's [`KeyAlgorithm`]:

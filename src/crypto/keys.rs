@@ -229,7 +229,7 @@ pub fn spki_fingerprint(spki_der: &[u8]) -> String {
 
 /// Read a key file, refusing anything larger than a key could be.
 pub fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    Ok(crate::fsutil::read_capped(
+    Ok(crate::util::fs::read_capped(
         path,
         MAX_KEY_FILE,
         "a key file",

@@ -656,7 +656,7 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        let pki = crate::x509::generate_test("rev-unit").unwrap();
+        let pki = crate::pki::test_pki::generate_test("rev-unit").unwrap();
         for bytes in [
             &b""[..],
             b"\x30",
@@ -679,7 +679,7 @@ mod tests {
 
     #[test]
     fn generated_test_pki_has_no_revocation_info() {
-        let pki = crate::x509::generate_test("rev-unit2").unwrap();
+        let pki = crate::pki::test_pki::generate_test("rev-unit2").unwrap();
         assert_eq!(sources(&pki.leaf).unwrap(), Sources::default());
     }
 

@@ -28,7 +28,8 @@ use x509_parser::asn1_rs::{Any, Class, FromDer, GeneralizedTime, Oid};
 use x509_parser::extensions::ParsedExtension;
 
 use crate::crypto::algorithms::{self, AlgorithmError, SignatureAlgorithm};
-use crate::x509::{validate_chain, Certificate, Profile};
+use crate::pki::cert::Certificate;
+use crate::pki::chain::{validate_chain, Profile};
 
 /// Hash function of a `messageImprint` or a CMS digest (the crate's one hash enum).
 pub use crate::crypto::algorithms::HashAlgorithm as Hash;
