@@ -161,3 +161,9 @@ impl Error {
         }
     }
 }
+
+impl From<crate::pki::cert::CertError> for Error {
+    fn from(e: crate::pki::cert::CertError) -> Self {
+        Error::Trust(crate::trust::TrustError::Cert(e))
+    }
+}

@@ -24,25 +24,48 @@
 
 pub mod admission;
 pub mod copy;
+pub mod crypto;
 pub mod digest;
 pub mod error;
 pub mod formats;
-pub mod fsutil;
 pub mod k8s;
-pub mod keys;
 pub mod oci;
+pub mod pki;
 pub mod policy;
 pub mod reference;
-pub mod revocation;
 pub mod sign;
 pub mod store;
-pub mod text;
-pub mod timestamp;
 pub mod tree;
 pub mod trust;
+pub mod util;
 pub mod verify;
 pub mod webhook;
-pub mod x509;
+
+#[doc(hidden)]
+pub use crate::crypto::keys; // shim (issue 14): removed by the lead
+/// Old path of [`pki`]'s certificate items (shim, issue 14: removed by the lead).
+#[doc(hidden)]
+pub mod x509 {
+    pub use crate::pki::cert::*;
+    pub use crate::pki::chain::*;
+    pub use crate::pki::test_pki::*;
+}
+/// Old path of CRL checking (shim, issue 14: removed by the lead).
+#[doc(hidden)]
+pub mod revocation {
+    pub use crate::pki::crl::*;
+    pub use crate::trust::revocation_fetch::*;
+}
+/// Old path of RFC 3161 timestamps (shim, issue 14: removed by the lead).
+#[doc(hidden)]
+pub mod timestamp {
+    pub use crate::pki::tsp::*;
+    pub use crate::trust::notation_timestamp::*;
+}
+#[doc(hidden)]
+pub use crate::util::fs as fsutil; // shim (issue 14): removed by the lead
+#[doc(hidden)]
+pub use crate::util::text; // shim (issue 14): removed by the lead
 
 pub use digest::Digest;
 pub use error::Error;

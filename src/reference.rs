@@ -158,6 +158,33 @@ fn is_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
+/// Why a registry host (as written in a reference or a registry list) is not one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// `[` without `]`.
+    #[error("an IPv6 address needs its closing ']'")]
+    UnclosedBracket,
+    /// The text between brackets is not an IPv6 address.
+    #[error("[{0}] is not an IPv6 address")]
+    NotIpv6(String),
+    /// Something other than `:PORT` after `]`.
+    #[error("after ']' only ':PORT' may follow")]
+    AfterBracket,
+    /// Not a DNS name (labels of letters, digits and inner `-`).
+    #[error("not a host name")]
+    NotAHost,
+    /// Numeric like an IPv4 address but not in the dotted-decimal form.
+    #[error("{0} looks like an IPv4 address but is not in dotted-decimal form (a.b.c.d, no leading zeros)")]
+    Ipv4Form(String),
+    /// The port is not a decimal number.
+    #[error("port {0:?} is not a number")]
+    PortNotANumber(String),
+    /// The port is 0 or above 65535.
+    #[error("port {0} is out of range (1-65535)")]
+    PortOutOfRange(String),
+}
+
 /// The canonical spelling of a registry host as written in a reference, or why it is not a
 /// host: host names lowercased, the port as a plain integer (`:05000` → `:5000`), the scheme's
 /// default port dropped (`:443`, or `:80` for loopback registries, which are reached over
@@ -165,20 +192,15 @@ fn is_alnum(b: u8) -> bool {
 /// `docker.io`. Every comparison of registry names (policy rules, registry lists, trust-policy
 /// scopes, identities, token caches) sees this one form, so spelling a host differently
 /// cannot select a different rule.
-pub fn canonical_registry(h: &str) -> std::result::Result<String, String> {
+pub fn canonical_registry(h: &str) -> std::result::Result<String, HostError> {
     let (host, port) = if let Some(rest) = h.strip_prefix('[') {
         let Some((ip, after)) = rest.split_once(']') else {
-            return Err("an IPv6 address needs its closing ']'".into());
+            return Err(HostError::UnclosedBracket);
         };
-        let ip: std::net::Ipv6Addr = ip
-            .parse()
-            .map_err(|_| format!("[{ip}] is not an IPv6 address"))?;
+        let ip: std::net::Ipv6Addr = ip.parse().map_err(|_| HostError::NotIpv6(ip.to_string()))?;
         let port = match after {
             "" => None,
-            p => Some(
-                p.strip_prefix(':')
-                    .ok_or("after ']' only ':PORT' may follow")?,
-            ),
+            p => Some(p.strip_prefix(':').ok_or(HostError::AfterBracket)?),
         };
         (format!("[{ip}]"), port)
     } else {
@@ -196,7 +218,7 @@ pub fn canonical_registry(h: &str) -> std::result::Result<String, String> {
                     && !label.ends_with('-')
             });
         if !ok {
-            return Err("not a host name".into());
+            return Err(HostError::NotAHost);
         }
         let name = name.to_ascii_lowercase();
         // A name whose last label is all digits is an IPv4 address (no top-level domain is
@@ -206,11 +228,7 @@ pub fn canonical_registry(h: &str) -> std::result::Result<String, String> {
         if last.bytes().all(|b| b.is_ascii_digit()) {
             match name.parse::<std::net::Ipv4Addr>() {
                 Ok(ip) if ip.to_string() == name => {}
-                _ => {
-                    return Err(format!(
-                        "{name} looks like an IPv4 address but is not in dotted-decimal form (a.b.c.d, no leading zeros)"
-                    ))
-                }
+                _ => return Err(HostError::Ipv4Form(name)),
             }
         }
         (name, port)
@@ -219,11 +237,11 @@ pub fn canonical_registry(h: &str) -> std::result::Result<String, String> {
         None => None,
         Some(p) => {
             if p.is_empty() || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("port {p:?} is not a number"));
+                return Err(HostError::PortNotANumber(p.to_string()));
             }
             match p.parse::<u64>() {
                 Ok(n) if n > 0 && n < 65536 => Some(n),
-                _ => return Err(format!("port {p} is out of range (1-65535)")),
+                _ => return Err(HostError::PortOutOfRange(p.to_string())),
             }
         }
     };

@@ -41,6 +41,8 @@
 //! read as `ST`; a certificate attribute shown in `#hex` form never matches but does not stop
 //! the other attributes from matching.
 
+pub mod notation_timestamp;
+pub mod revocation_fetch;
 pub mod signed_identity;
 
 use std::collections::BTreeMap;
@@ -49,6 +51,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::pki::dn::{parse_identity_dn, subject_attributes};
 use crate::x509::{load_pem_certificates, CertError, Certificate};
 
 const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
@@ -1113,178 +1116,6 @@ fn is_scope_component(c: &str) -> bool {
     true
 }
 
-/// One parsed attribute value: text, or the RFC 4514 `#hex` form (never matched).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum DnValue {
-    Text(String),
-    Hex,
-}
-
-/// Parse an RFC 4514 DN into RDNs of (normalised type, value).
-fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, String> {
-    let chars: Vec<char> = input.chars().collect();
-    let mut i = 0;
-    let mut rdns: Vec<Vec<(String, DnValue)>> = Vec::new();
-    let mut rdn: Vec<(String, DnValue)> = Vec::new();
-    if input.trim().is_empty() {
-        return Err("the distinguished name is empty".into());
-    }
-    loop {
-        // attribute type
-        let start = i;
-        while i < chars.len() && chars[i] != '=' {
-            if matches!(chars[i], ',' | '+' | ';') {
-                return Err(format!(
-                    "expected type=value at {:?}",
-                    chars[start..].iter().collect::<String>()
-                ));
-            }
-            i += 1;
-        }
-        if i == chars.len() {
-            return Err(format!(
-                "missing '=' in {:?}",
-                chars[start..].iter().collect::<String>()
-            ));
-        }
-        let raw_type: String = chars[start..i].iter().collect();
-        let attr_type = normalise_type(raw_type.trim())?;
-        i += 1; // '='
-        while i < chars.len() && chars[i] == ' ' {
-            i += 1;
-        }
-        // attribute value
-        let value = if i < chars.len() && chars[i] == '#' {
-            while i < chars.len() && !matches!(chars[i], ',' | '+' | ';') {
-                i += 1;
-            }
-            DnValue::Hex
-        } else if i < chars.len() && chars[i] == '"' {
-            return Err(
-                "quoted attribute values are not supported; escape with '\\' instead".into(),
-            );
-        } else {
-            let mut bytes: Vec<u8> = Vec::new();
-            let mut keep = 0; // length of `bytes` up to the last character that is not a trailing unescaped space
-            while i < chars.len() && !matches!(chars[i], ',' | '+' | ';') {
-                let c = chars[i];
-                if c == '\\' {
-                    let next = chars
-                        .get(i + 1)
-                        .copied()
-                        .ok_or("a value ends with a lone '\\'")?;
-                    if next.is_ascii_hexdigit() {
-                        let lo = chars
-                            .get(i + 2)
-                            .copied()
-                            .filter(char::is_ascii_hexdigit)
-                            .ok_or(
-                                "'\\' must be followed by a special character or two hex digits",
-                            )?;
-                        let byte = u8::from_str_radix(&format!("{next}{lo}"), 16)
-                            .map_err(|e| e.to_string())?;
-                        bytes.push(byte);
-                        i += 3;
-                    } else if matches!(
-                        next,
-                        ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' | ' ' | '#'
-                    ) {
-                        let mut buf = [0u8; 4];
-                        bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
-                        i += 2;
-                    } else {
-                        return Err(format!("invalid escape '\\{next}'"));
-                    }
-                    keep = bytes.len();
-                } else {
-                    let mut buf = [0u8; 4];
-                    bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                    if c != ' ' {
-                        keep = bytes.len();
-                    }
-                    i += 1;
-                }
-            }
-            bytes.truncate(keep);
-            DnValue::Text(
-                String::from_utf8(bytes).map_err(|_| "an escaped value is not valid UTF-8")?,
-            )
-        };
-        rdn.push((attr_type, value));
-        if i == chars.len() {
-            rdns.push(std::mem::take(&mut rdn));
-            break;
-        }
-        let sep = chars[i];
-        i += 1;
-        if sep != '+' {
-            rdns.push(std::mem::take(&mut rdn));
-        }
-        while i < chars.len() && chars[i] == ' ' {
-            i += 1;
-        }
-        if i == chars.len() {
-            return Err(format!("the distinguished name ends with '{sep}'"));
-        }
-    }
-    Ok(rdns)
-}
-
-fn normalise_type(t: &str) -> Result<String, String> {
-    if t.is_empty() {
-        return Err("an attribute type is empty".into());
-    }
-    let b = t.as_bytes();
-    if b[0].is_ascii_digit() {
-        let ok = t
-            .split('.')
-            .all(|arc| !arc.is_empty() && arc.bytes().all(|c| c.is_ascii_digit()));
-        if !ok {
-            return Err(format!("attribute type {t:?} is not a keyword or an OID"));
-        }
-        let named = crate::x509::attribute_name(t).unwrap_or(t);
-        return Ok(named.to_string());
-    }
-    if !b[0].is_ascii_alphabetic() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
-        return Err(format!("attribute type {t:?} is not a keyword or an OID"));
-    }
-    let upper = t.to_ascii_uppercase();
-    Ok(if upper == "S" { "ST".into() } else { upper })
-}
-
-/// A trusted identity's DN under notation's rules: parseable, no `=#`, no multi-valued RDNs,
-/// no repeated attribute types, and `C`, `ST` and `O` present.
-fn parse_identity_dn(value: &str) -> Result<Vec<(String, String)>, String> {
-    if value.contains("=#") {
-        return Err("DNs containing \"=#\" (hex-encoded values) are not supported".into());
-    }
-    let rdns = parse_dn(value)
-        .map_err(|e| format!("{e}; a DN must follow RFC 4514 and contain at least C, ST and O"))?;
-    let mut out: Vec<(String, String)> = Vec::new();
-    for rdn in rdns {
-        if rdn.len() > 1 {
-            return Err("multi-valued RDNs ('+') are not supported".into());
-        }
-        for (t, v) in rdn {
-            let DnValue::Text(v) = v else {
-                return Err("hex-encoded values are not supported".into());
-            };
-            if out.iter().any(|(seen, _)| *seen == t) {
-                return Err(format!("attribute {t} appears more than once"));
-            }
-            out.push((t, v));
-        }
-    }
-    for required in ["C", "ST", "O"] {
-        if !out.iter().any(|(t, v)| t == required && !v.is_empty()) {
-            return Err(format!(
-                "the mandatory attribute {required} is missing; a DN must contain at least C, ST and O"
-            ));
-        }
-    }
-    Ok(out)
-}
-
 /// True when the signing certificate whose subject DN is `leaf_subject_dn` (as
 /// [`Certificate::subject`] renders it) satisfies `statement`'s trusted identities: `*`
 /// matches anything; `x509.subject: <DN>` matches when every attribute of the DN is present in
@@ -1315,66 +1146,9 @@ pub fn trusted_identity_matches(statement: &PolicyStatement, leaf_subject_dn: &s
         })
 }
 
-/// The certificate subject as type → value (`None` for `#hex` values); `None` when it has a
-/// multi-valued RDN, a repeated type, or does not parse.
-fn subject_attributes(dn: &str) -> Option<Vec<(String, Option<String>)>> {
-    let rdns = parse_dn(dn).ok()?;
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
-    for rdn in rdns {
-        if rdn.len() > 1 {
-            return None;
-        }
-        for (t, v) in rdn {
-            if out.iter().any(|(seen, _)| *seen == t) {
-                return None;
-            }
-            out.push((
-                t,
-                match v {
-                    DnValue::Text(s) => Some(s),
-                    DnValue::Hex => None,
-                },
-            ));
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dn_round_trips_through_escaping() {
-        for value in [
-            "Bad=#CN",
-            "a,b+c;d",
-            " lead",
-            "trail ",
-            "#hash",
-            "back\\slash",
-            "q\"<>",
-        ] {
-            let rendered = format!("CN={},O=o,ST=s,C=c", crate::x509::escape_dn_value(value));
-            let attrs = subject_attributes(&rendered).unwrap();
-            assert_eq!(
-                attrs[0],
-                ("CN".to_string(), Some(value.to_string())),
-                "{rendered}"
-            );
-        }
-    }
-
-    #[test]
-    fn identity_dn_rules() {
-        assert!(parse_identity_dn("C=US, ST=WA, O=Notary").is_ok());
-        assert!(parse_identity_dn("C=US,S=WA,O=Notary").is_ok());
-        assert!(parse_identity_dn("C=US, ST=WA").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a, O=b").is_err());
-        assert!(parse_identity_dn("C=US+ST=WA, O=a").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a, CN=#0403").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a,").is_err());
-    }
 
     #[test]
     fn scope_grammar() {

@@ -14,6 +14,10 @@
 //! and loads N = 32768, 65536 or 131072 with r = 8, p = 1; anything else is refused so a
 //! hostile key file cannot burn minutes of CPU and gigabytes of memory.
 
+use crate::util::fs::persist;
+// shim (issue 14): the atomic writes moved to util::fs; removed by the lead.
+pub use crate::util::fs::write_file_atomic;
+pub(crate) use crate::util::fs::write_temp;
 use crate::{Error, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -225,7 +229,7 @@ pub fn spki_fingerprint(spki_der: &[u8]) -> String {
 
 /// Read a key file, refusing anything larger than a key could be.
 pub fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    Ok(crate::fsutil::read_capped(
+    Ok(crate::util::fs::read_capped(
         path,
         MAX_KEY_FILE,
         "a key file",
@@ -433,78 +437,6 @@ pub fn write_key_pair(
         return Err(e);
     }
     Ok((key_path, pub_path))
-}
-
-/// Move the finished temporary file `tmp` to `target` (removing `tmp` either way). With
-/// `force` an atomic rename that replaces `target`; without, a hard link, which fails with
-/// [`Error::Exists`] when `target` exists (a no-replace rename), so a concurrent writer that
-/// got there first is never overwritten.
-fn persist(tmp: &std::path::Path, target: &std::path::Path, force: bool) -> Result<()> {
-    let ctx = || format!("writing {}", target.display());
-    if force {
-        return std::fs::rename(tmp, target).map_err(|e| {
-            let _ = std::fs::remove_file(tmp);
-            Error::io(ctx(), e)
-        });
-    }
-    let linked = std::fs::hard_link(tmp, target);
-    let _ = std::fs::remove_file(tmp);
-    match linked {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
-            path: target.to_path_buf(),
-        }),
-        Err(e) => Err(Error::io(ctx(), e)),
-    }
-}
-
-/// Write `bytes` to `target` with `mode` through a temporary file moved into place, so a
-/// failure leaves nothing half-written; refuses to replace an existing file unless `force`
-/// (also when another process creates it meanwhile).
-pub fn write_file_atomic(
-    target: &std::path::Path,
-    bytes: &[u8],
-    mode: u32,
-    force: bool,
-) -> Result<()> {
-    if !force && target.exists() {
-        return Err(Error::Exists {
-            path: target.to_path_buf(),
-        });
-    }
-    let tmp = write_temp(target, bytes, mode)?;
-    persist(&tmp, target, force)
-}
-
-/// Write `bytes` to a fresh temporary file beside `target` with `mode`; returns its path.
-pub(crate) fn write_temp(
-    target: &std::path::Path,
-    bytes: &[u8],
-    mode: u32,
-) -> Result<std::path::PathBuf> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut suffix = [0u8; 6];
-    let _ = getrandom::fill(&mut suffix);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", hex::encode(suffix)));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let ctx = || format!("writing {}", target.display());
-    let mut f = opts.open(&tmp).map_err(|e| Error::io(ctx(), e))?;
-    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(ctx(), e));
-    }
-    Ok(tmp)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //!    `SignerInfo`'s digest of the encapsulated `TSTInfo`;
 //! 4. the signature over the DER `SET OF` signed attributes, with the TSA certificate found
 //!    among the token's certificates by issuer and serial number or subject key identifier
-//!    (RSA PKCS#1 v1.5 with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384; through ring);
+//!    (RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384: the
+//!    crate's one algorithm table, `crate::crypto::algorithms`);
 //! 5. the TSA certificate chain (built from the token's certificates) validates to one of the
 //!    given TSA roots at `genTime` under [`Profile::TimeStamping`] (leaf `extendedKeyUsage`
 //!    exactly `timeStamping`, critical).
@@ -26,7 +27,12 @@ use std::time::{Duration, SystemTime};
 use x509_parser::asn1_rs::{Any, Class, FromDer, GeneralizedTime, Oid};
 use x509_parser::extensions::ParsedExtension;
 
-use crate::x509::{validate_chain, Certificate, EcCurve, KeyAlgorithm, Profile};
+use crate::crypto::algorithms::{self, AlgorithmError, SignatureAlgorithm};
+use crate::pki::cert::Certificate;
+use crate::pki::chain::{validate_chain, Profile};
+
+/// Hash function of a `messageImprint` or a CMS digest (the crate's one hash enum).
+pub use crate::crypto::algorithms::HashAlgorithm as Hash;
 
 /// Largest token [`parse`] accepts (tokens are a few KiB; certificates included).
 pub const MAX_TOKEN_SIZE: usize = 256 * 1024;
@@ -78,48 +84,6 @@ pub enum TimestampError {
     Untrusted(String),
 }
 
-/// Hash function of a `messageImprint` or a CMS digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Hash {
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
-impl Hash {
-    fn from_oid(oid: &str) -> Option<Hash> {
-        match oid {
-            "2.16.840.1.101.3.4.2.1" => Some(Hash::Sha256),
-            "2.16.840.1.101.3.4.2.2" => Some(Hash::Sha384),
-            "2.16.840.1.101.3.4.2.3" => Some(Hash::Sha512),
-            _ => None,
-        }
-    }
-
-    /// Name as written in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hash::Sha256 => "SHA-256",
-            Hash::Sha384 => "SHA-384",
-            Hash::Sha512 => "SHA-512",
-        }
-    }
-
-    /// The digest of `data`.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        let alg = match self {
-            Hash::Sha256 => &ring::digest::SHA256,
-            Hash::Sha384 => &ring::digest::SHA384,
-            Hash::Sha512 => &ring::digest::SHA512,
-        };
-        ring::digest::digest(alg, data).as_ref().to_vec()
-    }
-}
-
 /// How the `SignerInfo` names its certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum SignerId {
@@ -143,6 +107,7 @@ pub struct TimestampToken {
     signed_attrs_der: Vec<u8>,
     message_digest: Vec<u8>,
     signature_oid: String,
+    signature_algorithm: SignatureAlgorithm,
     signature: Vec<u8>,
 }
 
@@ -261,44 +226,33 @@ impl TimestampToken {
     }
 
     fn verify_signature(&self, cert: &Certificate) -> Result<(), TimestampError> {
-        use ring::signature as rs;
         let bad = |reason: String| TimestampError::BadSignature {
             subject: cert.subject().to_string(),
             reason,
         };
-        // The signature algorithm either names the hash (sha256WithRSAEncryption, ecdsa-with-
-        // SHA384, ...) or is the bare key algorithm (rsaEncryption), and then the SignerInfo's
-        // digestAlgorithm is the hash.
-        let (kind, hash) = match self.signature_oid.as_str() {
-            "1.2.840.113549.1.1.1" => ("rsa", self.digest_hash),
-            "1.2.840.113549.1.1.11" => ("rsa", Hash::Sha256),
-            "1.2.840.113549.1.1.12" => ("rsa", Hash::Sha384),
-            "1.2.840.113549.1.1.13" => ("rsa", Hash::Sha512),
-            "1.2.840.10045.4.3.2" => ("ecdsa", Hash::Sha256),
-            "1.2.840.10045.4.3.3" => ("ecdsa", Hash::Sha384),
-            "1.2.840.10045.4.3.4" => ("ecdsa", Hash::Sha512),
-            other => {
+        // Which algorithm/key pairs verify is the crate's one table.
+        let signature = &self.signature_algorithm;
+        let (kind, hash) = match signature {
+            SignatureAlgorithm::RsaPkcs1(h) => ("rsa", *h),
+            SignatureAlgorithm::RsaPss(h) => ("rsa-pss", *h),
+            SignatureAlgorithm::Ecdsa(h) => ("ecdsa", *h),
+            _ => {
                 return Err(TimestampError::Unsupported(format!(
-                    "signature algorithm {other} (RSA PKCS#1 v1.5 and ECDSA are supported)"
+                    "signature algorithm {} (RSA PKCS#1 v1.5, RSA-PSS and ECDSA are supported)",
+                    self.signature_oid
                 )))
             }
         };
-        let alg: &'static dyn rs::VerificationAlgorithm = match (kind, cert.key_algorithm(), hash) {
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha256) => &rs::RSA_PKCS1_2048_8192_SHA256,
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha384) => &rs::RSA_PKCS1_2048_8192_SHA384,
-            ("rsa", KeyAlgorithm::Rsa { .. }, Hash::Sha512) => &rs::RSA_PKCS1_2048_8192_SHA512,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P256), Hash::Sha256) => &rs::ECDSA_P256_SHA256_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P256), Hash::Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P384), Hash::Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
-            ("ecdsa", KeyAlgorithm::Ec(EcCurve::P384), Hash::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-            (kind, key, hash) => {
-                return Err(TimestampError::Unsupported(format!(
+        let alg = algorithms::verifier(signature, cert.key_algorithm()).map_err(|e| match e {
+            AlgorithmError::Curve { key, .. } | AlgorithmError::KeyMismatch { key, .. } => {
+                TimestampError::Unsupported(format!(
                     "{kind} signature with {} by an {key} key",
                     hash.as_str()
-                )))
+                ))
             }
-        };
-        rs::UnparsedPublicKey::new(alg, cert.public_key_raw())
+            other => TimestampError::Unsupported(other.to_string()),
+        })?;
+        ring::signature::UnparsedPublicKey::new(alg, cert.public_key_raw())
             .verify(&self.signed_attrs_der, &self.signature)
             .map_err(|_| bad("the signature over the signed attributes is invalid".into()))
     }
@@ -487,10 +441,8 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
     }
     let message_digest =
         message_digest.ok_or_else(|| malformed("signed attributes lack messageDigest"))?;
-    let signature_oid = algorithm(
-        &si.next("SignerInfo.signatureAlgorithm")?,
-        "signatureAlgorithm",
-    )?;
+    let (signature_oid, signature_algorithm) =
+        signature_algorithm(&si.next("SignerInfo.signatureAlgorithm")?, digest_hash)?;
     let sig = si.next("SignerInfo.signature")?;
     if sig.class() != Class::Universal || sig.tag().0 != 4 {
         return Err(malformed("SignerInfo.signature is not an OCTET STRING"));
@@ -516,6 +468,7 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
         signed_attrs_der,
         message_digest,
         signature_oid,
+        signature_algorithm,
         signature: sig.data.to_vec(),
     })
 }
@@ -527,87 +480,6 @@ pub fn verify(
     roots: &[Certificate],
 ) -> Result<VerifiedTimestamp, TimestampError> {
     parse(token)?.verify(message, roots)
-}
-
-/// What the Notary Project's authenticTimestamp validation (`notary.x509` signing scheme)
-/// decided to check certificate validity against.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthenticTime {
-    /// No timestamp verification is called for (the statement names no `tsa` trust store, or
-    /// `verifyTimestamp` is `afterCertExpiry` and no certificate of the chain has expired): the
-    /// signing certificate chain must be valid at the time of verification. `token_ignored` is
-    /// true when the envelope carries a timestamp countersignature that was not verified.
-    Now {
-        /// The envelope carries a timestamp token that was not looked at.
-        token_ignored: bool,
-    },
-    /// The timestamp countersignature verified, and every certificate of the signing chain is
-    /// valid throughout `[genTime - accuracy, genTime + accuracy]`.
-    Timestamp(VerifiedTimestamp),
-}
-
-/// The Notary Project trust-policy "authentic timestamp" validation for an envelope signed
-/// under `notary.x509`, as notation applies it:
-///
-/// - the statement names no `tsa` trust store: no timestamp verification
-///   ([`AuthenticTime::Now`]; the caller checks validity at `now`);
-/// - `verifyTimestamp: afterCertExpiry` and no certificate of `chain` has expired at `now`:
-///   likewise;
-/// - otherwise the envelope must carry a timestamp countersignature, the token must verify
-///   over the envelope's signature bytes against the statement's `tsa` roots ([`verify`]), and
-///   every certificate of `chain` must be valid over the timestamp's whole accuracy range.
-///
-/// `Err` is the validation's failure, one line, in notation's words where it has them.
-pub fn notation_authentic_timestamp(
-    envelope: &crate::formats::notation::VerifiedEnvelope,
-    chain: &[Certificate],
-    statement: &crate::trust::PolicyStatement,
-    store: &crate::trust::TrustStore,
-    now: SystemTime,
-) -> Result<AuthenticTime, String> {
-    use crate::trust::{StoreType, VerifyTimestamp};
-    let tsa_configured = statement
-        .trust_stores()
-        .iter()
-        .any(|s| s.store_type == StoreType::Tsa);
-    let expired_now = chain.iter().any(|c| now > c.not_after());
-    if !tsa_configured
-        || (statement.verify_timestamp() == VerifyTimestamp::AfterCertExpiry && !expired_now)
-    {
-        return Ok(AuthenticTime::Now {
-            token_ignored: envelope.has_timestamp(),
-        });
-    }
-    let Some(token) = envelope.timestamp_signature.as_deref() else {
-        return Err("no timestamp countersignature was found in the signature envelope".into());
-    };
-    let roots = store
-        .roots_for(statement, StoreType::Tsa)
-        .map_err(|e| e.to_string())?;
-    let ts = verify(token, &envelope.signature, &roots)
-        .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;
-    for cert in chain {
-        if ts.earliest() < cert.not_before() {
-            return Err(format!(
-                "timestamp can be before certificate {:?} validity period, it will be valid from {} (timestamp {} ± {}s)",
-                cert.subject(),
-                crate::x509::rfc3339(cert.not_before()),
-                crate::x509::rfc3339(ts.gen_time),
-                ts.accuracy.unwrap_or_default().as_secs_f64()
-            ));
-        }
-        if ts.latest() > cert.not_after() {
-            return Err(format!(
-                "timestamp can be after certificate {:?} validity period, it was expired at {} (timestamp {} ± {}s)",
-                cert.subject(),
-                crate::x509::rfc3339(cert.not_after()),
-                crate::x509::rfc3339(ts.gen_time),
-                ts.accuracy.unwrap_or_default().as_secs_f64()
-            ));
-        }
-    }
-    Ok(AuthenticTime::Timestamp(ts))
 }
 
 struct TstInfo {
@@ -866,6 +738,35 @@ fn oid(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
 }
 
 /// `AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }`: the OID.
+/// The SignerInfo's `signatureAlgorithm`: its OID and what the crate's algorithm table reads
+/// it as. The algorithm either names the hash (sha256WithRSAEncryption, ecdsa-with-SHA384, ...)
+/// or is the bare key algorithm (rsaEncryption), and then the SignerInfo's `digestAlgorithm`
+/// is the hash. RSASSA-PSS carries its parameters (hash, MGF1, salt length), read as X.509
+/// reads them; every other algorithm takes absent or NULL parameters.
+fn signature_algorithm(
+    any: &Elem<'_>,
+    digest: Hash,
+) -> Result<(String, SignatureAlgorithm), TimestampError> {
+    const WHAT: &str = "signatureAlgorithm";
+    let mut r = Reader::new(expect_seq(any, WHAT)?);
+    let id = oid(&r.next(WHAT)?, WHAT)?;
+    if id == "1.2.840.113549.1.1.10" {
+        use x509_parser::prelude::FromDer as _;
+        let (rest, parsed) = x509_parser::x509::AlgorithmIdentifier::from_der(raw(any)?)
+            .map_err(|e| malformed(format!("{WHAT} {id}: {e}")))?;
+        if !rest.is_empty() {
+            return Err(malformed(format!("{WHAT} {id} has trailing data")));
+        }
+        return Ok((id, algorithms::from_algorithm_identifier(&parsed)));
+    }
+    let id = algorithm(any, WHAT)?;
+    let read = match id.as_str() {
+        "1.2.840.113549.1.1.1" => SignatureAlgorithm::RsaPkcs1(digest),
+        other => algorithms::from_oid(other),
+    };
+    Ok((id, read))
+}
+
 fn algorithm(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
     let mut r = Reader::new(expect_seq(any, what)?);
     let id = oid(&r.next(what)?, what)?;
@@ -877,4 +778,40 @@ fn algorithm(any: &Elem<'_>, what: &str) -> Result<String, TimestampError> {
     }
     r.end(what)?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(hex_der: &str, digest: Hash) -> Result<(String, SignatureAlgorithm), TimestampError> {
+        let der = hex::decode(hex_der).unwrap();
+        signature_algorithm(&whole(&der, "test").unwrap(), digest)
+    }
+
+    #[test]
+    fn rsa_pss_is_read_through_the_one_table() {
+        // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32 (RFC 4055 parameters).
+        let pss = "3041\
+                   06092a864886f70d01010a\
+                   3034\
+                   a00f300d06096086480165030402010500\
+                   a11c301a06092a864886f70d010108300d06096086480165030402010500\
+                   a203020120";
+        let (oid, alg) = read(pss, Hash::Sha256).unwrap();
+        assert_eq!(oid, "1.2.840.113549.1.1.10");
+        assert_eq!(alg, SignatureAlgorithm::RsaPss(Hash::Sha256));
+        let rsa = crate::crypto::algorithms::KeyAlgorithm::Rsa { bits: 2048 };
+        assert!(algorithms::verifier(&alg, &rsa).is_ok());
+        // Without parameters RSASSA-PSS names no hash: unsupported, not a verifier.
+        let (_, bare) = read("300b06092a864886f70d01010a", Hash::Sha256).unwrap();
+        assert!(matches!(bare, SignatureAlgorithm::Other(_)), "{bare:?}");
+        // sha384WithRSAEncryption with NULL parameters; bare rsaEncryption takes the digest.
+        let (_, pkcs1) = read("300d06092a864886f70d01010c0500", Hash::Sha256).unwrap();
+        assert_eq!(pkcs1, SignatureAlgorithm::RsaPkcs1(Hash::Sha384));
+        let (_, bare_rsa) = read("300d06092a864886f70d0101010500", Hash::Sha512).unwrap();
+        assert_eq!(bare_rsa, SignatureAlgorithm::RsaPkcs1(Hash::Sha512));
+        // Other algorithms still refuse parameters.
+        assert!(read("300f06092a864886f70d01010b0402aabb", Hash::Sha256).is_err());
+    }
 }

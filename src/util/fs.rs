@@ -1,10 +1,13 @@
-//! Reading local files that come from users, layouts and trust stores.
+//! Local files: reading what comes from users, layouts and trust stores, and writing atomically.
 //!
 //! A size check on a path's metadata is not enough: a device (`/dev/zero`) or a FIFO reports
 //! a length of 0 and then reads forever, or blocks forever on open. Every read of such a file
 //! goes through [`read_capped`] (or [`open_regular`] for streaming): it refuses anything that is
 //! not a regular file before opening it, opens without blocking (so a FIFO swapped in after the
 //! check cannot hang us), re-checks the opened handle, and reads at most `cap` bytes.
+//!
+//! Writes go through [`write_file_atomic`]: a temporary file beside the target, moved into
+//! place, so a failure leaves nothing half-written.
 
 use std::fmt;
 use std::io::Read as _;
@@ -170,6 +173,82 @@ pub fn read_capped_string(path: &Path, cap: u64, what: &'static str) -> Result<S
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"),
     })
+}
+
+/// Move the finished temporary file `tmp` to `target` (removing `tmp` either way). With
+/// `force` an atomic rename that replaces `target`; without, a hard link, which fails with
+/// [`crate::Error::Exists`] when `target` exists (a no-replace rename), so a concurrent writer that
+/// got there first is never overwritten.
+pub(crate) fn persist(
+    tmp: &std::path::Path,
+    target: &std::path::Path,
+    force: bool,
+) -> crate::Result<()> {
+    let ctx = || format!("writing {}", target.display());
+    if force {
+        return std::fs::rename(tmp, target).map_err(|e| {
+            let _ = std::fs::remove_file(tmp);
+            crate::Error::io(ctx(), e)
+        });
+    }
+    let linked = std::fs::hard_link(tmp, target);
+    let _ = std::fs::remove_file(tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(crate::Error::Exists {
+            path: target.to_path_buf(),
+        }),
+        Err(e) => Err(crate::Error::io(ctx(), e)),
+    }
+}
+
+/// Write `bytes` to `target` with `mode` through a temporary file moved into place, so a
+/// failure leaves nothing half-written; refuses to replace an existing file unless `force`
+/// (also when another process creates it meanwhile).
+pub fn write_file_atomic(
+    target: &std::path::Path,
+    bytes: &[u8],
+    mode: u32,
+    force: bool,
+) -> crate::Result<()> {
+    if !force && target.exists() {
+        return Err(crate::Error::Exists {
+            path: target.to_path_buf(),
+        });
+    }
+    let tmp = write_temp(target, bytes, mode)?;
+    persist(&tmp, target, force)
+}
+
+/// Write `bytes` to a fresh temporary file beside `target` with `mode`; returns its path.
+pub(crate) fn write_temp(
+    target: &std::path::Path,
+    bytes: &[u8],
+    mode: u32,
+) -> crate::Result<std::path::PathBuf> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut suffix = [0u8; 6];
+    let _ = getrandom::fill(&mut suffix);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", hex::encode(suffix)));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let ctx = || format!("writing {}", target.display());
+    let mut f = opts.open(&tmp).map_err(|e| crate::Error::io(ctx(), e))?;
+    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(crate::Error::io(ctx(), e));
+    }
+    Ok(tmp)
 }
 
 #[cfg(test)]

@@ -1,55 +1,41 @@
-//! Certificate revocation checking with CRLs, for Notary Project (notation) signing chains.
+//! Certificate revocation lists: parsing and checking, with no network.
 //!
-//! [`Checker::check_chain`] looks at every certificate of an ordered chain (signing certificate
-//! first) except a self-signed root, following the Notary Project trust-store/trust-policy
-//! specification ("Certificate Revocation Evaluation"):
+//! [`sources`] reads a certificate's revocation sources: the `http`/`https` URIs of its CRL
+//! distribution points (`cRLDistributionPoints`) and whether its authority information access
+//! names an OCSP responder. No CRL distribution point and no OCSP responder: no revocation
+//! information, which the Notary Project specification treats as "not revoked"
+//! ([`CertStatus::NoRevocationInfo`]). OCSP only: imgseal does not speak OCSP, so the status is
+//! unknown. A `freshestCRL` extension (delta CRLs are published) also makes it unknown, since
+//! imgseal does not combine base and delta CRLs.
 //!
-//! 1. the certificate's revocation sources: the `http`/`https` URIs of its CRL distribution
-//!    points (`cRLDistributionPoints`) and whether its authority information access names an
-//!    OCSP responder. No CRL distribution point and no OCSP responder: no revocation
-//!    information, which the specification treats as "not revoked" ([`CertStatus::NoRevocationInfo`],
-//!    no network traffic). OCSP only: imgseal does not speak OCSP, so the status is unknown.
-//!    A `freshestCRL` extension (delta CRLs are published) also makes it unknown, without a
-//!    download, since imgseal does not combine base and delta CRLs.
-//! 2. the CRL, fetched with one bounded `GET` per URL ([`DEFAULT_TIMEOUT`], [`MAX_CRL_SIZE`],
-//!    at most [`MAX_URLS_PER_CERTIFICATE`] URLs), tried in order until one yields a verdict;
-//! 3. [`check_crl`]: DER (or PEM `X509 CRL`) parsed without trailing bytes; its issuer is the
-//!    certificate's issuer; its signature verifies with the next certificate of the chain (RSA
-//!    PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384; through
-//!    ring) and that certificate may sign CRLs (`keyUsage` `cRLSign` when `keyUsage` is present);
-//!    `thisUpdate ≤ now`, and `nextUpdate` is present and `now ≤ nextUpdate`; delta CRLs,
-//!    base CRLs announcing delta CRLs (`freshestCRL`), indirect CRLs, partitioned CRLs
-//!    (`issuingDistributionPoint` with a scope that excludes the certificate or only some
-//!    reasons) and unknown critical extensions are refused;
-//! 4. the certificate's serial number in the revoked list: revoked (with its revocation date
-//!    and reason), unless the entry is `removeFromCRL`, or carries an `invalidityDate` later than
-//!    the authentic signing time. An expired CRL that lists the certificate still says
-//!    "revoked", as the specification prescribes; an expired CRL that does not list it leaves the
-//!    status unknown.
+//! [`check_crl`] evaluates one CRL: DER (or PEM `X509 CRL`) parsed without trailing bytes; its
+//! issuer is the certificate's issuer; its signature verifies with the next certificate of the
+//! chain (RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA P-256/P-384 with SHA-256/384;
+//! through ring) and that certificate may sign CRLs (`keyUsage` `cRLSign` when `keyUsage` is
+//! present); `thisUpdate ≤ now`, and `nextUpdate` is present and `now ≤ nextUpdate`; delta CRLs,
+//! base CRLs announcing delta CRLs (`freshestCRL`), indirect CRLs, partitioned CRLs
+//! (`issuingDistributionPoint` with a scope that excludes the certificate or only some reasons)
+//! and unknown critical extensions are refused. Then the certificate's serial number in the
+//! revoked list: revoked (with its revocation date and reason), unless the entry is
+//! `removeFromCRL`, or carries an `invalidityDate` later than the authentic signing time. An
+//! expired CRL that lists the certificate still says "revoked", as the specification
+//! prescribes; an expired CRL that does not list it leaves the status unknown.
 //!
 //! The chain's verdict ([`ChainRevocation::status`]) is revoked if any certificate is revoked,
-//! else unknown if any certificate's status could not be determined, else good.
+//! else unknown if any certificate's status could not be determined, else good. Fetching the
+//! CRLs over HTTP is done a layer up, by the notation trust code.
 //!
 //! Not done: OCSP, delta CRLs, indirect CRLs, CRL caching, revocation of the CRL issuer's own
 //! certificate beyond the chain itself. Every error is one line; no input makes this module
 //! panic.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::x509::AlgorithmIdentifier;
 
-use crate::x509::{Certificate, EcCurve, KeyAlgorithm};
-
-/// Largest CRL body fetched (larger bodies make the status unknown).
-pub const MAX_CRL_SIZE: u64 = 8 * 1024 * 1024;
-
-/// Time allowed for one CRL download (connect, headers and body).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// CRL URLs tried per certificate, at most.
-pub const MAX_URLS_PER_CERTIFICATE: usize = 4;
+use crate::pki::cert::{Certificate, SignatureError};
+use crate::util::time::{format_rfc3339 as rfc3339, Clock};
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
 pub const MAX_CHAIN_LENGTH: usize = 10;
@@ -383,7 +369,7 @@ fn is_http(uri: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     if s.chars().count() > 100 {
         format!("{}…", s.chars().take(100).collect::<String>())
     } else {
@@ -391,196 +377,18 @@ fn truncate(s: &str) -> String {
     }
 }
 
-/// Checks chains against CRLs, over HTTP, counting requests.
-#[derive(Debug)]
-pub struct Checker {
-    http: reqwest::Client,
-    timeout: Duration,
-    max_size: u64,
-    requests: AtomicU64,
-}
-
-impl Checker {
-    /// A checker with [`DEFAULT_TIMEOUT`] and [`MAX_CRL_SIZE`] (no network traffic until a
-    /// certificate with a CRL distribution point is checked).
-    pub fn new() -> Result<Checker, RevocationError> {
-        Checker::with_limits(DEFAULT_TIMEOUT, MAX_CRL_SIZE)
-    }
-
-    /// A checker with another per-download timeout and size cap.
-    pub fn with_limits(timeout: Duration, max_size: u64) -> Result<Checker, RevocationError> {
-        // One crypto stack (ring) for TLS; ignore "already installed".
-        crate::store::registry::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RevocationError::Client(e.to_string()))?;
-        Ok(Checker {
-            http,
-            timeout,
-            max_size,
-            requests: AtomicU64::new(0),
-        })
-    }
-
-    /// HTTP requests made so far.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Check every certificate of `chain` (signing certificate first; each certificate issued
-    /// by the next) except a self-signed last certificate, at `now`. `signing_time` is the
-    /// authentic signing time when there is one (a verified timestamp, or the signing
-    /// authority's authentic signing time): a revocation entry whose `invalidityDate` is later
-    /// does not revoke the signature.
-    pub async fn check_chain(
-        &self,
-        chain: &[Certificate],
-        now: SystemTime,
-        signing_time: Option<SystemTime>,
-    ) -> ChainRevocation {
-        let mut certificates = Vec::with_capacity(chain.len());
-        for (i, cert) in chain.iter().enumerate() {
-            let status = if i >= MAX_CHAIN_LENGTH {
-                CertStatus::Unknown(RevocationError::ChainTooLong)
-            } else if i + 1 == chain.len() && cert.is_self_signed() {
-                CertStatus::NoRevocationInfo
-            } else {
-                self.check_one(cert, chain.get(i + 1), now, signing_time)
-                    .await
-            };
-            certificates.push(CertRevocation {
-                subject: cert.subject().to_string(),
-                serial_hex: cert.serial_hex(),
-                status,
-            });
-        }
-        ChainRevocation { certificates }
-    }
-
-    async fn check_one(
-        &self,
-        cert: &Certificate,
-        issuer: Option<&Certificate>,
-        now: SystemTime,
-        signing_time: Option<SystemTime>,
-    ) -> CertStatus {
-        let src = match sources(cert) {
-            Ok(s) => s,
-            Err(e) => return CertStatus::Unknown(e),
-        };
-        if src.delta_crls {
-            return CertStatus::Unknown(RevocationError::DeltaCrlUnsupported);
-        }
-        if src.crl_urls.is_empty() {
-            return if !src.other_crl.is_empty() {
-                CertStatus::Unknown(RevocationError::NoUsableDistributionPoint(
-                    src.other_crl.join(", "),
-                ))
-            } else if !src.ocsp.is_empty() {
-                CertStatus::Unknown(RevocationError::OcspUnsupported(
-                    src.ocsp
-                        .iter()
-                        .take(3)
-                        .map(|u| truncate(u))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ))
-            } else {
-                CertStatus::NoRevocationInfo
-            };
-        }
-        let Some(issuer) = issuer else {
-            return CertStatus::Unknown(RevocationError::NoIssuer);
-        };
-        let mut first_error = None;
-        for url in src.crl_urls.iter().take(MAX_URLS_PER_CERTIFICATE) {
-            let verdict = match self.fetch(url).await {
-                Ok(body) => check_crl(&body, cert, issuer, now, signing_time, url),
-                Err(e) => Err(e),
-            };
-            match verdict {
-                Ok(CrlVerdict::Good) => return CertStatus::Good { crl: url.clone() },
-                Ok(CrlVerdict::Revoked(r)) => return CertStatus::Revoked(r),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        CertStatus::Unknown(
-            first_error.unwrap_or(RevocationError::NoUsableDistributionPoint("none".into())),
-        )
-    }
-
-    async fn fetch(&self, url: &str) -> Result<Vec<u8>, RevocationError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let url_s = truncate(url);
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                return RevocationError::Timeout {
-                    url: url_s.clone(),
-                    after: self.timeout,
-                };
-            }
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                reason.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            RevocationError::Fetch {
-                url: url_s.clone(),
-                reason: one_line(&reason),
-            }
-        };
-        let download = async {
-            let resp = self.http.get(url).send().await.map_err(transport)?;
-            if !resp.status().is_success() {
-                return Err(RevocationError::HttpStatus {
-                    url: url_s.clone(),
-                    status: resp.status().as_u16(),
-                });
-            }
-            crate::store::registry::read_capped(resp, self.max_size, "CRL")
-                .await
-                .map_err(|e| match e {
-                    crate::Error::TooLarge { limit, .. } => RevocationError::TooLarge {
-                        url: url_s.clone(),
-                        limit,
-                    },
-                    other => RevocationError::Fetch {
-                        url: url_s.clone(),
-                        reason: one_line(&other.to_string()),
-                    },
-                })
-        };
-        match tokio::time::timeout(self.timeout, download).await {
-            Ok(r) => r,
-            Err(_) => Err(RevocationError::Timeout {
-                url: url_s.clone(),
-                after: self.timeout,
-            }),
-        }
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Evaluate one CRL (DER, or PEM `X509 CRL`) fetched from `url` for `cert`, issued by
-/// `issuer`, at `now` (see the module documentation for the rules).
+/// `issuer`, at the time `now` tells (a [`SystemTime`] or any other [`Clock`]; see the module
+/// documentation for the rules).
 pub fn check_crl(
     bytes: &[u8],
     cert: &Certificate,
     issuer: &Certificate,
-    now: SystemTime,
+    now: impl Clock,
     signing_time: Option<SystemTime>,
     url: &str,
 ) -> Result<CrlVerdict, RevocationError> {
+    let now = now.now();
     let url = truncate(url);
     let malformed = |reason: String| RevocationError::Malformed {
         url: url.clone(),
@@ -649,9 +457,9 @@ pub fn check_crl(
         tbs.as_ref(),
         &crl.signature_value.data,
     )
-    .map_err(|reason| RevocationError::BadSignature {
+    .map_err(|e| RevocationError::BadSignature {
         url: url.clone(),
-        reason,
+        reason: e.to_string(),
     })?;
     if issuer.key_usage().is_some_and(|ku| !ku.crl_sign) {
         return Err(RevocationError::BadSignature {
@@ -805,82 +613,20 @@ fn reason_name(code: u8) -> String {
     .to_string()
 }
 
-/// Verify `signature` over `data` with `issuer`'s key under `alg`.
+/// Verify `signature` over `data` with `issuer`'s key under `alg`, as the crate's one
+/// [table](crate::crypto::algorithms) allows.
 fn verify_signature(
     alg: &AlgorithmIdentifier<'_>,
     issuer: &Certificate,
     data: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
-    use ring::signature as rs;
-    let oid = alg.algorithm.to_id_string();
-    let key = issuer.key_algorithm();
-    let rsa = matches!(key, KeyAlgorithm::Rsa { .. });
-    let curve = match key {
-        KeyAlgorithm::Ec(c) => Some(c),
-        _ => None,
-    };
-    let algorithm: &'static dyn rs::VerificationAlgorithm = match oid.as_str() {
-        "1.2.840.113549.1.1.11" if rsa => &rs::RSA_PKCS1_2048_8192_SHA256,
-        "1.2.840.113549.1.1.12" if rsa => &rs::RSA_PKCS1_2048_8192_SHA384,
-        "1.2.840.113549.1.1.13" if rsa => &rs::RSA_PKCS1_2048_8192_SHA512,
-        "1.2.840.113549.1.1.10" if rsa => pss(alg)?,
-        "1.2.840.10045.4.3.2" => match curve {
-            Some(EcCurve::P256) => &rs::ECDSA_P256_SHA256_ASN1,
-            Some(EcCurve::P384) => &rs::ECDSA_P384_SHA256_ASN1,
-            _ => {
-                return Err(format!(
-                    "ECDSA with SHA-256 by a {key} key is not supported"
-                ))
-            }
-        },
-        "1.2.840.10045.4.3.3" => match curve {
-            Some(EcCurve::P256) => &rs::ECDSA_P256_SHA384_ASN1,
-            Some(EcCurve::P384) => &rs::ECDSA_P384_SHA384_ASN1,
-            _ => {
-                return Err(format!(
-                    "ECDSA with SHA-384 by a {key} key is not supported"
-                ))
-            }
-        },
-        "1.2.840.113549.1.1.5" | "1.2.840.113549.1.1.4" | "1.2.840.10045.4.1" => {
-            return Err(format!(
-                "signature algorithm {oid} is refused (SHA-1 and MD5 signatures can be forged)"
-            ))
-        }
-        _ => {
-            return Err(format!(
-                "signature algorithm {oid} with a {key} key is not supported"
-            ))
-        }
-    };
-    rs::UnparsedPublicKey::new(algorithm, issuer.public_key_raw())
+) -> Result<(), SignatureError> {
+    let signature_algorithm = crate::crypto::algorithms::from_algorithm_identifier(alg);
+    let algorithm =
+        crate::crypto::algorithms::verifier(&signature_algorithm, issuer.key_algorithm())?;
+    ring::signature::UnparsedPublicKey::new(algorithm, issuer.public_key_raw())
         .verify(data, signature)
-        .map_err(|_| "the signature does not verify with the issuer's public key".to_string())
-}
-
-fn pss(
-    alg: &AlgorithmIdentifier<'_>,
-) -> Result<&'static dyn ring::signature::VerificationAlgorithm, String> {
-    use ring::signature as rs;
-    use x509_parser::signature_algorithm::RsaSsaPssParams;
-    let unsupported = || "RSASSA-PSS with unsupported parameters".to_string();
-    let params = alg.parameters.as_ref().ok_or_else(unsupported)?;
-    let params = RsaSsaPssParams::try_from(params).map_err(|_| unsupported())?;
-    let hash_oid = params.hash_algorithm_oid().to_id_string();
-    let (algorithm, len): (&'static dyn rs::VerificationAlgorithm, u32) = match hash_oid.as_str() {
-        "2.16.840.1.101.3.4.2.1" => (&rs::RSA_PSS_2048_8192_SHA256, 32),
-        "2.16.840.1.101.3.4.2.2" => (&rs::RSA_PSS_2048_8192_SHA384, 48),
-        "2.16.840.1.101.3.4.2.3" => (&rs::RSA_PSS_2048_8192_SHA512, 64),
-        _ => return Err(unsupported()),
-    };
-    let mgf_ok = params.mask_gen_algorithm().is_ok_and(|m| {
-        m.mgf.to_id_string() == "1.2.840.113549.1.1.8" && m.hash.to_id_string() == hash_oid
-    });
-    if !mgf_ok || params.salt_length() != len || params.trailer_field() != 1 {
-        return Err(unsupported());
-    }
-    Ok(algorithm)
+        .map_err(|_| SignatureError::InvalidSignature)
 }
 
 fn system_time(secs: i64) -> SystemTime {
@@ -892,19 +638,6 @@ fn system_time(secs: i64) -> SystemTime {
         UNIX_EPOCH
             .checked_sub(Duration::from_secs(secs.unsigned_abs()))
             .unwrap_or(UNIX_EPOCH)
-    }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(dt) => dt
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| secs.to_string()),
-        Err(_) => secs.to_string(),
     }
 }
 
@@ -923,7 +656,7 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        let pki = crate::x509::generate_test("rev-unit").unwrap();
+        let pki = crate::pki::test_pki::generate_test("rev-unit").unwrap();
         for bytes in [
             &b""[..],
             b"\x30",
@@ -946,7 +679,76 @@ mod tests {
 
     #[test]
     fn generated_test_pki_has_no_revocation_info() {
-        let pki = crate::x509::generate_test("rev-unit2").unwrap();
+        let pki = crate::pki::test_pki::generate_test("rev-unit2").unwrap();
         assert_eq!(sources(&pki.leaf).unwrap(), Sources::default());
+    }
+
+    #[test]
+    fn freshness_is_checked_at_the_injected_instant() {
+        use crate::util::time::FixedClock;
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertificateRevocationListParams,
+            DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+            SerialNumber, PKCS_ECDSA_P256_SHA256,
+        };
+        let t = FixedClock::at_unix(1_800_000_000);
+        let start = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let name = |cn: &str| {
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CommonName, cn);
+            dn
+        };
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca = CertificateParams::default();
+        ca.distinguished_name = name("crl clock root");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.not_before = start - time::Duration::days(1);
+        ca.not_after = start + time::Duration::days(365);
+        let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut leaf = CertificateParams::default();
+        leaf.distinguished_name = name("crl clock leaf");
+        leaf.not_before = start - time::Duration::days(1);
+        leaf.not_after = start + time::Duration::days(30);
+        leaf.serial_number = Some(SerialNumber::from(7u64));
+        let leaf_der = leaf.signed_by(&leaf_key, &issuer).unwrap().der().to_vec();
+        let crl = CertificateRevocationListParams {
+            this_update: start,
+            next_update: start + time::Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .der()
+        .to_vec();
+        let root = Certificate::from_der(&ca_der).unwrap();
+        let leaf = Certificate::from_der(&leaf_der).unwrap();
+        let url = "http://t/crl";
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            check_crl(&crl, &leaf, &root, t, None, url),
+            Ok(CrlVerdict::Good)
+        );
+        assert_eq!(
+            check_crl(&crl, &leaf, &root, FixedClock(t.0 + 7 * day), None, url),
+            Ok(CrlVerdict::Good)
+        );
+        let stale = check_crl(&crl, &leaf, &root, FixedClock(t.0 + 8 * day), None, url);
+        assert!(
+            matches!(stale, Err(RevocationError::Expired { .. })),
+            "{stale:?}"
+        );
+        let early = check_crl(&crl, &leaf, &root, t.0 - Duration::from_secs(1), None, url);
+        match early {
+            Err(RevocationError::NotYetValid { this_update, .. }) => {
+                assert_eq!(this_update, "2027-01-15T08:00:00Z")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,91 @@
+//! The Notary Project's "authentic timestamp" validation for `notary.x509` envelopes: when a
+//! timestamp countersignature is called for, and which instant certificate validity is then
+//! checked against. The RFC 3161 token itself is parsed and verified by [`crate::pki::tsp`],
+//! which knows nothing of notation.
+
+use std::time::SystemTime;
+
+use crate::pki::cert::Certificate;
+use crate::pki::tsp::{verify, VerifiedTimestamp};
+use crate::util::time::format_rfc3339;
+
+/// What the Notary Project's authenticTimestamp validation (`notary.x509` signing scheme)
+/// decided to check certificate validity against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthenticTime {
+    /// No timestamp verification is called for (the statement names no `tsa` trust store, or
+    /// `verifyTimestamp` is `afterCertExpiry` and no certificate of the chain has expired): the
+    /// signing certificate chain must be valid at the time of verification. `token_ignored` is
+    /// true when the envelope carries a timestamp countersignature that was not verified.
+    Now {
+        /// The envelope carries a timestamp token that was not looked at.
+        token_ignored: bool,
+    },
+    /// The timestamp countersignature verified, and every certificate of the signing chain is
+    /// valid throughout `[genTime - accuracy, genTime + accuracy]`.
+    Timestamp(VerifiedTimestamp),
+}
+
+/// The Notary Project trust-policy "authentic timestamp" validation for an envelope signed
+/// under `notary.x509`, as notation applies it:
+///
+/// - the statement names no `tsa` trust store: no timestamp verification
+///   ([`AuthenticTime::Now`]; the caller checks validity at `now`);
+/// - `verifyTimestamp: afterCertExpiry` and no certificate of `chain` has expired at `now`:
+///   likewise;
+/// - otherwise the envelope must carry a timestamp countersignature, the token must verify
+///   over the envelope's signature bytes against the statement's `tsa` roots ([`verify`]), and
+///   every certificate of `chain` must be valid over the timestamp's whole accuracy range.
+///
+/// `Err` is the validation's failure, one line, in notation's words where it has them.
+pub fn notation_authentic_timestamp(
+    envelope: &crate::formats::notation::VerifiedEnvelope,
+    chain: &[Certificate],
+    statement: &crate::trust::PolicyStatement,
+    store: &crate::trust::TrustStore,
+    now: SystemTime,
+) -> Result<AuthenticTime, String> {
+    use crate::trust::{StoreType, VerifyTimestamp};
+    let tsa_configured = statement
+        .trust_stores()
+        .iter()
+        .any(|s| s.store_type == StoreType::Tsa);
+    let expired_now = chain.iter().any(|c| now > c.not_after());
+    if !tsa_configured
+        || (statement.verify_timestamp() == VerifyTimestamp::AfterCertExpiry && !expired_now)
+    {
+        return Ok(AuthenticTime::Now {
+            token_ignored: envelope.has_timestamp(),
+        });
+    }
+    let Some(token) = envelope.timestamp_signature.as_deref() else {
+        return Err("no timestamp countersignature was found in the signature envelope".into());
+    };
+    let roots = store
+        .roots_for(statement, StoreType::Tsa)
+        .map_err(|e| e.to_string())?;
+    let ts = verify(token, &envelope.signature, &roots)
+        .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;
+    for cert in chain {
+        if ts.earliest() < cert.not_before() {
+            return Err(format!(
+                "timestamp can be before certificate {:?} validity period, it will be valid from {} (timestamp {} ± {}s)",
+                cert.subject(),
+                format_rfc3339(cert.not_before()),
+                format_rfc3339(ts.gen_time),
+                ts.accuracy.unwrap_or_default().as_secs_f64()
+            ));
+        }
+        if ts.latest() > cert.not_after() {
+            return Err(format!(
+                "timestamp can be after certificate {:?} validity period, it was expired at {} (timestamp {} ± {}s)",
+                cert.subject(),
+                format_rfc3339(cert.not_after()),
+                format_rfc3339(ts.gen_time),
+                ts.accuracy.unwrap_or_default().as_secs_f64()
+            ));
+        }
+    }
+    Ok(AuthenticTime::Timestamp(ts))
+}
