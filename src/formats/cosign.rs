@@ -11,7 +11,7 @@
 //!   `application/vnd.dev.cosign.simplesigning.v1+json`, and a config blob shaped exactly as
 //!   go-containerregistry's empty image with those layers appended.
 
-use crate::store::OCI_MANIFEST;
+use crate::oci::OCI_MANIFEST;
 use crate::{Digest, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

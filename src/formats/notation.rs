@@ -104,8 +104,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::oci::OCI_MANIFEST;
 use crate::oci::{Descriptor, ImageManifest, EMPTY_BLOB, EMPTY_MEDIA_TYPE};
-use crate::store::OCI_MANIFEST;
 use crate::Digest;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine as _;

@@ -11,21 +11,10 @@ pub mod registry;
 use crate::reference::ImageRef;
 use crate::{Digest, Result};
 
-/// OCI image manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image index media type.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Docker schema 2 manifest media type.
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Docker manifest list media type.
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// Manifest media types imgseal asks for and accepts.
-pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
-    OCI_MANIFEST,
-    OCI_INDEX,
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-];
+// Media types live in `oci` (issue 14); re-exported so `store::OCI_MANIFEST` keeps working.
+pub use crate::oci::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST,
+};
 
 /// Default cap on a manifest's size (4 MiB, as the distribution spec suggests registries use).
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -178,16 +167,7 @@ impl std::fmt::Display for ManifestRef {
     }
 }
 
-/// A manifest's exact bytes with their media type and (computed) digest.
-#[derive(Clone, Debug)]
-pub struct Manifest {
-    /// The bytes as stored; signatures bind their digest.
-    pub bytes: Vec<u8>,
-    /// Media type (from the store, or the manifest's own `mediaType`).
-    pub media_type: String,
-    /// SHA-256 (or the requested algorithm) of `bytes`, computed here.
-    pub digest: Digest,
-}
+pub use crate::oci::Manifest;
 
 /// A repository in a registry, or an OCI layout.
 #[derive(Debug)]
@@ -910,12 +890,4 @@ pub fn referrers_tag(subject: &Digest) -> String {
     subject.to_string().replacen(':', "-", 1)
 }
 
-/// The `mediaType` field of a manifest's JSON, if any.
-pub(crate) fn embedded_media_type(bytes: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct M {
-        #[serde(rename = "mediaType")]
-        media_type: Option<String>,
-    }
-    serde_json::from_slice::<M>(bytes).ok()?.media_type
-}
+pub(crate) use crate::oci::embedded_media_type;
