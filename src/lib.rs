@@ -30,6 +30,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod k8s;
 pub mod keys;
+pub mod net;
 pub mod oci;
 pub mod policy;
 pub mod reference;

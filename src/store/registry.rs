@@ -11,6 +11,10 @@
 //! docker does; other hosts need [`StoreOptions::allow_http`](super::StoreOptions) for that.
 
 use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, MANIFEST_MEDIA_TYPES};
+// Moved to `net` (issue 14); the shim keeps `store::registry::install_crypto_provider` and
+// `read_capped` working for code that has not moved yet.
+pub(crate) use crate::net::{install_crypto_provider, read_capped};
+use crate::net::REQUEST_TIMEOUT;
 use crate::reference::is_loopback_host;
 use crate::{Digest, Error, Reference, Result};
 use reqwest::header::{
@@ -42,30 +46,20 @@ pub struct Repository {
 /// Attempts of one blob upload before its error is reported ([`Repository::put_blob`]).
 pub(crate) const BLOB_UPLOAD_ATTEMPTS: u32 = 4;
 
-pub(crate) fn install_crypto_provider() {
-    // One crypto stack (ring) for TLS; ignore "already installed".
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Repository {
     /// Prepare a connection (no network traffic until the first call).
     pub fn new(reference: &Reference, options: &StoreOptions, write: bool) -> Result<Repository> {
-        install_crypto_provider();
+        crate::net::install_crypto_provider();
         let scheme = if is_loopback_host(reference.registry()) || options.allow_http {
             "http"
         } else {
             "https"
         };
         let http = options.session.client(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(REQUEST_TIMEOUT)
-                .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::Registry {
-                    registry: reference.registry().to_string(),
-                    reason: format!("cannot set up HTTP client: {e}"),
-                })
+            crate::net::registry_client().map_err(|e| Error::Registry {
+                registry: reference.registry().to_string(),
+                reason: format!("cannot set up HTTP client: {e}"),
+            })
         })?;
         Ok(Repository {
             http,
@@ -1021,42 +1015,6 @@ pub(crate) enum Mount {
     Refused(Option<String>),
 }
 
-/// Read a response body, failing as soon as it exceeds `cap` bytes (before buffering more).
-pub(crate) async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: u64,
-    what: &str,
-) -> Result<Vec<u8>> {
-    let too_large = || Error::TooLarge {
-        what: what.to_string(),
-        limit: cap,
-    };
-    if let Some(len) = resp.content_length() {
-        if len > cap {
-            return Err(too_large());
-        }
-    }
-    let mut buf = Vec::new();
-    loop {
-        let chunk = resp.chunk().await.map_err(|e| Error::Registry {
-            registry: resp.url().host_str().unwrap_or("").to_string(),
-            reason: if e.is_timeout() {
-                format!("reading {what} timed out")
-            } else {
-                format!("reading {what}: {e}")
-            },
-        })?;
-        let Some(chunk) = chunk else { break };
-        if buf.len() as u64 + chunk.len() as u64 > cap {
-            return Err(too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf)
-}
-
-/// The client's per-request timeout (each request's own timeout unless it sets a longer one).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Attempts of an idempotent request answered 429/502/503/504 or cut by a connection reset.
 const MAX_ATTEMPTS: u32 = 3;
 /// The longest `Retry-After` honoured; a server asking for longer gets no retry.
