@@ -11,6 +11,8 @@
 //!   `application/vnd.dev.cosign.simplesigning.v1+json`, and a config blob shaped exactly as
 //!   go-containerregistry's empty image with those layers appended.
 
+pub mod bundle;
+
 use crate::oci::OCI_MANIFEST;
 use crate::{Digest, Error, Result};
 use serde::{Deserialize, Serialize};
