@@ -328,7 +328,7 @@ pub(super) fn validate_statements(
             }
             let trust_stores = stores
                 .iter()
-                .map(|s| StoreRef::parse(s).map_err(|reason| stmt_err(&name, reason)))
+                .map(|s| StoreRef::parse(s).map_err(|e| stmt_err(&name, e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             (trust_stores, parse_identities(&name, &identities)?)
         };
@@ -493,7 +493,7 @@ pub(super) fn validate_registry_scopes(statements: &[PolicyStatement]) -> Result
         }
         for scope in &s.registry_scopes {
             if scope != "*" {
-                check_scope_format(scope).map_err(|rule| stmt_err(&s.name, rule))?;
+                check_scope_format(scope).map_err(|e| stmt_err(&s.name, e.to_string()))?;
             }
             if let Some(other) = seen.insert(scope, &s.name) {
                 let rule = if scope == "*" {
@@ -510,12 +510,11 @@ pub(super) fn validate_registry_scopes(statements: &[PolicyStatement]) -> Result
 
 /// notation's scope grammar: `domain/repository`, domain and repository as in the
 /// distribution reference grammar, no `*`, no tag, no digest.
-pub(super) fn check_scope_format(scope: &str) -> Result<(), String> {
-    let advice = "it must be a fully qualified repository without scheme, tag or digest, e.g. registry.example.com/my/repository";
+pub(super) fn check_scope_format(scope: &str) -> Result<(), ScopeError> {
     if scope.contains('*') {
-        return Err(format!(
-            "registry scope {scope:?} contains a wildcard; {advice}"
-        ));
+        return Err(ScopeError::Wildcard {
+            scope: scope.to_string(),
+        });
     }
     let ok = match scope.split_once('/') {
         Some((domain, repo)) => is_scope_domain(domain) && is_scope_repository(repo),
@@ -524,9 +523,31 @@ pub(super) fn check_scope_format(scope: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("registry scope {scope:?} is not valid; {advice}"))
+        Err(ScopeError::Invalid {
+            scope: scope.to_string(),
+        })
     }
 }
+
+/// Why a `registryScopes` entry breaks notation's scope grammar.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScopeError {
+    /// A `*` inside a scope (only `["*"]` alone is allowed).
+    #[error("registry scope {scope:?} contains a wildcard; {SCOPE_ADVICE}")]
+    Wildcard {
+        /// The scope.
+        scope: String,
+    },
+    /// Not `domain/repository`.
+    #[error("registry scope {scope:?} is not valid; {SCOPE_ADVICE}")]
+    Invalid {
+        /// The scope.
+        scope: String,
+    },
+}
+
+const SCOPE_ADVICE: &str = "it must be a fully qualified repository without scheme, tag or digest, e.g. registry.example.com/my/repository";
 
 pub(super) fn is_scope_domain(domain: &str) -> bool {
     let (host, port) = match domain.split_once(':') {

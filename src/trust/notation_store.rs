@@ -44,6 +44,34 @@ impl fmt::Display for StoreType {
     }
 }
 
+/// Why a `type:name` trust store reference was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreRefError {
+    /// Not of the form `type:name`.
+    #[error("malformed trust store value {value:?}; the required format is <TrustStoreType>:<TrustStoreName>")]
+    Malformed {
+        /// The whole value.
+        value: String,
+    },
+    /// A type other than `ca`, `signingAuthority` and `tsa`.
+    #[error("unsupported trust store type {kind:?} in {value:?}; supported types are ca, signingAuthority and tsa")]
+    UnsupportedType {
+        /// The type given.
+        kind: String,
+        /// The whole value.
+        value: String,
+    },
+    /// A name outside `[a-zA-Z0-9_.-]+`, or `.` / `..`.
+    #[error("unsupported trust store name {name:?} in {value:?}; a named store name must match [a-zA-Z0-9_.-]+ and not be . or ..")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// The whole value.
+        value: String,
+    },
+}
+
 /// A reference to one named store, `type:name` (`ca:acme-rockets`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StoreRef {
@@ -55,21 +83,23 @@ pub struct StoreRef {
 
 impl StoreRef {
     /// Parse `type:name`.
-    pub fn parse(s: &str) -> Result<StoreRef, String> {
+    pub fn parse(s: &str) -> Result<StoreRef, StoreRefError> {
         let Some((t, name)) = s.split_once(':') else {
-            return Err(format!(
-                "malformed trust store value {s:?}; the required format is <TrustStoreType>:<TrustStoreName>"
-            ));
+            return Err(StoreRefError::Malformed {
+                value: s.to_string(),
+            });
         };
         let Some(store_type) = StoreType::parse(t) else {
-            return Err(format!(
-                "unsupported trust store type {t:?} in {s:?}; supported types are ca, signingAuthority and tsa"
-            ));
+            return Err(StoreRefError::UnsupportedType {
+                kind: t.to_string(),
+                value: s.to_string(),
+            });
         };
         if !is_valid_store_name(name) {
-            return Err(format!(
-                "unsupported trust store name {name:?} in {s:?}; a named store name must match [a-zA-Z0-9_.-]+ and not be . or .."
-            ));
+            return Err(StoreRefError::InvalidName {
+                name: name.to_string(),
+                value: s.to_string(),
+            });
         }
         Ok(StoreRef {
             store_type,
@@ -181,7 +211,7 @@ impl TrustStore {
 
     /// The certificates of the named store `store` (`"ca:acme-rockets"`).
     pub fn certificates(&self, store: &str) -> Result<&[Certificate], TrustError> {
-        let store = StoreRef::parse(store).map_err(|reason| store_err(store, reason))?;
+        let store = StoreRef::parse(store).map_err(|e| store_err(store, e.to_string()))?;
         self.certificates_of(&store)
     }
 
