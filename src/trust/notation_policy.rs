@@ -36,7 +36,7 @@ pub struct PolicyStatement {
     pub(super) level: VerificationLevel,
     pub(super) overrides: BTreeMap<ValidationType, Action>,
     pub(super) verify_timestamp: VerifyTimestamp,
-    pub(super) trust_stores: Vec<StoreRef>,
+    pub(super) trust_stores: Vec<TrustStoreRef>,
     pub(super) trusted_identities: Vec<TrustedIdentity>,
     pub(super) global: bool,
 }
@@ -68,7 +68,7 @@ impl PolicyStatement {
     }
 
     /// The named trust stores, in policy order.
-    pub fn trust_stores(&self) -> &[StoreRef] {
+    pub fn trust_stores(&self) -> &[TrustStoreRef] {
         &self.trust_stores
     }
 
@@ -328,7 +328,7 @@ pub(super) fn validate_statements(
             }
             let trust_stores = stores
                 .iter()
-                .map(|s| StoreRef::parse(s).map_err(|e| stmt_err(&name, e.to_string())))
+                .map(|s| TrustStoreRef::parse(s).map_err(|e| stmt_err(&name, e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             (trust_stores, parse_identities(&name, &identities)?)
         };

@@ -8,9 +8,16 @@ use std::path::{Path, PathBuf};
 
 use crate::x509::{load_pem_certificates, Certificate};
 
+/// Former name of [`TrustStoreKind`] (a kind of trust store is not a store).
+#[doc(hidden)]
+pub type StoreType = TrustStoreKind; // shim (issue 14): removed by the lead
+/// Former name of [`TrustStoreRef`].
+#[doc(hidden)]
+pub type StoreRef = TrustStoreRef; // shim (issue 14): removed by the lead
+
 /// The kind of a named trust store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StoreType {
+pub enum TrustStoreKind {
     /// `x509/ca`: certificate authorities for the `notary.x509` signing scheme (and cosign
     /// certificate roots).
     Ca,
@@ -20,25 +27,29 @@ pub enum StoreType {
     Tsa,
 }
 
-impl StoreType {
+impl TrustStoreKind {
     /// All store types, in directory order.
-    pub const ALL: [StoreType; 3] = [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa];
+    pub const ALL: [TrustStoreKind; 3] = [
+        TrustStoreKind::Ca,
+        TrustStoreKind::SigningAuthority,
+        TrustStoreKind::Tsa,
+    ];
 
     /// The name used in policies and on disk.
     pub fn as_str(self) -> &'static str {
         match self {
-            StoreType::Ca => "ca",
-            StoreType::SigningAuthority => "signingAuthority",
-            StoreType::Tsa => "tsa",
+            TrustStoreKind::Ca => "ca",
+            TrustStoreKind::SigningAuthority => "signingAuthority",
+            TrustStoreKind::Tsa => "tsa",
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<StoreType> {
-        StoreType::ALL.into_iter().find(|t| t.as_str() == s)
+    pub(super) fn parse(s: &str) -> Option<TrustStoreKind> {
+        TrustStoreKind::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
-impl fmt::Display for StoreType {
+impl fmt::Display for TrustStoreKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -47,7 +58,7 @@ impl fmt::Display for StoreType {
 /// Why a `type:name` trust store reference was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum StoreRefError {
+pub enum TrustStoreRefError {
     /// Not of the form `type:name`.
     #[error("malformed trust store value {value:?}; the required format is <TrustStoreType>:<TrustStoreName>")]
     Malformed {
@@ -74,41 +85,41 @@ pub enum StoreRefError {
 
 /// A reference to one named store, `type:name` (`ca:acme-rockets`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StoreRef {
+pub struct TrustStoreRef {
     /// The store type.
-    pub store_type: StoreType,
+    pub store_type: TrustStoreKind,
     /// The store name: `[a-zA-Z0-9_.-]+`, not `.` or `..`.
     pub name: String,
 }
 
-impl StoreRef {
+impl TrustStoreRef {
     /// Parse `type:name`.
-    pub fn parse(s: &str) -> Result<StoreRef, StoreRefError> {
+    pub fn parse(s: &str) -> Result<TrustStoreRef, TrustStoreRefError> {
         let Some((t, name)) = s.split_once(':') else {
-            return Err(StoreRefError::Malformed {
+            return Err(TrustStoreRefError::Malformed {
                 value: s.to_string(),
             });
         };
-        let Some(store_type) = StoreType::parse(t) else {
-            return Err(StoreRefError::UnsupportedType {
+        let Some(store_type) = TrustStoreKind::parse(t) else {
+            return Err(TrustStoreRefError::UnsupportedType {
                 kind: t.to_string(),
                 value: s.to_string(),
             });
         };
         if !is_valid_store_name(name) {
-            return Err(StoreRefError::InvalidName {
+            return Err(TrustStoreRefError::InvalidName {
                 name: name.to_string(),
                 value: s.to_string(),
             });
         }
-        Ok(StoreRef {
+        Ok(TrustStoreRef {
             store_type,
             name: name.to_string(),
         })
     }
 }
 
-impl fmt::Display for StoreRef {
+impl fmt::Display for TrustStoreRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.store_type, self.name)
     }
@@ -128,7 +139,7 @@ pub(super) fn is_valid_store_name(name: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct TrustStore {
     pub(super) dir: PathBuf,
-    pub(super) stores: BTreeMap<StoreRef, Result<Vec<Certificate>, TrustError>>,
+    pub(super) stores: BTreeMap<TrustStoreRef, Result<Vec<Certificate>, TrustError>>,
 }
 
 impl TrustStore {
@@ -146,7 +157,7 @@ impl TrustStore {
             return Err(store_err(&shown, "is not a directory"));
         }
         let mut stores = BTreeMap::new();
-        for store_type in StoreType::ALL {
+        for store_type in TrustStoreKind::ALL {
             let type_dir = dir.join("x509").join(store_type.as_str());
             let meta = match std::fs::metadata(&type_dir) {
                 Ok(m) => m,
@@ -183,7 +194,7 @@ impl TrustStore {
                         format!("cannot stat {}: {e}", entry.path().display()),
                     )
                 })?;
-                let store = StoreRef { store_type, name };
+                let store = TrustStoreRef { store_type, name };
                 if file_type.is_symlink() {
                     let reason = format!(
                         "{} is a symlink; symlinked named stores are not supported",
@@ -205,18 +216,18 @@ impl TrustStore {
     }
 
     /// Every named store found, usable or not.
-    pub fn named_stores(&self) -> impl Iterator<Item = &StoreRef> {
+    pub fn named_stores(&self) -> impl Iterator<Item = &TrustStoreRef> {
         self.stores.keys()
     }
 
     /// The certificates of the named store `store` (`"ca:acme-rockets"`).
     pub fn certificates(&self, store: &str) -> Result<&[Certificate], TrustError> {
-        let store = StoreRef::parse(store).map_err(|e| store_err(store, e.to_string()))?;
+        let store = TrustStoreRef::parse(store).map_err(|e| store_err(store, e.to_string()))?;
         self.certificates_of(&store)
     }
 
     /// The certificates of the named store `store`.
-    pub fn certificates_of(&self, store: &StoreRef) -> Result<&[Certificate], TrustError> {
+    pub fn certificates_of(&self, store: &TrustStoreRef) -> Result<&[Certificate], TrustError> {
         match self.stores.get(store) {
             Some(Ok(certs)) => Ok(certs),
             Some(Err(e)) => Err(e.clone()),
@@ -237,7 +248,7 @@ impl TrustStore {
     pub fn roots_for(
         &self,
         statement: &PolicyStatement,
-        store_type: StoreType,
+        store_type: TrustStoreKind,
     ) -> Result<Vec<Certificate>, TrustError> {
         let mut out = Vec::new();
         for store in statement
@@ -252,7 +263,7 @@ impl TrustStore {
 }
 
 pub(super) fn load_named_store(
-    store: &StoreRef,
+    store: &TrustStoreRef,
     dir: &Path,
 ) -> Result<Vec<Certificate>, TrustError> {
     let entries = std::fs::read_dir(dir)
@@ -302,11 +313,11 @@ pub(super) fn load_named_store(
 }
 
 pub(super) fn check_store_certificate(
-    store: &StoreRef,
+    store: &TrustStoreRef,
     path: &Path,
     cert: &Certificate,
 ) -> Result<(), TrustError> {
-    if store.store_type == StoreType::Tsa {
+    if store.store_type == TrustStoreKind::Tsa {
         if !cert.is_ca() || !cert.is_self_issued() || !cert.is_self_signed() {
             return Err(store_err(
                 store,
