@@ -3,6 +3,25 @@
 
 use super::*;
 
+/// Why a distinguished name in a trusted identity was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnError {
+    /// Not an RFC 4514 distinguished name.
+    #[error("{0}")]
+    Syntax(String),
+    /// A valid DN that notation's rules for trusted identities refuse (hex values, multi-valued
+    /// RDNs, repeated attributes, C, ST or O missing).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl From<&str> for DnError {
+    fn from(reason: &str) -> DnError {
+        DnError::Syntax(reason.to_string())
+    }
+}
+
 /// One parsed attribute value: text, or the RFC 4514 `#hex` form (never matched).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum DnValue {
@@ -11,7 +30,7 @@ pub(super) enum DnValue {
 }
 
 /// Parse an RFC 4514 DN into RDNs of (normalised type, value).
-pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, String> {
+pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, DnError> {
     let chars: Vec<char> = input.chars().collect();
     let mut i = 0;
     let mut rdns: Vec<Vec<(String, DnValue)>> = Vec::new();
@@ -24,18 +43,18 @@ pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
         let start = i;
         while i < chars.len() && chars[i] != '=' {
             if matches!(chars[i], ',' | '+' | ';') {
-                return Err(format!(
+                return Err(DnError::Syntax(format!(
                     "expected type=value at {:?}",
                     chars[start..].iter().collect::<String>()
-                ));
+                )));
             }
             i += 1;
         }
         if i == chars.len() {
-            return Err(format!(
+            return Err(DnError::Syntax(format!(
                 "missing '=' in {:?}",
                 chars[start..].iter().collect::<String>()
-            ));
+            )));
         }
         let raw_type: String = chars[start..i].iter().collect();
         let attr_type = normalise_type(raw_type.trim())?;
@@ -72,7 +91,7 @@ pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
                                 "'\\' must be followed by a special character or two hex digits",
                             )?;
                         let byte = u8::from_str_radix(&format!("{next}{lo}"), 16)
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| DnError::Syntax(e.to_string()))?;
                         bytes.push(byte);
                         i += 3;
                     } else if matches!(
@@ -83,7 +102,7 @@ pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
                         bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
                         i += 2;
                     } else {
-                        return Err(format!("invalid escape '\\{next}'"));
+                        return Err(DnError::Syntax(format!("invalid escape '\\{next}'")));
                     }
                     keep = bytes.len();
                 } else {
@@ -114,13 +133,15 @@ pub(super) fn parse_dn(input: &str) -> Result<Vec<Vec<(String, DnValue)>>, Strin
             i += 1;
         }
         if i == chars.len() {
-            return Err(format!("the distinguished name ends with '{sep}'"));
+            return Err(DnError::Syntax(format!(
+                "the distinguished name ends with '{sep}'"
+            )));
         }
     }
     Ok(rdns)
 }
 
-pub(super) fn normalise_type(t: &str) -> Result<String, String> {
+pub(super) fn normalise_type(t: &str) -> Result<String, DnError> {
     if t.is_empty() {
         return Err("an attribute type is empty".into());
     }
@@ -130,13 +151,17 @@ pub(super) fn normalise_type(t: &str) -> Result<String, String> {
             .split('.')
             .all(|arc| !arc.is_empty() && arc.bytes().all(|c| c.is_ascii_digit()));
         if !ok {
-            return Err(format!("attribute type {t:?} is not a keyword or an OID"));
+            return Err(DnError::Syntax(format!(
+                "attribute type {t:?} is not a keyword or an OID"
+            )));
         }
         let named = crate::x509::attribute_name(t).unwrap_or(t);
         return Ok(named.to_string());
     }
     if !b[0].is_ascii_alphabetic() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
-        return Err(format!("attribute type {t:?} is not a keyword or an OID"));
+        return Err(DnError::Syntax(format!(
+            "attribute type {t:?} is not a keyword or an OID"
+        )));
     }
     let upper = t.to_ascii_uppercase();
     Ok(if upper == "S" { "ST".into() } else { upper })
@@ -144,32 +169,43 @@ pub(super) fn normalise_type(t: &str) -> Result<String, String> {
 
 /// A trusted identity's DN under notation's rules: parseable, no `=#`, no multi-valued RDNs,
 /// no repeated attribute types, and `C`, `ST` and `O` present.
-pub(super) fn parse_identity_dn(value: &str) -> Result<Vec<(String, String)>, String> {
+pub(super) fn parse_identity_dn(value: &str) -> Result<Vec<(String, String)>, DnError> {
     if value.contains("=#") {
-        return Err("DNs containing \"=#\" (hex-encoded values) are not supported".into());
+        return Err(DnError::Unsupported(
+            "DNs containing \"=#\" (hex-encoded values) are not supported".into(),
+        ));
     }
-    let rdns = parse_dn(value)
-        .map_err(|e| format!("{e}; a DN must follow RFC 4514 and contain at least C, ST and O"))?;
+    let rdns = parse_dn(value).map_err(|e| {
+        DnError::Syntax(format!(
+            "{e}; a DN must follow RFC 4514 and contain at least C, ST and O"
+        ))
+    })?;
     let mut out: Vec<(String, String)> = Vec::new();
     for rdn in rdns {
         if rdn.len() > 1 {
-            return Err("multi-valued RDNs ('+') are not supported".into());
+            return Err(DnError::Unsupported(
+                "multi-valued RDNs ('+') are not supported".into(),
+            ));
         }
         for (t, v) in rdn {
             let DnValue::Text(v) = v else {
-                return Err("hex-encoded values are not supported".into());
+                return Err(DnError::Unsupported(
+                    "hex-encoded values are not supported".into(),
+                ));
             };
             if out.iter().any(|(seen, _)| *seen == t) {
-                return Err(format!("attribute {t} appears more than once"));
+                return Err(DnError::Unsupported(format!(
+                    "attribute {t} appears more than once"
+                )));
             }
             out.push((t, v));
         }
     }
     for required in ["C", "ST", "O"] {
         if !out.iter().any(|(t, v)| t == required && !v.is_empty()) {
-            return Err(format!(
+            return Err(DnError::Unsupported(format!(
                 "the mandatory attribute {required} is missing; a DN must contain at least C, ST and O"
-            ));
+            )));
         }
     }
     Ok(out)
