@@ -29,6 +29,7 @@ pub mod digest;
 pub mod error;
 pub mod formats;
 pub mod k8s;
+pub mod net;
 pub mod oci;
 pub mod pki;
 pub mod policy;

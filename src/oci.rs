@@ -1,4 +1,5 @@
-//! OCI image-spec types imgseal reads and writes: descriptors, image manifests and indexes.
+//! OCI image-spec types imgseal reads and writes: every media type, descriptors, image
+//! manifests and indexes.
 //!
 //! Field order follows go-containerregistry (what cosign writes), so manifests imgseal builds
 //! are byte-identical to cosign's; absent optional fields are omitted.
@@ -11,6 +12,21 @@ use std::collections::BTreeMap;
 pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// The 2-byte empty JSON blob.
 pub const EMPTY_BLOB: &[u8] = b"{}";
+/// OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index media type.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker schema 2 manifest media type.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list media type.
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Manifest media types imgseal asks for and accepts.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    OCI_MANIFEST,
+    OCI_INDEX,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+];
 
 /// An OCI content descriptor.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,5 +189,38 @@ impl Index {
 
 /// True for image index / manifest list media types.
 pub fn is_index_media_type(media_type: &str) -> bool {
-    media_type == crate::store::OCI_INDEX || media_type == crate::store::DOCKER_MANIFEST_LIST
+    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
+}
+
+/// A manifest's exact bytes with their media type and (computed) digest.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The bytes as stored; signatures bind their digest.
+    pub bytes: Vec<u8>,
+    /// Media type (from the store, or the manifest's own `mediaType`).
+    pub media_type: String,
+    /// SHA-256 (or the requested algorithm) of `bytes`, computed here.
+    pub digest: Digest,
+}
+
+impl Manifest {
+    /// A descriptor of these bytes: media type, size and digest.
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            size: self.bytes.len() as u64,
+            digest: self.digest.to_string(),
+            ..Descriptor::default()
+        }
+    }
+}
+
+/// The `mediaType` field of a manifest's JSON, if any.
+pub(crate) fn embedded_media_type(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct M {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+    }
+    serde_json::from_slice::<M>(bytes).ok()?.media_type
 }

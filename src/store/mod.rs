@@ -11,21 +11,10 @@ pub mod registry;
 use crate::reference::ImageRef;
 use crate::{Digest, Result};
 
-/// OCI image manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image index media type.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Docker schema 2 manifest media type.
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Docker manifest list media type.
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// Manifest media types imgseal asks for and accepts.
-pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
-    OCI_MANIFEST,
-    OCI_INDEX,
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-];
+// Media types live in `oci` (issue 14); re-exported so `store::OCI_MANIFEST` keeps working.
+pub use crate::oci::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST,
+};
 
 /// Default cap on a manifest's size (4 MiB, as the distribution spec suggests registries use).
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -38,45 +27,8 @@ pub const MAX_REFERRERS: usize = 1000;
 /// each layer of a referrer artifact) and signature artifacts fetched from the referrers list;
 /// the rest are ignored with a warning naming this cap.
 pub const MAX_SIGNATURE_CANDIDATES: usize = 100;
-/// Longest a single blob transfer may take, however large the blob claims to be (the
-/// per-request timeout grows with the announced size up to this).
-pub const MAX_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-/// Default overall time budget of a CLI command (cosign's `--timeout` default).
-pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
-
-/// An overall deadline for a run (a CLI command, one admission review): every registry request
-/// made with these options is cut off when it passes, and each request's own timeout is
-/// clamped to the time left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Deadline {
-    /// When time is up.
-    pub at: std::time::Instant,
-    /// The whole budget (for messages).
-    pub budget: std::time::Duration,
-}
-
-impl Deadline {
-    /// A deadline `budget` from now.
-    pub fn after(budget: std::time::Duration) -> Deadline {
-        let now = std::time::Instant::now();
-        Deadline {
-            at: now
-                .checked_add(budget)
-                .unwrap_or(now + MAX_TRANSFER_TIMEOUT * 24),
-            budget,
-        }
-    }
-
-    /// Time left (zero once passed).
-    pub fn remaining(&self) -> std::time::Duration {
-        self.at.saturating_duration_since(std::time::Instant::now())
-    }
-
-    /// True once the deadline has passed (within a few milliseconds of timer slack).
-    pub fn expired(&self) -> bool {
-        self.remaining() <= std::time::Duration::from_millis(20)
-    }
-}
+// The deadline and transfer timeouts live in `net` (issue 14); re-exported here.
+pub use crate::net::{Deadline, DEFAULT_TIMEOUT, MAX_TRANSFER_TIMEOUT};
 
 /// State shared by every store opened with (clones of) the same [`StoreOptions`]: one HTTP
 /// client (so connections are pooled and reused across images and repositories) and the
@@ -178,16 +130,7 @@ impl std::fmt::Display for ManifestRef {
     }
 }
 
-/// A manifest's exact bytes with their media type and (computed) digest.
-#[derive(Clone, Debug)]
-pub struct Manifest {
-    /// The bytes as stored; signatures bind their digest.
-    pub bytes: Vec<u8>,
-    /// Media type (from the store, or the manifest's own `mediaType`).
-    pub media_type: String,
-    /// SHA-256 (or the requested algorithm) of `bytes`, computed here.
-    pub digest: Digest,
-}
+pub use crate::oci::Manifest;
 
 /// A repository in a registry, or an OCI layout.
 #[derive(Debug)]
@@ -679,13 +622,7 @@ pub(crate) fn random_unit() -> f64 {
     f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
 }
 
-/// How long a blob transfer of `size` bytes may take: the usual two minutes plus one second
-/// per 256 KiB, so large layers are not cut off by the client's per-request timeout, but never
-/// more than [`MAX_TRANSFER_TIMEOUT`] (a descriptor claiming 100 GB must not buy days). The
-/// overall deadline, when there is one, clamps it further.
-pub(crate) fn transfer_timeout(size: u64) -> std::time::Duration {
-    std::time::Duration::from_secs(120 + size / (256 * 1024)).min(MAX_TRANSFER_TIMEOUT)
-}
+pub(crate) use crate::net::transfer_timeout;
 
 /// A unique temporary file name for staging blob `digest`.
 pub(crate) fn temp_name(digest: &Digest) -> String {
@@ -910,12 +847,4 @@ pub fn referrers_tag(subject: &Digest) -> String {
     subject.to_string().replacen(':', "-", 1)
 }
 
-/// The `mediaType` field of a manifest's JSON, if any.
-pub(crate) fn embedded_media_type(bytes: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct M {
-        #[serde(rename = "mediaType")]
-        media_type: Option<String>,
-    }
-    serde_json::from_slice::<M>(bytes).ok()?.media_type
-}
+pub(crate) use crate::oci::embedded_media_type;

@@ -46,7 +46,7 @@ impl Checker {
     /// A checker with another per-download timeout and size cap.
     pub fn with_limits(timeout: Duration, max_size: u64) -> Result<Checker, RevocationError> {
         // One crypto stack (ring) for TLS; ignore "already installed".
-        crate::store::registry::install_crypto_provider();
+        crate::net::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
@@ -181,7 +181,7 @@ impl Checker {
                     status: resp.status().as_u16(),
                 });
             }
-            crate::store::registry::read_capped(resp, self.max_size, "CRL")
+            crate::net::read_capped(resp, self.max_size, "CRL")
                 .await
                 .map_err(|e| match e {
                     crate::Error::TooLarge { limit, .. } => RevocationError::TooLarge {

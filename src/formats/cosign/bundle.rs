@@ -99,6 +99,18 @@ pub enum BundleError {
     /// The DSSE payload is not an in-toto statement imgseal reads.
     #[error("in-toto statement: {0}")]
     Statement(String),
+    /// The envelope holds no signature.
+    #[error("no signatures")]
+    NoSignatures,
+    /// The certificate's key is of a kind bundles are not verified with.
+    #[error("certificate key {0} is not supported")]
+    UnsupportedKey(String),
+    /// The signature does not verify with the certificate's key.
+    #[error("signature does not verify with the bundle's certificate ({subject})")]
+    BadSignature {
+        /// The certificate's subject.
+        subject: String,
+    },
 }
 
 /// A parsed Sigstore bundle.
@@ -506,9 +518,9 @@ impl DsseEnvelope {
 
     /// Check that one of the signatures verifies with `cert`'s key (signature only: the
     /// certificate itself is not judged here).
-    pub fn verify_with_certificate(&self, cert: &Certificate) -> Result<(), String> {
+    pub fn verify_with_certificate(&self, cert: &Certificate) -> Result<(), BundleError> {
         let pae = self.pae();
-        let mut last = String::from("no signatures");
+        let mut last = BundleError::NoSignatures;
         for s in &self.signatures {
             match verify_with_certificate_key(cert, &pae, &s.sig) {
                 Ok(()) => return Ok(()),
@@ -536,20 +548,17 @@ pub fn verify_with_certificate_key(
     cert: &Certificate,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), BundleError> {
     let alg: &dyn ring::signature::VerificationAlgorithm = match cert.key_algorithm() {
         KeyAlgorithm::Ec(EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
         KeyAlgorithm::Ec(EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
         KeyAlgorithm::Rsa { .. } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        other => return Err(format!("certificate key {other} is not supported")),
+        other => return Err(BundleError::UnsupportedKey(other.to_string())),
     };
     ring::signature::UnparsedPublicKey::new(alg, cert.public_key_raw())
         .verify(message, signature)
-        .map_err(|_| {
-            format!(
-                "signature does not verify with the bundle's certificate ({})",
-                cert.subject()
-            )
+        .map_err(|_| BundleError::BadSignature {
+            subject: cert.subject().to_string(),
         })
 }
 

@@ -11,6 +11,14 @@
 //! docker does; other hosts need [`StoreOptions::allow_http`](super::StoreOptions) for that.
 
 use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, MANIFEST_MEDIA_TYPES};
+// Moved to `net` (issue 14); the shim keeps `store::registry::install_crypto_provider` and
+// `read_capped` working for code that has not moved yet.
+use crate::net::REQUEST_TIMEOUT;
+pub(crate) use crate::net::{install_crypto_provider, read_capped};
+
+mod auth;
+mod referrers;
+
 use crate::reference::is_loopback_host;
 use crate::{Digest, Error, Reference, Result};
 use reqwest::header::{
@@ -42,30 +50,20 @@ pub struct Repository {
 /// Attempts of one blob upload before its error is reported ([`Repository::put_blob`]).
 pub(crate) const BLOB_UPLOAD_ATTEMPTS: u32 = 4;
 
-pub(crate) fn install_crypto_provider() {
-    // One crypto stack (ring) for TLS; ignore "already installed".
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Repository {
     /// Prepare a connection (no network traffic until the first call).
     pub fn new(reference: &Reference, options: &StoreOptions, write: bool) -> Result<Repository> {
-        install_crypto_provider();
+        crate::net::install_crypto_provider();
         let scheme = if is_loopback_host(reference.registry()) || options.allow_http {
             "http"
         } else {
             "https"
         };
         let http = options.session.client(|| {
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(REQUEST_TIMEOUT)
-                .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::Registry {
-                    registry: reference.registry().to_string(),
-                    reason: format!("cannot set up HTTP client: {e}"),
-                })
+            crate::net::registry_client().map_err(|e| Error::Registry {
+                registry: reference.registry().to_string(),
+                reason: format!("cannot set up HTTP client: {e}"),
+            })
         })?;
         Ok(Repository {
             http,
@@ -308,148 +306,6 @@ impl Repository {
             }
             other => other,
         }
-    }
-
-    fn credentials(&self) -> Result<Option<(String, String)>> {
-        let mut keys = vec![self.registry.clone()];
-        if self.registry == crate::reference::DOCKER_HUB {
-            keys.push("https://index.docker.io/v1/".into());
-            keys.push("index.docker.io".into());
-        }
-        // Read config.json ourselves (the crate would read a FIFO or /dev/zero without end),
-        // then let docker_credential interpret it (auths, credHelpers, credsStore).
-        let Some(config) = docker_config()? else {
-            return Ok(None);
-        };
-        for k in keys {
-            match docker_credential::get_credential_from_reader(config.as_slice(), &k) {
-                Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
-                    return Ok(Some((u, p)))
-                }
-                Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
-                    return Err(Error::Unauthorized {
-                        registry: self.registry.clone(),
-                        reason: "docker config holds an identity token, which needs an OAuth2 refresh exchange imgseal does not do; run `docker login` with a username and password or token".into(),
-                    })
-                }
-                Err(_) => continue,
-            }
-        }
-        Ok(None)
-    }
-
-    async fn answer_challenge(&self, challenge: &str) -> Result<HeaderValue> {
-        use base64::Engine as _;
-        let creds = self.credentials()?;
-        let scheme = challenge
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let unauthorized = |reason: String| Error::Unauthorized {
-            registry: self.registry.clone(),
-            reason,
-        };
-        if scheme == "basic" {
-            let Some((u, p)) = creds else {
-                return Err(unauthorized(format!(
-                    "it requires credentials and none are configured; run `docker login {}` or set DOCKER_CONFIG",
-                    self.registry
-                )));
-            };
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            return HeaderValue::from_str(&format!("Basic {token}"))
-                .map_err(|_| unauthorized("credentials contain invalid characters".into()));
-        }
-        if scheme != "bearer" {
-            return Err(unauthorized(format!(
-                "unsupported authentication challenge {challenge:?}"
-            )));
-        }
-        // Bearer: the Docker token flow, with imgseal's own client so the token response is
-        // size-capped and timed out like every other request.
-        let params = parse_challenge(challenge);
-        let realm = params
-            .get("realm")
-            .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
-            .ok_or_else(|| {
-                unauthorized(format!(
-                    "bearer challenge without a usable realm: {challenge:?}"
-                ))
-            })?
-            .clone();
-        let action = if self.write { "pull,push" } else { "pull" };
-        let scope = format!("repository:{}:{action}", self.repository);
-        let mut url = realm;
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&format!("scope={}", percent_encode(&scope)));
-        if let Some(service) = params.get("service") {
-            url.push_str(&format!("&service={}", percent_encode(service)));
-        }
-        if self.scheme == "https" && url.starts_with("http://") && creds.is_some() {
-            return Err(unauthorized(format!(
-                "the token service {} is plain HTTP while the registry is HTTPS; refusing to send credentials there",
-                url.split('?').next().unwrap_or("")
-            )));
-        }
-        let doing = "token exchange".to_string();
-        let mut req = self
-            .http
-            .get(&url)
-            .timeout(self.clamp(REQUEST_TIMEOUT, &doing)?);
-        if let Some((u, p)) = &creds {
-            req = req.basic_auth(u, Some(p));
-        }
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .within_deadline(req.send(), &doing)
-            .await?
-            .map_err(|e| self.transport_error(e, &doing))?;
-        let status = resp.status();
-        let body = match self
-            .read_body(resp, MAX_TOKEN_RESPONSE, "token response")
-            .await
-        {
-            Err(e @ Error::Deadline { .. }) => return Err(e),
-            other => other.map_err(|e| unauthorized(format!("token exchange failed: {e}")))?,
-        };
-        if !status.is_success() {
-            let hint = if creds.is_some() {
-                format!("check your credentials (docker login {})", self.registry)
-            } else {
-                format!(
-                    "it may need credentials: run `docker login {}`",
-                    self.registry
-                )
-            };
-            return Err(unauthorized(format!(
-                "token exchange failed: the token service answered HTTP {}: {}; {hint}",
-                status.as_u16(),
-                one_line(&body)
-            )));
-        }
-        #[derive(serde::Deserialize)]
-        struct TokenResponse {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            unauthorized(format!(
-                "token exchange failed: the token service's answer is not a token response ({e})"
-            ))
-        })?;
-        let token = parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized("token exchange failed: the token service gave no token".into())
-            })?;
-        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            unauthorized(
-                "token exchange failed: the token service returned an unusable token".into(),
-            )
-        })
     }
 
     async fn error_for(&self, resp: reqwest::Response, what: &str) -> Error {
@@ -899,117 +755,6 @@ impl Repository {
             .map(str::to_string);
         Ok((digest, subject))
     }
-
-    /// Query the OCI 1.1 referrers API for `subject`, following `Link` pagination.
-    /// `Ok(None)` when the registry does not implement the API (404/400/405).
-    pub async fn referrers_api(
-        &self,
-        subject: &Digest,
-        artifact_type: Option<&str>,
-    ) -> Result<Option<(Vec<crate::oci::Descriptor>, Vec<String>)>> {
-        const MAX_PAGES: usize = 64;
-        const MAX_ENTRIES: usize = super::MAX_REFERRERS;
-        let mut seen_digests = std::collections::HashSet::new();
-        let mut url = self.url(&format!("referrers/{subject}"));
-        if let Some(t) = artifact_type {
-            url.push_str("?artifactType=");
-            url.push_str(&percent_encode(t));
-        }
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        let mut warnings = Vec::new();
-        let mut first = true;
-        loop {
-            if !seen.insert(url.clone()) {
-                warnings.push(format!(
-                    "referrers pagination loops back to {url}; stopped there"
-                ));
-                break;
-            }
-            if seen.len() > MAX_PAGES {
-                warnings.push(format!(
-                    "referrers list longer than {MAX_PAGES} pages; stopped"
-                ));
-                break;
-            }
-            let resp = self
-                .send(|c| c.get(&url).header(ACCEPT, super::OCI_INDEX))
-                .await?;
-            let status = resp.status();
-            if first
-                && matches!(
-                    status,
-                    StatusCode::NOT_FOUND
-                        | StatusCode::BAD_REQUEST
-                        | StatusCode::METHOD_NOT_ALLOWED
-                )
-            {
-                return Ok(None);
-            }
-            first = false;
-            if !status.is_success() {
-                return Err(self
-                    .error_for(resp, &format!("referrers of {subject}"))
-                    .await);
-            }
-            let filtered = resp.headers().get("oci-filters-applied").is_some();
-            let next = resp
-                .headers()
-                .get(reqwest::header::LINK)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_next_link);
-            let body = self
-                .read_body(
-                    resp,
-                    self.options.max_manifest_bytes,
-                    &format!("referrers of {subject}"),
-                )
-                .await?;
-            let index = crate::oci::Index::from_bytes(&body).map_err(|e| {
-                Error::invalid(
-                    format!("referrers of {subject} from {}", self.registry),
-                    e.to_string(),
-                )
-            })?;
-            for d in index.manifests {
-                let wanted = filtered
-                    || artifact_type.is_none()
-                    || d.artifact_type.as_deref() == artifact_type;
-                if wanted && seen_digests.insert(d.digest.clone()) {
-                    out.push(d);
-                }
-            }
-            if out.len() > MAX_ENTRIES {
-                out.truncate(MAX_ENTRIES);
-                warnings.push(format!(
-                    "more than {MAX_ENTRIES} referrers; the rest were not examined"
-                ));
-                break;
-            }
-            match next {
-                Some(n) if n.starts_with('/') => {
-                    url = format!("{}://{}{}", self.scheme, self.api_host, n)
-                }
-                Some(n) if n.starts_with("http://") || n.starts_with("https://") => {
-                    // Never follow pagination to another host (credentials, SSRF).
-                    let host_prefix = format!("{}://{}/", self.scheme, self.api_host);
-                    if !n.starts_with(&host_prefix) {
-                        warnings.push(format!(
-                            "referrers pagination points to another host ({n}); stopped"
-                        ));
-                        break;
-                    }
-                    url = n;
-                }
-                Some(n) => {
-                    warnings.push(format!("unusable referrers Link {n:?}; stopped"));
-                    break;
-                }
-                None => break,
-            }
-        }
-        Ok(Some((out, warnings)))
-    }
 }
 
 /// The outcome of [`Repository::mount_blob`].
@@ -1021,42 +766,6 @@ pub(crate) enum Mount {
     Refused(Option<String>),
 }
 
-/// Read a response body, failing as soon as it exceeds `cap` bytes (before buffering more).
-pub(crate) async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: u64,
-    what: &str,
-) -> Result<Vec<u8>> {
-    let too_large = || Error::TooLarge {
-        what: what.to_string(),
-        limit: cap,
-    };
-    if let Some(len) = resp.content_length() {
-        if len > cap {
-            return Err(too_large());
-        }
-    }
-    let mut buf = Vec::new();
-    loop {
-        let chunk = resp.chunk().await.map_err(|e| Error::Registry {
-            registry: resp.url().host_str().unwrap_or("").to_string(),
-            reason: if e.is_timeout() {
-                format!("reading {what} timed out")
-            } else {
-                format!("reading {what}: {e}")
-            },
-        })?;
-        let Some(chunk) = chunk else { break };
-        if buf.len() as u64 + chunk.len() as u64 > cap {
-            return Err(too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf)
-}
-
-/// The client's per-request timeout (each request's own timeout unless it sets a longer one).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Attempts of an idempotent request answered 429/502/503/504 or cut by a connection reset.
 const MAX_ATTEMPTS: u32 = 3;
 /// The longest `Retry-After` honoured; a server asking for longer gets no retry.
@@ -1142,50 +851,6 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// The target of a `Link: <url>; rel="next"` header.
-fn parse_next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        params
-            .split(';')
-            .any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            })
-            .then(|| target.to_string())
-    })
-}
-
-/// Cap on a token service's answer.
-/// A docker config.json is small; a larger one is refused rather than read without end.
-const MAX_DOCKER_CONFIG: u64 = 4 * 1024 * 1024;
-
-/// The bytes of docker's config.json (`$DOCKER_CONFIG/config.json`, else
-/// `~/.docker/config.json`, where docker_credential looks); `None` when there is none.
-fn docker_config() -> Result<Option<Vec<u8>>> {
-    let dir = match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => match std::env::var_os("HOME") {
-            Some(h) => std::path::Path::new(&h).join(".docker"),
-            None => return Ok(None),
-        },
-    };
-    match crate::fsutil::read_capped(
-        &dir.join("config.json"),
-        MAX_DOCKER_CONFIG,
-        "a docker config",
-    ) {
-        Ok(bytes) => Ok(Some(bytes)),
-        // Missing or unreadable: no credentials, as before (docker too carries on).
-        Err(crate::fsutil::FileError::Io { .. }) => Ok(None),
-        // A FIFO or device would hang or never end, a huge file exhaust memory: say so.
-        Err(e) => Err(e.into()),
-    }
-}
-
-const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
-
 /// A response body as one short line: control characters become spaces, whitespace collapses,
 /// at most 300 characters.
 fn one_line(body: &[u8]) -> String {
@@ -1197,54 +862,10 @@ fn one_line(body: &[u8]) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The parameters of a `WWW-Authenticate: Bearer k="v",k2="v2"` challenge (quoted values may
-/// contain commas).
-fn parse_challenge(header: &str) -> std::collections::HashMap<String, String> {
-    let mut out = std::collections::HashMap::new();
-    let rest = header.trim();
-    let rest = rest
-        .split_once(char::is_whitespace)
-        .map(|x| x.1)
-        .unwrap_or("");
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        if key.is_empty() {
-            break;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            let mut escaped = false;
-            for c in chars.by_ref() {
-                match (escaped, c) {
-                    (false, '\\') => escaped = true,
-                    (false, '"') => break,
-                    _ => {
-                        value.push(c);
-                        escaped = false;
-                    }
-                }
-            }
-        } else {
-            while let Some(c) = chars.peek() {
-                if *c == ',' {
-                    break;
-                }
-                value.push(*c);
-                chars.next();
-            }
-        }
-        out.insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::auth::parse_challenge;
+    use super::referrers::parse_next_link;
     use super::*;
 
     #[test]
