@@ -3,4 +3,5 @@
 
 pub mod bundle;
 pub mod cosign;
+pub mod format;
 pub mod notation;

@@ -30,7 +30,7 @@ pub(crate) mod yaml_guard;
 
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
-use crate::sign::{resolve, Resolved};
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{Manifest, ManifestRef, Store, StoreOptions};
 use crate::{Error, PublicKey, Result, Verifier};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,10 @@
 //! referrer, or both).
 
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
+use crate::formats::format::SignatureFormat;
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{
     Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite, OCI_MANIFEST,
 };
@@ -80,57 +82,12 @@ pub struct Signed {
 #[derive(Debug, Clone)]
 pub struct Signer {
     key: SigningKey,
-    format: crate::verify::SignatureFormat,
+    format: SignatureFormat,
     chain: Vec<crate::x509::Certificate>,
     expiry: Option<std::time::Duration>,
     options: StoreOptions,
     attach: Attach,
     recursive: bool,
-}
-
-/// An image resolved to its manifest in its store.
-pub(crate) struct Resolved {
-    pub store: Store,
-    pub manifest: Manifest,
-    pub identity: String,
-}
-
-/// Open the store for `image` and fetch its manifest, re-hashing the bytes.
-pub(crate) async fn resolve(
-    image: &ImageRef,
-    options: &StoreOptions,
-    write: bool,
-) -> Result<Resolved> {
-    let store = Store::open(image, options, write)?;
-    let (wanted, identity) = match image {
-        ImageRef::Registry(r) => (
-            match (r.digest(), r.tag()) {
-                (Some(d), _) => ManifestRef::Digest(d.clone()),
-                (None, Some(t)) => ManifestRef::Tag(t.to_string()),
-                (None, None) => ManifestRef::Tag("latest".into()),
-            },
-            r.cosign_identity(),
-        ),
-        ImageRef::Layout(l) => (
-            match (&l.digest, &l.name) {
-                (Some(d), _) => ManifestRef::Digest(d.clone()),
-                (None, Some(n)) => ManifestRef::Tag(n.clone()),
-                (None, None) => ManifestRef::Tag("latest".into()),
-            },
-            l.identity(),
-        ),
-    };
-    let manifest = store
-        .get_manifest(&wanted)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("image {image}"),
-        })?;
-    Ok(Resolved {
-        store,
-        manifest,
-        identity,
-    })
 }
 
 /// The simple-signing layer for `payload` signed with `key`.
@@ -233,7 +190,7 @@ impl Signer {
     pub fn new(key: SigningKey) -> Signer {
         Signer {
             key,
-            format: crate::verify::SignatureFormat::Cosign,
+            format: SignatureFormat::Cosign,
             chain: Vec::new(),
             expiry: None,
             options: StoreOptions::default(),
@@ -256,7 +213,7 @@ impl Signer {
 
     /// Sign in this format: cosign (default) or notation (a Notary Project JWS envelope,
     /// attached as an OCI 1.1 referrer; needs [`Signer::with_certificate_chain`]).
-    pub fn with_format(mut self, format: crate::verify::SignatureFormat) -> Signer {
+    pub fn with_format(mut self, format: SignatureFormat) -> Signer {
         self.format = format;
         self
     }
@@ -302,7 +259,7 @@ impl Signer {
         platform: Option<String>,
     ) -> Result<SignedManifest> {
         let digest = manifest.digest.clone();
-        if self.format == crate::verify::SignatureFormat::Notation {
+        if self.format == SignatureFormat::Notation {
             return self
                 .sign_notation(store, manifest, annotations, platform)
                 .await;

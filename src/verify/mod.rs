@@ -3,7 +3,7 @@
 
 use crate::formats::cosign::{self, Payload, SignatureManifest};
 use crate::reference::ImageRef;
-use crate::sign::{resolve, Resolved};
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{ManifestRef, Store, StoreOptions, MAX_SIGNATURE_CANDIDATES};
 use crate::{Digest, PublicKey, Reference, Result};
 use base64::Engine as _;
@@ -16,15 +16,7 @@ mod notation;
 pub use certificate::CertificateTrust;
 pub use notation::NotationTrust;
 
-/// A signature format imgseal verifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignatureFormat {
-    /// cosign's simple-signing format (`.sig` tag or OCI 1.1 referrer).
-    Cosign,
-    /// Notary Project JWS envelopes (OCI 1.1 referrers).
-    Notation,
-}
+pub use crate::formats::format::SignatureFormat;
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -674,7 +666,7 @@ impl Verifier {
             .get(cosign::SIGNATURE_ANNOTATION)
             .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
         let sig = base64::engine::general_purpose::STANDARD
-            .decode(strip_whitespace(sig_b64))
+            .decode(crate::formats::format::strip_whitespace(sig_b64))
             .map_err(|_| fail("signature annotation is not base64".into()))?;
         let layer_digest: Digest = layer
             .digest
@@ -976,9 +968,4 @@ fn same_identity(expected: &str, named: &str) -> bool {
         Ok(r) if expected.contains('/') => r.same_repository(named),
         _ => false,
     }
-}
-
-/// Go's base64 decoder (cosign, containers/image) skips line breaks; so do we.
-pub(crate) fn strip_whitespace(s: &str) -> String {
-    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
 }
