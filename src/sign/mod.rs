@@ -53,8 +53,10 @@ pub struct Signed {
     pub digest: Digest,
     /// The identity (`docker-reference`) written into the payload.
     pub identity: String,
-    /// The tag the signature manifest was written to (tag attachment), for the top manifest.
-    pub signature_tag: String,
+    /// The `.sig` tag the top manifest's signature was written to; `None` when no tag was
+    /// written (referrers-only attachment, notation signatures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_tag: Option<String>,
     /// False when an identical signature was already attached (nothing changed).
     pub added: bool,
     /// Every manifest signed: the one named, then (with `recursive`) an index's children.
@@ -395,7 +397,7 @@ impl Signer {
             image: image.to_string(),
             digest: manifest.digest.clone(),
             identity,
-            signature_tag: manifest.digest.signature_tag(),
+            signature_tag: top.signature_tag.clone(),
             added: top.added,
             manifests,
             requests: store.requests(),
