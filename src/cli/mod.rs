@@ -95,6 +95,8 @@ pub(crate) mod out {
     }
 }
 
+mod error;
+
 /// Exit code: verification failed.
 const EXIT_FAILED: u8 = 1;
 /// Exit code: usage, configuration, I/O or registry error.
@@ -580,11 +582,7 @@ pub fn main() -> ExitCode {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            if is_deadline(&e) {
-                errln!("imgseal: error: {e}; allow more time with -t/--timeout");
-            } else {
-                errln!("imgseal: error: {e}");
-            }
+            errln!("imgseal: error: {}", error::render(&e));
             if e.is_integrity_failure() {
                 EXIT_FAILED
             } else {
@@ -611,14 +609,6 @@ fn timeout_of(c: &Command) -> Option<std::time::Duration> {
         Command::K8s(K8sCommand::Verify(a)) => Some(a.k8s.timeout.timeout),
         Command::K8s(K8sCommand::Pin(a)) => Some(a.k8s.timeout.timeout),
         _ => None,
-    }
-}
-
-fn is_deadline(e: &Error) -> bool {
-    match e {
-        Error::Deadline { .. } => true,
-        Error::Usage(m) => m.starts_with("did not finish within the "),
-        _ => false,
     }
 }
 
@@ -751,17 +741,18 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
         &a.key.display().to_string(),
     )?;
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
-    let format = SignatureFormat::from(a.format);
-    let attach = match (a.attach, format) {
-        (None | Some(AttachArg::Tag), SignatureFormat::Cosign) => Attach::Tag,
-        (Some(AttachArg::Referrers), _) | (None, SignatureFormat::Notation) => Attach::Referrers,
-        (Some(AttachArg::Both), SignatureFormat::Cosign) => Attach::Both,
-        (Some(_), SignatureFormat::Notation) => {
-            return Err(Error::Usage(
-                "notation signatures are attached as OCI 1.1 referrers only; drop --attach or use --attach referrers".into(),
-            ))
-        }
-    };
+    let mut signer = Signer::new(key)
+        .with_format(SignatureFormat::from(a.format))
+        .with_expiry(a.expiry);
+    if let Some(attach) = a.attach {
+        signer = signer.with_attach(match attach {
+            AttachArg::Tag => Attach::Tag,
+            AttachArg::Referrers => Attach::Referrers,
+            AttachArg::Both => Attach::Both,
+        });
+    }
+    // Format, attachment and expiry that do not go together fail before any file is read.
+    signer.check()?;
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
         let bytes = imgseal::fsutil::read_capped(path, MAX_CERTIFICATE_FILE, "a certificate file")?;
@@ -770,16 +761,8 @@ async fn sign(a: SignArgs) -> Result<u8, Error> {
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,
         );
     }
-    if a.expiry.is_some() && format != SignatureFormat::Notation {
-        return Err(Error::Usage(
-            "--expiry applies to --format notation only".into(),
-        ));
-    }
-    let signed = Signer::new(key)
-        .with_format(format)
+    let signed = signer
         .with_certificate_chain(chain)?
-        .with_expiry(a.expiry)
-        .with_attach(attach)
         .recursive(a.recursive)
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
