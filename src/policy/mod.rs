@@ -357,6 +357,8 @@ struct Extra {
     annotations: BTreeMap<String, String>,
     identity: Option<String>,
     platform: Option<String>,
+    /// The instant time-dependent checks use (`None`: the system clock).
+    now: Option<std::time::SystemTime>,
 }
 
 /// What [`Policy::evaluate`] decided for one image.
@@ -882,6 +884,13 @@ impl Policy {
         self
     }
 
+    /// Evaluate time-dependent checks (`maxImageAge`, certificate validity, signature expiry,
+    /// revocation) at this instant instead of the system clock (`None`: the system clock).
+    pub fn with_now(mut self, now: Option<std::time::SystemTime>) -> Policy {
+        self.extra.now = now;
+        self
+    }
+
     /// The parsed file.
     pub fn file(&self) -> &PolicyFile {
         &self.file
@@ -1175,7 +1184,7 @@ impl Policy {
                                 &config,
                                 max,
                                 rule.allow_missing_created == Some(true),
-                                std::time::SystemTime::now(),
+                                self.extra.now.unwrap_or_else(std::time::SystemTime::now),
                             ));
                         }
                     }
@@ -1317,6 +1326,7 @@ impl Policy {
                 .with_options(self.options.clone())
                 .with_identity(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
+                .with_now(self.extra.now)
                 .with_required_annotation_keys(presence.clone())
                 .require_all(need > 1)
                 .examine_all(examine_all)
@@ -1346,6 +1356,7 @@ impl Policy {
                 .with_options(self.options.clone())
                 .with_identity(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
+                .with_now(self.extra.now)
                 .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
                 .await;
             absorb(v, Some(n), &mut keys_of);
