@@ -908,19 +908,17 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     {
         errln!("imgseal: warning: {w}");
     }
-    for part in std::iter::once(&v).chain(v.platform.as_deref()) {
-        if !part.own_verified() {
-            let mut why = part.failure_summary();
-            if part.reason.is_none() && part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
-                why.push_str(" (see --output json)");
-            }
-            errln!(
-                "imgseal: verification failed for {} ({}): {why}",
-                part.image,
-                part.digest
-            );
-            return Ok(EXIT_FAILED);
+    if let Some(part) = v.first_failed() {
+        let mut why = part.failure_summary();
+        if part.reason.is_none() && part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
+            why.push_str(" (see --output json)");
         }
+        errln!(
+            "imgseal: verification failed for {} ({}): {why}",
+            part.image,
+            part.digest
+        );
+        return Ok(EXIT_FAILED);
     }
     if a.output == VerifyOutput::Text {
         errln!("\nVerification for {} --", v.image);
@@ -947,7 +945,7 @@ async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             errln!("  - notation: integrity, authenticity (trust store and trusted identities), expiry, authentic timestamp and revocation, in that order, as the trust policy's level requires");
         }
         errln!();
-        for part in std::iter::once(&v).chain(v.platform.as_deref()) {
+        for part in v.parts() {
             for s in part.signatures.iter().filter(|s| s.verified) {
                 errln!(
                     "{} ({}): verified, found at {} ({} signature by {})",

@@ -1303,11 +1303,11 @@ impl Policy {
                             }
                         }
                         if !v.verified {
-                            if !v.own_verified() {
-                                why.push(v.failure_summary());
-                            }
-                            if let Some(p) = v.platform.as_deref().filter(|p| !p.verified) {
-                                why.push(format!("{}: {}", p.image, p.failure_summary()));
+                            for (i, p) in v.parts().enumerate().filter(|(_, p)| !p.own_verified()) {
+                                why.push(match i {
+                                    0 => p.failure_summary(),
+                                    _ => format!("{}: {}", p.image, p.failure_summary()),
+                                });
                             }
                         }
                     }

@@ -103,6 +103,18 @@ impl Verification {
         })
     }
 
+    /// The manifests verified: this one, then (with a platform) the platform manifest.
+    pub fn parts(&self) -> impl Iterator<Item = &Verification> {
+        std::iter::once(self).chain(self.platform.as_deref())
+    }
+
+    /// The per-manifest verdict: the first manifest of [`Verification::parts`] without a valid
+    /// signature of its own (its [`Verification::failure_summary`] says why), or `None` when
+    /// every one has one.
+    pub fn first_failed(&self) -> Option<&Verification> {
+        self.parts().find(|p| !p.own_verified())
+    }
+
     /// The payloads of the verified signatures.
     pub fn verified_payloads(&self) -> impl Iterator<Item = &Payload> {
         self.signatures
