@@ -49,6 +49,8 @@ use serde::Deserialize;
 
 use crate::x509::{load_pem_certificates, CertError, Certificate};
 
+pub mod layout;
+
 const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
 const MAX_POLICY_FILE: u64 = 4 * 1024 * 1024;
 

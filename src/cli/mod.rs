@@ -1459,11 +1459,13 @@ fn cert_generate_test(
     );
     errln!("Root certificate written to {}", root_path.display());
     if let Some(dir) = trust_store {
-        let store_dir = dir.join("x509").join("ca").join(name);
-        std::fs::create_dir_all(&store_dir)
-            .map_err(|e| Error::Usage(format!("cannot create {}: {e}", store_dir.display())))?;
-        let dest = store_dir.join(format!("{name}-root.crt"));
-        keys::write_file_atomic(&dest, pki.root_pem.as_bytes(), 0o644, true)?;
+        imgseal::trust::layout::add_certificate(
+            dir,
+            imgseal::trust::StoreType::Ca,
+            name,
+            &format!("{name}-root.crt"),
+            pki.root_pem.as_bytes(),
+        )?;
         errln!("Root added to trust store {} as ca:{name}", dir.display());
     }
     Ok(0)
