@@ -35,16 +35,16 @@ pub enum Error {
         reason: String,
     },
     /// The password did not decrypt the key.
-    #[error("key {path}: wrong password (decryption failed); check IMGSEAL_PASSWORD/COSIGN_PASSWORD or --password-file")]
+    #[error("key {path}: wrong password (decryption failed)")]
     WrongPassword {
         /// The key file.
         path: String,
     },
     /// No password was available and none could be prompted for.
-    #[error("a password is needed: set IMGSEAL_PASSWORD (or COSIGN_PASSWORD), pass --password-file, or run on a terminal")]
+    #[error("a password is needed")]
     NoPassword,
     /// Refused to overwrite an existing file.
-    #[error("{path} already exists; pass --force to overwrite it")]
+    #[error("{path} already exists")]
     Exists {
         /// The file that exists.
         path: PathBuf,
@@ -130,6 +130,10 @@ pub enum Error {
     /// A Notary Project signature envelope could not be made or read.
     #[error("notation envelope: {0}")]
     Envelope(#[from] crate::formats::notation::EnvelopeError),
+    /// A [`Signer`](crate::Signer) was configured in a way that cannot sign
+    /// (see [`crate::sign::SignError`]).
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
 }
 
 impl Error {

@@ -5,7 +5,7 @@
 use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest};
 use crate::reference::ImageRef;
-use crate::sign::{resolve, Resolved};
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{ManifestRef, Store, StoreOptions};
 use crate::{Digest, PublicKey, Result};
 use base64::Engine as _;
@@ -270,7 +270,7 @@ async fn signer_of(
         .get(cosign::SIGNATURE_ANNOTATION)
         .and_then(|s| {
             base64::engine::general_purpose::STANDARD
-                .decode(crate::verify::strip_whitespace(s))
+                .decode(crate::formats::format::strip_whitespace(s))
                 .ok()
         });
     if let (Some(sig), false) = (sig, keys.is_empty()) {

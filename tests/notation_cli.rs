@@ -285,6 +285,7 @@ async fn notation_round_trip(image: &str, digest: &Digest, scope: &str, scheme: 
     let top = &signed["manifests"][0];
     assert_eq!(top["referrer"][1], scheme, "{signed:#}");
     assert!(top["signature_tag"].is_null(), "no .sig tag: {signed:#}");
+    assert!(signed["signature_tag"].is_null(), "no .sig tag: {signed:#}");
 
     // What went on the wire: an OCI 1.1 notation artifact whose envelope signs this manifest,
     // with the user metadata and the whole chain.

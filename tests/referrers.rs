@@ -143,6 +143,10 @@ async fn referrers_api_registry_indexes_signatures_and_nothing_else_is_written()
     let (artifact_a, scheme) = signed.manifests[0].referrer.clone().unwrap();
     assert_eq!(scheme, ReferrerScheme::Api);
     assert_eq!(signed.manifests[0].signature_tag, None);
+    assert_eq!(
+        signed.signature_tag, None,
+        "referrers only: no .sig tag written"
+    );
 
     // The CLI.
     let out = cli.run(&[
@@ -156,6 +160,7 @@ async fn referrers_api_registry_indexes_signatures_and_nothing_else_is_written()
         &image,
     ]);
     assert_ok(&out);
+    assert!(json(&out)["signature_tag"].is_null(), "no .sig tag written");
     let (artifact_b, scheme) = signed_referrer(&json(&out));
     assert_eq!(scheme, "api");
     assert_ne!(artifact_b, artifact_a.to_string());
@@ -333,6 +338,7 @@ async fn without_the_api_referrers_fall_back_to_the_tag_schema_and_both_reads_si
     assert_ok(&out);
     let s = json(&out);
     assert_eq!(s["manifests"][0]["signature_tag"], digest.signature_tag());
+    assert_eq!(s["signature_tag"], digest.signature_tag());
     let (artifact_b, scheme) = signed_referrer(&s);
     assert_eq!(scheme, "tag-schema");
     let (_, index) = fallback_index(&store, &digest).await.unwrap();

@@ -7,6 +7,7 @@
 
 pub mod layout;
 pub mod registry;
+pub(crate) mod resolve;
 
 use crate::reference::ImageRef;
 use crate::{Digest, Result};

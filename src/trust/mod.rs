@@ -46,6 +46,7 @@ mod cosign;
 // The notation timestamp rules and CRL fetching that sit on top of `pki` (issue 14).
 pub mod notation_timestamp;
 pub mod revocation_fetch;
+pub mod layout;
 pub mod signed_identity;
 mod identity;
 mod levels;
@@ -120,38 +121,6 @@ fn stmt_err(name: &str, rule: impl Into<String>) -> TrustError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dn_round_trips_through_escaping() {
-        for value in [
-            "Bad=#CN",
-            "a,b+c;d",
-            " lead",
-            "trail ",
-            "#hash",
-            "back\\slash",
-            "q\"<>",
-        ] {
-            let rendered = format!("CN={},O=o,ST=s,C=c", crate::x509::escape_dn_value(value));
-            let attrs = subject_attributes(&rendered).unwrap();
-            assert_eq!(
-                attrs[0],
-                ("CN".to_string(), Some(value.to_string())),
-                "{rendered}"
-            );
-        }
-    }
-
-    #[test]
-    fn identity_dn_rules() {
-        assert!(parse_identity_dn("C=US, ST=WA, O=Notary").is_ok());
-        assert!(parse_identity_dn("C=US,S=WA,O=Notary").is_ok());
-        assert!(parse_identity_dn("C=US, ST=WA").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a, O=b").is_err());
-        assert!(parse_identity_dn("C=US+ST=WA, O=a").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a, CN=#0403").is_err());
-        assert!(parse_identity_dn("C=US, ST=WA, O=a,").is_err());
-    }
 
     #[test]
     fn scope_grammar() {

@@ -1,30 +1,27 @@
 //! The verification pipeline: resolve → fetch `sha256-<hex>.sig` → check each signature
 //! (key, digest, repository, annotations) → [`Verification`] with a reason for every failure.
 
-use crate::formats::cosign::{self, Payload, SignatureManifest};
+use crate::formats::cosign::{self as cosign_format, Payload, SignatureManifest};
 use crate::reference::ImageRef;
-use crate::sign::{resolve, Resolved};
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{ManifestRef, Store, StoreOptions, MAX_SIGNATURE_CANDIDATES};
-use crate::{Digest, PublicKey, Reference, Result};
-use base64::Engine as _;
+use crate::{Digest, PublicKey, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod annotations;
+mod bundle;
 mod certificate;
+mod cosign;
 mod notation;
+
+use annotations::Required;
+use std::time::SystemTime;
 
 pub use certificate::CertificateTrust;
 pub use notation::NotationTrust;
 
-/// A signature format imgseal verifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignatureFormat {
-    /// cosign's simple-signing format (`.sig` tag or OCI 1.1 referrer).
-    Cosign,
-    /// Notary Project JWS envelopes (OCI 1.1 referrers).
-    Notation,
-}
+pub use crate::formats::format::SignatureFormat;
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -106,6 +103,18 @@ impl Verification {
         })
     }
 
+    /// The manifests verified: this one, then (with a platform) the platform manifest.
+    pub fn parts(&self) -> impl Iterator<Item = &Verification> {
+        std::iter::once(self).chain(self.platform.as_deref())
+    }
+
+    /// The per-manifest verdict: the first manifest of [`Verification::parts`] without a valid
+    /// signature of its own (its [`Verification::failure_summary`] says why), or `None` when
+    /// every one has one.
+    pub fn first_failed(&self) -> Option<&Verification> {
+        self.parts().find(|p| !p.own_verified())
+    }
+
     /// The payloads of the verified signatures.
     pub fn verified_payloads(&self) -> impl Iterator<Item = &Payload> {
         self.signatures
@@ -144,6 +153,8 @@ pub struct Verifier {
     options: StoreOptions,
     platform: Option<String>,
     identity: Option<String>,
+    /// `None`: the system clock, read at each check.
+    now: Option<SystemTime>,
 }
 
 impl Verifier {
@@ -160,6 +171,7 @@ impl Verifier {
             options: StoreOptions::default(),
             platform: None,
             identity: None,
+            now: None,
         }
     }
 
@@ -185,7 +197,15 @@ impl Verifier {
             options: StoreOptions::default(),
             platform: None,
             identity: None,
+            now: None,
         }
+    }
+
+    /// Check certificate validity, signature expiry and revocation at this instant instead of
+    /// the system clock (`None`: the system clock).
+    pub fn with_now(mut self, now: Option<SystemTime>) -> Verifier {
+        self.now = now;
+        self
     }
 
     /// Require every accepted signature to carry these annotation keys (any value).
@@ -418,9 +438,9 @@ impl Verifier {
             let at = entry.artifact_type.as_deref();
             let examined = match at {
                 Some(crate::formats::notation::ARTIFACT_TYPE) => notation_statement.is_some(),
-                Some(cosign::BUNDLE_ARTIFACT_TYPE | cosign::SIGNATURE_ARTIFACT_TYPE) => {
-                    cosign_wanted
-                }
+                Some(
+                    cosign_format::BUNDLE_ARTIFACT_TYPE | cosign_format::SIGNATURE_ARTIFACT_TYPE,
+                ) => cosign_wanted,
                 _ => false,
             };
             if examined && !budget.take_artifact() {
@@ -430,21 +450,9 @@ impl Verifier {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
                 match (&notation_statement, &self.notation) {
                     (Some(Ok(st)), Some(trust)) => {
-                        let needs = notation::Required {
-                            values: required,
-                            keys: &self.required_keys,
-                        };
-                        let o = notation::check(
-                            store,
-                            &entry,
-                            manifest,
-                            st,
-                            trust,
-                            self.options.max_manifest_bytes,
-                            where_,
-                            &needs,
-                        )
-                        .await;
+                        let o = self
+                            .check_notation(store, &entry, manifest, st, trust, where_, required)
+                            .await;
                         result.warnings.extend(
                             o.logged
                                 .into_iter()
@@ -471,7 +479,8 @@ impl Verifier {
                 }
                 continue;
             }
-            if cosign_wanted && entry.artifact_type.as_deref() == Some(cosign::BUNDLE_ARTIFACT_TYPE)
+            if cosign_wanted
+                && entry.artifact_type.as_deref() == Some(cosign_format::BUNDLE_ARTIFACT_TYPE)
             {
                 let where_ = format!("{}, sigstore bundle {}", referrers.scheme, entry.digest);
                 let artifact = match self.fetch_referrer(store, &entry, digest).await {
@@ -506,7 +515,7 @@ impl Verifier {
                 continue;
             }
             if !cosign_wanted
-                || entry.artifact_type.as_deref() != Some(cosign::SIGNATURE_ARTIFACT_TYPE)
+                || entry.artifact_type.as_deref() != Some(cosign_format::SIGNATURE_ARTIFACT_TYPE)
             {
                 continue;
             }
@@ -617,10 +626,11 @@ impl Verifier {
         }
     }
 
+    /// Check one simple-signing layer: the descriptor, then (fetched) its payload.
     async fn check_layer(
         &self,
         store: &Store,
-        layer: &cosign::Descriptor,
+        layer: &cosign_format::Descriptor,
         digest: &Digest,
         identity: &str,
         required: &BTreeMap<String, String>,
@@ -636,108 +646,64 @@ impl Verifier {
             signer_key: None,
             format: "cosign",
         };
-        match self
-            .check_layer_inner(store, layer, digest, identity, required)
-            .await
-        {
-            Ok((payload, signer, key)) => {
+        let checked = match cosign::read_layer(layer) {
+            Err(why) => Err((None, why)),
+            Ok(signed) => match store
+                .get_blob(
+                    &signed.payload_digest,
+                    layer.size,
+                    self.options.max_blob_bytes,
+                )
+                .await
+            {
+                Err(e) => Err((None, format!("payload could not be fetched: {e}"))),
+                Ok(bytes) => cosign::check(
+                    layer,
+                    &signed.signature,
+                    &bytes,
+                    &self.cosign_trust(),
+                    &cosign::Expected {
+                        digest,
+                        identity,
+                        required: self.required(required),
+                    },
+                ),
+            },
+        };
+        match checked {
+            Ok(v) => {
                 check.verified = true;
-                check.payload = Some(payload);
-                check.signed_by = Some(signer);
-                check.signer_key = Some(key);
+                check.payload = Some(v.payload);
+                check.signed_by = Some(v.signed_by);
+                check.signer_key = Some(v.signer_key);
             }
             Err((payload, why)) => {
-                check.payload = payload;
+                check.payload = payload.map(|p| *p);
                 check.failure = Some(why);
             }
         }
         check
     }
 
-    async fn check_layer_inner(
-        &self,
-        store: &Store,
-        layer: &cosign::Descriptor,
-        digest: &Digest,
-        identity: &str,
-        required: &BTreeMap<String, String>,
-    ) -> std::result::Result<(Payload, String, String), (Option<Payload>, String)> {
-        let fail = |why: String| (None, why);
-        if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
-            return Err(fail(format!(
-                "not a signature layer (media type {:?})",
-                layer.media_type
-            )));
+    /// The keys and certificate roots cosign signatures are checked against.
+    fn cosign_trust(&self) -> cosign::Trust<'_> {
+        cosign::Trust {
+            keys: &self.keys,
+            certificates: self.certificates.as_deref(),
         }
-        let sig_b64 = layer
-            .annotations
-            .get(cosign::SIGNATURE_ANNOTATION)
-            .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
-        let sig = base64::engine::general_purpose::STANDARD
-            .decode(strip_whitespace(sig_b64))
-            .map_err(|_| fail("signature annotation is not base64".into()))?;
-        let layer_digest: Digest = layer
-            .digest
-            .parse()
-            .map_err(|e: crate::Error| fail(format!("bad layer digest: {e}")))?;
-        let bytes = store
-            .get_blob(&layer_digest, layer.size, self.options.max_blob_bytes)
-            .await
-            .map_err(|e| fail(format!("payload could not be fetched: {e}")))?;
-        let (signer, signer_key) = match self.keys.iter().find(|(_, k)| k.verify(&bytes, &sig)) {
-            Some((name, k)) => (name.clone(), k.fingerprint()),
-            None => match &self.certificates {
-                Some(trust)
-                    if layer
-                        .annotations
-                        .contains_key(cosign::CERTIFICATE_ANNOTATION) =>
-                {
-                    certificate::verify(trust, layer, &bytes, &sig).map_err(fail)?
-                }
-                _ => {
-                    return Err(fail(if self.keys.len() == 1 {
-                        "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
-                    } else if self.keys.is_empty() {
-                        "no given key or certificate root applies to this signature (it carries no certificate)".into()
-                    } else {
-                        "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
-                    }))
-                }
-            },
-        };
-        let payload = Payload::from_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
-        let with = |why: String| (Some(payload.clone()), why);
-        if payload.critical.kind != cosign::SIGNATURE_TYPE {
-            return Err(with(format!(
-                "payload type is {:?}, not {:?}",
-                payload.critical.kind,
-                cosign::SIGNATURE_TYPE
-            )));
+    }
+
+    /// The annotations every accepted signature must carry.
+    fn required<'a>(&'a self, values: &'a BTreeMap<String, String>) -> Required<'a> {
+        Required {
+            values,
+            keys: &self.required_keys,
         }
-        if payload.critical.image.docker_manifest_digest != digest.to_string() {
-            return Err(with(format!(
-                "payload names digest {}, not this image's {digest} (a signature of another image, or the tag moved after signing)",
-                payload.critical.image.docker_manifest_digest
-            )));
-        }
-        let named = &payload.critical.identity.docker_reference;
-        if !same_identity(identity, named) {
-            return Err(with(format!(
-                "payload names repository {named:?}, not {identity:?}"
-            )));
-        }
-        for (k, v) in required {
-            let found = payload.optional.as_ref().and_then(|o| o.get(k));
-            if let Err(why) = annotation_matches(k, v, found) {
-                return Err(with(why));
-            }
-        }
-        for k in &self.required_keys {
-            if payload.optional.as_ref().is_none_or(|o| !o.contains_key(k)) {
-                return Err(with(format!("annotation {k} is missing")));
-            }
-        }
-        Ok((payload, signer, signer_key))
+    }
+
+    /// The instant certificate validity, expiry and revocation are checked at.
+    fn now(&self) -> SystemTime {
+        self.now.unwrap_or_else(SystemTime::now)
     }
 }
 
@@ -781,13 +747,11 @@ enum BundleOutcome {
 }
 
 impl Verifier {
-    /// Check one layer of a Sigstore bundle referrer (cosign v3): the bundle's signature with
-    /// the given keys or, with certificate trust, its certificate; then the in-toto statement
-    /// (subject = this image, cosign's signature predicate type) and required annotations.
+    /// Check one layer of a Sigstore bundle referrer (see [`bundle`]).
     async fn check_bundle(
         &self,
         store: &Store,
-        layer: &cosign::Descriptor,
+        layer: &cosign_format::Descriptor,
         manifest: &crate::store::Manifest,
         required: &BTreeMap<String, String>,
         source: &str,
@@ -803,182 +767,111 @@ impl Verifier {
             signer_key: None,
         };
         let mut notes = Vec::new();
-        match self
-            .check_bundle_inner(store, layer, manifest, required, &mut notes)
-            .await
-        {
-            Ok(Some((signer, key))) => {
+        let verdict = match bundle::read_layer(layer) {
+            Err(why) => Err(why),
+            Ok(layer_digest) => {
+                let cap = crate::formats::bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
+                match store.get_blob(&layer_digest, layer.size, cap).await {
+                    Err(e) => Err(format!("bundle could not be fetched: {e}")),
+                    Ok(bytes) => bundle::check(
+                        &bytes,
+                        &manifest.digest,
+                        &manifest.bytes,
+                        &self.cosign_trust(),
+                        &self.required(required),
+                        &mut notes,
+                    ),
+                }
+            }
+        };
+        match verdict {
+            Ok(bundle::Verdict::Verified {
+                signed_by,
+                signer_key,
+            }) => {
                 check.verified = true;
-                check.signed_by = Some(signer);
-                check.signer_key = Some(key);
+                check.signed_by = Some(signed_by);
+                check.signer_key = Some(signer_key);
             }
-            Ok(None) => {
-                return BundleOutcome::Skipped(notes.pop().unwrap_or_default());
-            }
+            Ok(bundle::Verdict::NotASignature(why)) => return BundleOutcome::Skipped(why),
             Err(why) => check.failure = Some(why),
         }
         BundleOutcome::Checked(Box::new(check), notes)
     }
 
-    /// `Ok(None)`: not a signature (the reason is the last note).
-    async fn check_bundle_inner(
+    /// Check one referrer that claims to be a notation signature of `subject`: fetch its
+    /// manifest and envelope (both capped and re-hashed), then verify the envelope (see
+    /// [`notation`]).
+    #[allow(clippy::too_many_arguments)]
+    async fn check_notation(
         &self,
         store: &Store,
-        layer: &cosign::Descriptor,
-        manifest: &crate::store::Manifest,
+        entry: &crate::oci::Descriptor,
+        subject: &crate::store::Manifest,
+        statement: &crate::trust::PolicyStatement,
+        trust: &NotationTrust,
+        source: String,
         required: &BTreeMap<String, String>,
-        notes: &mut Vec<String>,
-    ) -> std::result::Result<Option<(String, String)>, String> {
-        use crate::formats::bundle::{self, Bundle, Content};
-        let digest = &manifest.digest;
-        if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
+    ) -> notation::Outcome {
+        let mut out = notation::outcome(source);
+        let result = match self.fetch_envelope(store, entry, subject, &mut out).await {
+            Ok(bytes) => {
+                notation::verify_envelope(
+                    &bytes,
+                    subject,
+                    statement,
+                    trust,
+                    &self.required(required),
+                    self.now(),
+                    &mut out,
+                )
+                .await
+            }
+            Err(why) => Err(why),
+        };
+        match result {
+            Ok((signer, key)) => {
+                out.check.verified = true;
+                out.check.signed_by = Some(signer);
+                out.check.signer_key = Some(key);
+            }
+            Err(why) => out.check.failure = Some(why),
+        }
+        out
+    }
+
+    /// Fetch a notation signature manifest and its envelope (recording the envelope layer's
+    /// digest in `out`).
+    async fn fetch_envelope(
+        &self,
+        store: &Store,
+        entry: &crate::oci::Descriptor,
+        subject: &crate::store::Manifest,
+        out: &mut notation::Outcome,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let max_manifest = self.options.max_manifest_bytes;
+        let d = entry.digest().map_err(|e| e.to_string())?;
+        if entry.size > max_manifest {
             return Err(format!(
-                "not a sigstore bundle layer (media type {:?})",
-                layer.media_type
+                "signature manifest announces {} bytes, over the cap",
+                entry.size
             ));
         }
-        let layer_digest: Digest = layer
-            .digest
-            .parse()
-            .map_err(|e: crate::Error| format!("bad layer digest: {e}"))?;
-        let cap = bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
-        let bytes = store
-            .get_blob(&layer_digest, layer.size, cap)
+        let m = store
+            .get_manifest(&ManifestRef::Digest(d))
             .await
-            .map_err(|e| format!("bundle could not be fetched: {e}"))?;
-        let parsed = Bundle::from_bytes(&bytes).map_err(|e| e.to_string())?;
-        let vm = &parsed.verification_material;
-        if vm.tlog_entries > 0 || vm.rfc3161_timestamps > 0 {
-            notes.push(format!(
-                "the bundle's {} transparency-log entr{} and {} RFC 3161 timestamp{} are not verified",
-                vm.tlog_entries,
-                if vm.tlog_entries == 1 { "y" } else { "ies" },
-                vm.rfc3161_timestamps,
-                if vm.rfc3161_timestamps == 1 { "" } else { "s" },
-            ));
-        }
-        // What is signed, and (for DSSE) the statement, read before the signature is checked
-        // only to tell attestations apart: they are skipped, never accepted.
-        let (message, signatures, statement) = match &parsed.content {
-            Content::Dsse(env) => {
-                let st = env.statement().map_err(|e| e.to_string())?;
-                if !st.is_cosign_signature() {
-                    notes.push(format!(
-                        "an attestation (predicate type {:?}), not a signature",
-                        st.predicate_type
-                    ));
-                    return Ok(None);
-                }
-                let sigs: Vec<&[u8]> = env.signatures.iter().map(|s| s.sig.as_slice()).collect();
-                (env.pae(), sigs, Some(st))
-            }
-            Content::MessageSignature(m) => {
-                // A signature over the artifact: for an image, its manifest bytes.
-                match &m.message_digest {
-                    Some((alg, d)) if alg == "SHA2_256" && hex::encode(d) == digest.hex() => {}
-                    Some((alg, d)) => {
-                        return Err(format!(
-                            "the bundle's message digest is {alg} {}, not this image's {digest}",
-                            hex::encode(d)
-                        ))
-                    }
-                    None => return Err("the bundle's messageSignature has no messageDigest".into()),
-                }
-                (manifest.bytes.clone(), vec![m.signature.as_slice()], None)
-            }
-        };
-        let by_key = self
-            .keys
-            .iter()
-            .find(|(_, k)| signatures.iter().any(|s| k.verify(&message, s)));
-        let signer = match (by_key, &self.certificates, parsed.certificate_chain()) {
-            (Some((name, k)), _, _) => (name.clone(), k.fingerprint()),
-            (None, Some(trust), Some(_)) => {
-                let mut last = String::new();
-                let mut ok = None;
-                for s in &signatures {
-                    match certificate::verify_chain(trust, &vm.certificates, &message, s) {
-                        Ok(label) => {
-                            ok = Some(label);
-                            break;
-                        }
-                        Err(e) => last = e,
-                    }
-                }
-                ok.ok_or(last)?
-            }
-            (None, _, cert) => {
-                return Err(if self.keys.is_empty() {
-                    "no given key or certificate root applies to this bundle (it carries no certificate)".into()
-                } else if cert.is_some() && self.certificates.is_none() {
-                    "bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): give --certificate-chain".into()
-                } else {
-                    "bundle signature does not verify with the given public key(s) (wrong key, or bundle tampered)".into()
-                })
-            }
-        };
-        let annotations = match &statement {
-            Some(st) => {
-                let subject = st.subject_for(digest).ok_or_else(|| {
-                    let named: Vec<String> = st
-                        .subject
-                        .iter()
-                        .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
-                        .collect();
-                    format!(
-                        "the statement's subject names {}, not this image's {digest}",
-                        if named.is_empty() {
-                            "no digest".to_string()
-                        } else {
-                            named.join(", ")
-                        }
-                    )
-                })?;
-                subject.annotations.clone().unwrap_or_default()
-            }
-            None => BTreeMap::new(),
-        };
-        for (k, v) in required {
-            annotation_matches(k, v, annotations.get(k))?;
-        }
-        for k in &self.required_keys {
-            if !annotations.contains_key(k) {
-                return Err(format!("annotation {k} is missing"));
-            }
-        }
-        Ok(Some(signer))
+            .map_err(|e| e.to_string())?
+            .ok_or("signature manifest listed but missing")?;
+        let layer = notation::envelope_layer(&m.bytes, &subject.digest)?;
+        out.check.layer_digest = layer.digest.clone();
+        let layer_digest = layer.digest().map_err(|e| format!("integrity: {e}"))?;
+        store
+            .get_blob(
+                &layer_digest,
+                layer.size,
+                crate::formats::notation::MAX_ENVELOPE_SIZE as u64,
+            )
+            .await
+            .map_err(|e| format!("integrity: envelope could not be fetched: {e}"))
     }
-}
-
-/// Whether a signature's annotation `k` (a JSON value, if present) satisfies the required
-/// value `v`. As in cosign, only a string equal to `v` does: `42`, `true` or `null` in the
-/// payload never satisfies `-a k=42`, `k=true` or `k=null`.
-fn annotation_matches(
-    k: &str,
-    v: &str,
-    found: Option<&serde_json::Value>,
-) -> std::result::Result<(), String> {
-    match found {
-        Some(serde_json::Value::String(s)) if s == v => Ok(()),
-        None => Err(format!("annotation {k}={v} is missing")),
-        Some(serde_json::Value::String(s)) => Err(format!("annotation {k} is {s:?}, not {v:?}")),
-        Some(other) => Err(format!(
-            "annotation {k} is the JSON value {other}, not the string {v:?} (annotations compare as strings, as in cosign)"
-        )),
-    }
-}
-
-fn same_identity(expected: &str, named: &str) -> bool {
-    if expected == named {
-        return true;
-    }
-    match expected.parse::<Reference>() {
-        Ok(r) if expected.contains('/') => r.same_repository(named),
-        _ => false,
-    }
-}
-
-/// Go's base64 decoder (cosign, containers/image) skips line breaks; so do we.
-pub(crate) fn strip_whitespace(s: &str) -> String {
-    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
 }

@@ -12,17 +12,19 @@
 //! by the level. Certificates without CRL distribution points or OCSP responders need no network
 //! access. Not checked: OCSP, and revocation of the TSA chain.
 
+use super::annotations::Required;
 use super::SignatureCheck;
 use crate::formats::notation::{self, SigningScheme, VerifiedEnvelope};
 use crate::oci::{Descriptor, ImageManifest};
 use crate::revocation;
-use crate::store::{Manifest, ManifestRef, Store};
+use crate::store::Manifest;
 use crate::timestamp::{self, AuthenticTime};
 use crate::trust::{
     trusted_identity_matches, Action, PolicyStatement, StoreType, TrustPolicy, TrustStore,
     ValidationType, VerificationLevel,
 };
 use crate::x509::{validate_chain, Certificate, Profile};
+use crate::Digest;
 use std::time::SystemTime;
 
 /// A notation trust policy and the trust store it names, as `notation verify` uses them.
@@ -67,26 +69,9 @@ pub(crate) fn statement_for<'a>(
         .ok_or_else(|| format!("no trust policy statement applies to {scope} (add its repository to registryScopes, or a \"*\" statement)"))
 }
 
-/// Check one referrer that claims to be a notation signature of `subject`.
-/// What a notation signature must carry beyond the trust policy: user metadata (the target's
-/// annotations), as exact values and as keys that must be present.
-pub(crate) struct Required<'a> {
-    pub values: &'a std::collections::BTreeMap<String, String>,
-    pub keys: &'a [String],
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn check(
-    store: &Store,
-    entry: &Descriptor,
-    subject: &Manifest,
-    statement: &PolicyStatement,
-    trust: &NotationTrust,
-    max_manifest: u64,
-    source: String,
-    required: &Required<'_>,
-) -> Outcome {
-    let mut out = Outcome {
+/// Build the record of one notation signature found at `source`, before it is checked.
+pub(crate) fn outcome(source: String) -> Outcome {
+    Outcome {
         check: SignatureCheck {
             source,
             format: "notation",
@@ -98,75 +83,152 @@ pub(crate) async fn check(
             signer_key: None,
         },
         logged: Vec::new(),
-    };
-    match check_inner(
-        store,
-        entry,
-        subject,
-        statement,
-        trust,
-        max_manifest,
-        required,
-        &mut out,
-    )
-    .await
-    {
-        Ok((signer, key)) => {
-            out.check.verified = true;
-            out.check.signed_by = Some(signer);
-            out.check.signer_key = Some(key);
-        }
-        Err(why) => out.check.failure = Some(why),
     }
-    out
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn check_inner(
-    store: &Store,
-    entry: &Descriptor,
-    subject: &Manifest,
-    statement: &PolicyStatement,
-    trust: &NotationTrust,
-    max_manifest: u64,
-    required: &Required<'_>,
-    out: &mut Outcome,
-) -> Result<(String, String), String> {
-    // Fetch the signature manifest and its envelope; both capped and re-hashed.
-    let d = entry.digest().map_err(|e| e.to_string())?;
-    if entry.size > max_manifest {
-        return Err(format!(
-            "signature manifest announces {} bytes, over the cap",
-            entry.size
-        ));
-    }
-    let m = store
-        .get_manifest(&ManifestRef::Digest(d))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("signature manifest listed but missing")?;
-    let manifest = ImageManifest::from_bytes(&m.bytes).map_err(|e| e.to_string())?;
+/// The checks on a referrer's manifest `bytes` before its envelope is fetched: a notation
+/// signature manifest whose subject is `subject`; its envelope layer (integrity).
+pub(crate) fn envelope_layer(bytes: &[u8], subject: &Digest) -> Result<Descriptor, String> {
+    let manifest = ImageManifest::from_bytes(bytes).map_err(|e| e.to_string())?;
     if !notation::is_notation_signature_manifest(&manifest) {
         return Err("not a notation signature manifest".into());
     }
     match &manifest.subject {
-        Some(s) if s.digest == subject.digest.to_string() => {}
+        Some(s) if s.digest == subject.to_string() => {}
         Some(s) => return Err(format!("its subject is {}, another image", s.digest)),
         None => return Err("it has no subject".into()),
     }
     // Integrity: always enforced.
-    let layer = notation::envelope_layer(&manifest).map_err(|e| format!("integrity: {e}"))?;
-    out.check.layer_digest = layer.digest.clone();
-    let layer_digest = layer.digest().map_err(|e| format!("integrity: {e}"))?;
-    let bytes = store
-        .get_blob(
-            &layer_digest,
-            layer.size,
-            notation::MAX_ENVELOPE_SIZE as u64,
-        )
-        .await
-        .map_err(|e| format!("integrity: envelope could not be fetched: {e}"))?;
-    let envelope = notation::parse_envelope(&bytes)
+    notation::envelope_layer(&manifest)
+        .cloned()
+        .map_err(|e| format!("integrity: {e}"))
+}
+
+/// The outcome of one of the five validations, as notation-go's `ValidationResult`: which
+/// validation, what the trust policy statement does with a failure, and the failure.
+pub(crate) struct ValidationResult {
+    /// The validation.
+    pub validation: ValidationType,
+    /// Enforce, log or skip, from the statement's level and overrides.
+    pub action: Action,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl ValidationResult {
+    fn new(
+        statement: &PolicyStatement,
+        validation: ValidationType,
+        result: Result<(), String>,
+    ) -> Self {
+        ValidationResult {
+            validation,
+            action: statement.action(validation),
+            error: result.err(),
+        }
+    }
+}
+
+/// The envelope once integrity holds: the verified envelope, its parsed `x5c` chain and the
+/// leaf's subject.
+pub(crate) struct Integrity {
+    envelope: VerifiedEnvelope,
+    chain: Vec<Certificate>,
+    leaf_subject: String,
+}
+
+/// What authenticity found out beyond pass/fail, for the validations after it.
+struct Authenticity {
+    /// The chain leads to a trusted root (validity periods aside): only then are the CRL URLs
+    /// its certificates name fetched.
+    chain_trusted: bool,
+    /// The chain is trusted but a certificate was outside its validity period then.
+    validity_problem: Option<String>,
+}
+
+/// Verify the envelope `bytes` of a notation signature of `subject`, with the trust policy
+/// `statement` and `trust`'s trust store, at `now`: the five validations in the
+/// specification's order (integrity, authenticity, expiry, authentic timestamp, revocation),
+/// each enforced, logged or skipped by the statement; the first enforced failure stops there.
+/// Then the user metadata `required`, always enforced. Returns the signer's label and key
+/// fingerprint; logged failures go to `out.logged`.
+pub(crate) async fn verify_envelope(
+    bytes: &[u8],
+    subject: &Manifest,
+    statement: &PolicyStatement,
+    trust: &NotationTrust,
+    required: &Required<'_>,
+    now: SystemTime,
+    out: &mut Outcome,
+) -> Result<(String, String), String> {
+    let Integrity {
+        envelope,
+        chain,
+        leaf_subject,
+    } = verify_integrity(bytes, subject)?;
+    let mut logged = Vec::new();
+    let mut apply = |r: ValidationResult| -> Result<(), String> {
+        match (r.error, r.action) {
+            (None, _) | (_, Action::Skip) => Ok(()),
+            (Some(e), Action::Log) => {
+                logged.push(format!(
+                    "{} (logged, level {:?}): {e}",
+                    r.validation.as_str(),
+                    statement.level()
+                ));
+                Ok(())
+            }
+            (Some(e), Action::Enforce) => Err(format!("{}: {e}", r.validation.as_str())),
+        }
+    };
+    let (result, facts) =
+        verify_authenticity(&envelope, &chain, &leaf_subject, statement, trust, now)?;
+    apply(result)?;
+    // Expiry, before the authentic timestamp: the specification's order (and notation-go's
+    // processSignature) is integrity, authenticity, expiry, authentic timestamp, revocation,
+    // and the first enforced failure is the one reported.
+    apply(verify_expiry(&envelope, statement, now))?;
+    let (result, timestamped_at) = verify_authentic_timestamp(
+        &envelope,
+        &chain,
+        statement,
+        trust,
+        now,
+        facts.validity_problem,
+        &mut out.logged,
+    );
+    apply(result)?;
+    if let Some(result) = verify_revocation(
+        &envelope,
+        &chain,
+        statement,
+        now,
+        timestamped_at,
+        facts.chain_trusted,
+    )
+    .await
+    {
+        apply(result)?;
+    }
+    // User metadata the caller requires (like `notation verify --user-metadata`), after the
+    // trust policy's validations as in notation-go; always enforced.
+    let meta = &envelope.target.annotations;
+    required
+        .check(|k| meta.get(k).map(|v| serde_json::Value::String(v.clone())))
+        .map_err(|e| e.to_string())?;
+    out.logged.extend(logged);
+    let key = chain
+        .first()
+        .map(|c| crate::keys::spki_fingerprint(c.public_key_spki()))
+        .unwrap_or_default();
+    Ok((identity_label(&envelope, &leaf_subject), key))
+}
+
+/// Integrity (always enforced): the envelope parses, its signature verifies with its own
+/// leaf certificate, it signs exactly `subject`, it has no critical attribute imgseal cannot
+/// evaluate, and its `x5c` chain parses.
+pub(crate) fn verify_integrity(bytes: &[u8], subject: &Manifest) -> Result<Integrity, String> {
+    let envelope = notation::parse_envelope(bytes)
         .and_then(|e| e.verify_integrity())
         .map_err(|e| format!("integrity: {e}"))?;
     let target = Descriptor {
@@ -202,26 +264,24 @@ async fn check_inner(
         .first()
         .map(|c| c.subject().to_string())
         .unwrap_or_default();
+    Ok(Integrity {
+        envelope,
+        chain,
+        leaf_subject,
+    })
+}
 
-    let now = SystemTime::now();
-    let mut logged = Vec::new();
-    let mut apply = |v: ValidationType, result: Result<(), String>| -> Result<(), String> {
-        match (result, statement.action(v)) {
-            (Ok(()), _) | (_, Action::Skip) => Ok(()),
-            (Err(e), Action::Log) => {
-                logged.push(format!(
-                    "{} (logged, level {:?}): {e}",
-                    v.as_str(),
-                    statement.level()
-                ));
-                Ok(())
-            }
-            (Err(e), Action::Enforce) => Err(format!("{}: {e}", v.as_str())),
-        }
-    };
-
-    // Authenticity: the chain reaches a root in the statement's trust stores of the type the
-    // signing scheme calls for, and the leaf's subject is a trusted identity.
+/// Authenticity: the chain reaches a root in the statement's trust stores of the type the
+/// signing scheme calls for, and the leaf's subject is a trusted identity. A trust store that
+/// cannot be read fails outright (whatever the level).
+fn verify_authenticity(
+    envelope: &VerifiedEnvelope,
+    chain: &[Certificate],
+    leaf_subject: &str,
+    statement: &PolicyStatement,
+    trust: &NotationTrust,
+    now: SystemTime,
+) -> Result<(ValidationResult, Authenticity), String> {
     let store_type = match envelope.signing_scheme {
         SigningScheme::X509 => StoreType::Ca,
         SigningScheme::X509SigningAuthority => StoreType::SigningAuthority,
@@ -234,11 +294,11 @@ async fn check_inner(
         .store
         .roots_for(statement, store_type)
         .map_err(|e| format!("authenticity: {e}"))?;
-    let mut validity_problem = None;
-    // Set once the chain is known to lead to a trusted root (validity periods aside): only
-    // then are the CRL URLs its certificates name fetched.
-    let mut chain_trusted = false;
-    let authenticity = (|| {
+    let mut facts = Authenticity {
+        chain_trusted: false,
+        validity_problem: None,
+    };
+    let result = (|| {
         if roots.is_empty() {
             return Err(format!(
                 "the trust policy statement {:?} names no {} trust store",
@@ -251,15 +311,15 @@ async fn check_inner(
                 "the envelope's certificate chain does not end in a self-signed root".to_string(),
             );
         }
-        match validate_chain(&chain, &roots, validity_at, Profile::Notary) {
-            Ok(()) => chain_trusted = true,
+        match validate_chain(chain, &roots, validity_at, Profile::Notary) {
+            Ok(()) => facts.chain_trusted = true,
             Err(e) if e.is_validity_period() => {
-                chain_trusted = true;
-                validity_problem = Some(e.to_string())
+                facts.chain_trusted = true;
+                facts.validity_problem = Some(e.to_string())
             }
             Err(e) => return Err(e.to_string()),
         }
-        if !trusted_identity_matches(statement, &leaf_subject) {
+        if !trusted_identity_matches(statement, leaf_subject) {
             return Err(format!(
                 "signing certificate subject {leaf_subject:?} is not a trusted identity of statement {:?}",
                 statement.name()
@@ -267,27 +327,45 @@ async fn check_inner(
         }
         Ok(())
     })();
-    apply(ValidationType::Authenticity, authenticity)?;
+    Ok((
+        ValidationResult::new(statement, ValidationType::Authenticity, result),
+        facts,
+    ))
+}
 
-    // Expiry, before the authentic timestamp: the specification's order (and notation-go's
-    // processSignature) is integrity, authenticity, expiry, authentic timestamp, revocation,
-    // and the first enforced failure is the one reported.
-    let expiry = match envelope.expiry {
+/// Expiry: the signature's own expiry time has not passed at `now`.
+fn verify_expiry(
+    envelope: &VerifiedEnvelope,
+    statement: &PolicyStatement,
+    now: SystemTime,
+) -> ValidationResult {
+    let result = match envelope.expiry {
         Some(t) if t < now => Err(format!("the signature expired at {}", rfc3339(t))),
         _ => Ok(()),
     };
-    apply(ValidationType::Expiry, expiry)?;
+    ValidationResult::new(statement, ValidationType::Expiry, result)
+}
 
-    // Authentic timestamp: certificates valid at the authentic signing time (signing
-    // authority); for notary.x509, over the verified RFC 3161 timestamp when the statement
-    // names a tsa trust store (see timestamp::notation_authentic_timestamp), else now.
+/// Authentic timestamp: certificates valid at the authentic signing time (signing
+/// authority); for notary.x509, over the verified RFC 3161 timestamp when the statement names
+/// a tsa trust store (see timestamp::notation_authentic_timestamp), else now. Also returns
+/// the verified timestamp's time; a note that the token was not verified goes to `notes`.
+fn verify_authentic_timestamp(
+    envelope: &VerifiedEnvelope,
+    chain: &[Certificate],
+    statement: &PolicyStatement,
+    trust: &NotationTrust,
+    now: SystemTime,
+    validity_problem: Option<String>,
+    notes: &mut Vec<String>,
+) -> (ValidationResult, Option<SystemTime>) {
     let mut timestamped_at = None;
-    let authentic_timestamp = match envelope.signing_scheme {
+    let result = match envelope.signing_scheme {
         SigningScheme::X509SigningAuthority => validity_problem.map_or(Ok(()), Err),
         SigningScheme::X509 => {
             match timestamp::notation_authentic_timestamp(
-                &envelope,
-                &chain,
+                envelope,
+                chain,
                 statement,
                 &trust.store,
                 now,
@@ -298,7 +376,7 @@ async fn check_inner(
                 }
                 Ok(AuthenticTime::Now { token_ignored }) => {
                     if token_ignored {
-                        out.logged.push(
+                        notes.push(
                             "authenticTimestamp: the RFC 3161 timestamp countersignature was not verified (the trust policy statement names no tsa trust store, or verifyTimestamp is afterCertExpiry and the certificates are unexpired); certificate validity was checked at the current time".to_string(),
                         );
                     }
@@ -308,54 +386,50 @@ async fn check_inner(
             }
         }
     };
-    apply(ValidationType::AuthenticTimestamp, authentic_timestamp)?;
+    (
+        ValidationResult::new(statement, ValidationType::AuthenticTimestamp, result),
+        timestamped_at,
+    )
+}
 
-    // Revocation: CRLs of every certificate but the root. Revoked, or status unknown
-    // ("revocation unavailable"), fails the validation (specification: Certificate Revocation
-    // Evaluation); the level then enforces or logs it.
-    if statement.action(ValidationType::Revocation) != Action::Skip {
-        let signing_time = match envelope.signing_scheme {
-            SigningScheme::X509SigningAuthority => envelope.authentic_signing_time,
-            SigningScheme::X509 => timestamped_at,
-        };
-        // An untrusted chain's CRL URLs are the signer's choice: fetching them (at a level
-        // that only logs authenticity) would let anyone who can push make imgseal probe
-        // addresses from wherever it runs. Its status stays unknown.
-        let revocation = match revocation::Checker::new() {
-            Ok(_) if !chain_trusted => Err(
-                "not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)"
-                    .to_string(),
-            ),
-            Ok(checker) => checker
-                .check_chain(&chain, now, signing_time)
-                .await
-                .failure()
-                .map_or(Ok(()), Err),
-            Err(e) => Err(e.to_string()),
-        };
-        apply(ValidationType::Revocation, revocation)?;
+/// Revocation: CRLs of every certificate but the root. Revoked, or status unknown
+/// ("revocation unavailable"), fails the validation (specification: Certificate Revocation
+/// Evaluation); the level then enforces or logs it. `None` when the statement skips it.
+async fn verify_revocation(
+    envelope: &VerifiedEnvelope,
+    chain: &[Certificate],
+    statement: &PolicyStatement,
+    now: SystemTime,
+    timestamped_at: Option<SystemTime>,
+    chain_trusted: bool,
+) -> Option<ValidationResult> {
+    if statement.action(ValidationType::Revocation) == Action::Skip {
+        return None;
     }
-    // User metadata the caller requires (like `notation verify --user-metadata`), after the
-    // trust policy's validations as in notation-go; always enforced.
-    let meta = &envelope.target.annotations;
-    for (k, v) in required.values {
-        match meta.get(k) {
-            Some(found) if found == v => {}
-            Some(found) => return Err(format!("annotation {k} is {found:?}, not {v:?}")),
-            None => return Err(format!("annotation {k}={v} is missing")),
-        }
-    }
-    for k in required.keys {
-        if !meta.contains_key(k) {
-            return Err(format!("annotation {k} is missing"));
-        }
-    }
-    out.logged.extend(logged);
-    let key = chain
-        .first()
-        .map(|c| crate::keys::spki_fingerprint(c.public_key_spki()))
-        .unwrap_or_default();
-    Ok((identity_label(&envelope, &leaf_subject), key))
+    let signing_time = match envelope.signing_scheme {
+        SigningScheme::X509SigningAuthority => envelope.authentic_signing_time,
+        SigningScheme::X509 => timestamped_at,
+    };
+    // An untrusted chain's CRL URLs are the signer's choice: fetching them (at a level that
+    // only logs authenticity) would let anyone who can push make imgseal probe addresses from
+    // wherever it runs. Its status stays unknown.
+    let result = match revocation::Checker::new() {
+        Ok(_) if !chain_trusted => Err(
+            "not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)"
+                .to_string(),
+        ),
+        Ok(checker) => checker
+            .check_chain(chain, now, signing_time)
+            .await
+            .failure()
+            .map_or(Ok(()), Err),
+        Err(e) => Err(e.to_string()),
+    };
+    Some(ValidationResult::new(
+        statement,
+        ValidationType::Revocation,
+        result,
+    ))
 }
 
 fn identity_label(envelope: &VerifiedEnvelope, subject: &str) -> String {

@@ -2,8 +2,10 @@
 //! referrer, or both).
 
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
+use crate::formats::format::SignatureFormat;
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
+use crate::store::resolve::{resolve, Resolved};
 use crate::store::{
     Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite, OCI_MANIFEST,
 };
@@ -22,6 +24,22 @@ pub enum Attach {
     Referrers,
     /// Both.
     Both,
+}
+
+/// Why a [`Signer`] cannot sign as configured: combinations of format, attachment and expiry
+/// that have no meaning on the wire.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// Notation signatures are OCI 1.1 referrers; they cannot be attached at a `.sig` tag.
+    #[error("notation signatures are attached as OCI 1.1 referrers only")]
+    NotationNeedsReferrers,
+    /// An expiry was set for a format that has no expiry (cosign).
+    #[error("an expiry applies to notation signatures only")]
+    ExpiryNeedsNotation,
+    /// Notation signing needs the signing certificate chain (the envelope's `x5c`).
+    #[error("notation signatures need the signing certificate chain")]
+    NoCertificateChain,
 }
 
 /// One manifest signed by [`Signer::sign`].
@@ -51,8 +69,10 @@ pub struct Signed {
     pub digest: Digest,
     /// The identity (`docker-reference`) written into the payload.
     pub identity: String,
-    /// The tag the signature manifest was written to (tag attachment), for the top manifest.
-    pub signature_tag: String,
+    /// The `.sig` tag the top manifest's signature was written to; `None` when no tag was
+    /// written (referrers-only attachment, notation signatures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_tag: Option<String>,
     /// False when an identical signature was already attached (nothing changed).
     pub added: bool,
     /// Every manifest signed: the one named, then (with `recursive`) an index's children.
@@ -80,57 +100,13 @@ pub struct Signed {
 #[derive(Debug, Clone)]
 pub struct Signer {
     key: SigningKey,
-    format: crate::verify::SignatureFormat,
+    format: SignatureFormat,
     chain: Vec<crate::x509::Certificate>,
     expiry: Option<std::time::Duration>,
     options: StoreOptions,
-    attach: Attach,
+    /// `None`: the format's default ([`Attach::Tag`] for cosign, referrers for notation).
+    attach: Option<Attach>,
     recursive: bool,
-}
-
-/// An image resolved to its manifest in its store.
-pub(crate) struct Resolved {
-    pub store: Store,
-    pub manifest: Manifest,
-    pub identity: String,
-}
-
-/// Open the store for `image` and fetch its manifest, re-hashing the bytes.
-pub(crate) async fn resolve(
-    image: &ImageRef,
-    options: &StoreOptions,
-    write: bool,
-) -> Result<Resolved> {
-    let store = Store::open(image, options, write)?;
-    let (wanted, identity) = match image {
-        ImageRef::Registry(r) => (
-            match (r.digest(), r.tag()) {
-                (Some(d), _) => ManifestRef::Digest(d.clone()),
-                (None, Some(t)) => ManifestRef::Tag(t.to_string()),
-                (None, None) => ManifestRef::Tag("latest".into()),
-            },
-            r.cosign_identity(),
-        ),
-        ImageRef::Layout(l) => (
-            match (&l.digest, &l.name) {
-                (Some(d), _) => ManifestRef::Digest(d.clone()),
-                (None, Some(n)) => ManifestRef::Tag(n.clone()),
-                (None, None) => ManifestRef::Tag("latest".into()),
-            },
-            l.identity(),
-        ),
-    };
-    let manifest = store
-        .get_manifest(&wanted)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("image {image}"),
-        })?;
-    Ok(Resolved {
-        store,
-        manifest,
-        identity,
-    })
 }
 
 /// The simple-signing layer for `payload` signed with `key`.
@@ -233,11 +209,11 @@ impl Signer {
     pub fn new(key: SigningKey) -> Signer {
         Signer {
             key,
-            format: crate::verify::SignatureFormat::Cosign,
+            format: SignatureFormat::Cosign,
             chain: Vec::new(),
             expiry: None,
             options: StoreOptions::default(),
-            attach: Attach::Tag,
+            attach: None,
             recursive: false,
         }
     }
@@ -248,15 +224,41 @@ impl Signer {
         self
     }
 
-    /// Choose where signatures are attached.
+    /// Choose where signatures are attached (default: [`Attach::Tag`] for cosign, referrers
+    /// for notation). Notation signatures are referrers only: [`Signer::sign`] refuses
+    /// [`Attach::Tag`] and [`Attach::Both`] with [`SignError::NotationNeedsReferrers`].
     pub fn with_attach(mut self, attach: Attach) -> Signer {
-        self.attach = attach;
+        self.attach = Some(attach);
         self
+    }
+
+    /// Where signatures of this signer's format are attached.
+    fn attach(&self) -> Attach {
+        match (self.attach, self.format) {
+            (Some(a), _) => a,
+            (None, SignatureFormat::Cosign) => Attach::Tag,
+            (None, SignatureFormat::Notation) => Attach::Referrers,
+        }
+    }
+
+    /// Refuse a configuration that cannot be signed as asked: notation with a `.sig` tag
+    /// attachment, or an expiry for cosign. [`Signer::sign`] calls this first; callers can
+    /// call it early to fail before doing other work.
+    pub fn check(&self) -> Result<()> {
+        if self.format == SignatureFormat::Notation
+            && matches!(self.attach, Some(Attach::Tag | Attach::Both))
+        {
+            return Err(SignError::NotationNeedsReferrers.into());
+        }
+        if self.expiry.is_some() && self.format != SignatureFormat::Notation {
+            return Err(SignError::ExpiryNeedsNotation.into());
+        }
+        Ok(())
     }
 
     /// Sign in this format: cosign (default) or notation (a Notary Project JWS envelope,
     /// attached as an OCI 1.1 referrer; needs [`Signer::with_certificate_chain`]).
-    pub fn with_format(mut self, format: crate::verify::SignatureFormat) -> Signer {
+    pub fn with_format(mut self, format: SignatureFormat) -> Signer {
         self.format = format;
         self
     }
@@ -281,7 +283,8 @@ impl Signer {
         Ok(self)
     }
 
-    /// notation format: the signature expires this long after signing.
+    /// notation format: the signature expires this long after signing (cosign signatures have
+    /// no expiry: [`Signer::sign`] refuses one with [`SignError::ExpiryNeedsNotation`]).
     pub fn with_expiry(mut self, expiry: Option<std::time::Duration>) -> Signer {
         self.expiry = expiry;
         self
@@ -302,7 +305,7 @@ impl Signer {
         platform: Option<String>,
     ) -> Result<SignedManifest> {
         let digest = manifest.digest.clone();
-        if self.format == crate::verify::SignatureFormat::Notation {
+        if self.format == SignatureFormat::Notation {
             return self
                 .sign_notation(store, manifest, annotations, platform)
                 .await;
@@ -327,11 +330,11 @@ impl Signer {
             referrer: None,
             added: false,
         };
-        if matches!(self.attach, Attach::Tag | Attach::Both) {
+        if matches!(self.attach(), Attach::Tag | Attach::Both) {
             out.added |= attach_to_tag(store, &digest, layer.clone(), &payload).await?;
             out.signature_tag = Some(digest.signature_tag());
         }
-        if matches!(self.attach, Attach::Referrers | Attach::Both) {
+        if matches!(self.attach(), Attach::Referrers | Attach::Both) {
             let (d, scheme, added) = attach_as_referrer(store, manifest, layer, &payload).await?;
             out.added |= added;
             out.referrer = Some((d, scheme));
@@ -349,10 +352,7 @@ impl Signer {
     ) -> Result<SignedManifest> {
         use crate::formats::notation;
         if self.chain.is_empty() {
-            return Err(Error::Usage(
-                "notation signatures need the signing certificate chain (--certificate-chain)"
-                    .into(),
-            ));
+            return Err(SignError::NoCertificateChain.into());
         }
         let target = Descriptor {
             media_type: manifest.media_type.clone(),
@@ -401,6 +401,7 @@ impl Signer {
         image: &ImageRef,
         annotations: &BTreeMap<String, String>,
     ) -> Result<Signed> {
+        self.check()?;
         let Resolved {
             store,
             manifest,
@@ -438,10 +439,43 @@ impl Signer {
             image: image.to_string(),
             digest: manifest.digest.clone(),
             identity,
-            signature_tag: manifest.digest.signature_tag(),
+            signature_tag: top.signature_tag.clone(),
             added: top.added,
             manifests,
             requests: store.requests(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_attach_and_expiry_that_do_not_go_together_are_refused() {
+        let key = SigningKey::generate().unwrap();
+        let notation = Signer::new(key.clone()).with_format(SignatureFormat::Notation);
+        assert!(notation.check().is_ok());
+        assert_eq!(notation.attach(), Attach::Referrers);
+        for attach in [Attach::Tag, Attach::Both] {
+            let e = notation.clone().with_attach(attach).check().unwrap_err();
+            assert!(
+                matches!(e, Error::Sign(SignError::NotationNeedsReferrers)),
+                "{e}"
+            );
+        }
+        assert!(notation
+            .clone()
+            .with_attach(Attach::Referrers)
+            .with_expiry(Some(std::time::Duration::from_secs(60)))
+            .check()
+            .is_ok());
+        let cosign = Signer::new(key).with_expiry(Some(std::time::Duration::from_secs(60)));
+        let e = cosign.check().unwrap_err();
+        assert!(
+            matches!(e, Error::Sign(SignError::ExpiryNeedsNotation)),
+            "{e}"
+        );
+        assert_eq!(cosign.attach(), Attach::Tag);
     }
 }

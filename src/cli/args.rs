@@ -1,0 +1,451 @@
+//! The command line: every flag defined once, with its docs (clap derive); `--help`, the man
+//! pages and the shell completions are generated from these definitions.
+
+use super::*;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "imgseal",
+    version,
+    about = "Sign container images and verify them before they run (cosign and Notary Project formats).",
+    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Generate an ECDSA P-256 key pair: PREFIX.key (cosign's encrypted format, mode 0600) and PREFIX.pub.
+    GenerateKeyPair(GenerateArgs),
+    /// Sign an image and attach the signature (cosign .sig tag, OCI 1.1 referrer, or a notation signature).
+    Sign(SignArgs),
+    /// Verify an image's signatures against a public key, or images against a policy.
+    Verify(VerifyArgs),
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Work with certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Show everything attached to an image: signatures, attestations, SBOMs, by scheme.
+    Tree(TreeArgs),
+    /// Copy an image with its signatures and other referrers between registries and OCI layouts, preserving digests.
+    Copy(CopyArgs),
+    /// Kubernetes manifests: verify every image against a policy, pin images to digests.
+    #[command(subcommand)]
+    K8s(K8sCommand),
+    /// Kubernetes admission: serve the policy as a validating and mutating webhook.
+    #[command(subcommand)]
+    Admission(AdmissionCommand),
+    /// Print a shell completion script (e.g. `imgseal completion bash > /etc/bash_completion.d/imgseal`).
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for imgseal and each of its commands into DIR (imgseal.1, imgseal-sign.1, …).
+    Man {
+        /// Directory for the pages (created when missing).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AdmissionCommand {
+    /// Serve /validate and /mutate (AdmissionReview v1) over HTTPS, with /healthz, /readyz
+    /// and /metrics; the policy and the TLS files are reloaded when they change.
+    Serve(ServeArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailurePolicy {
+    /// deny the request when the review budget runs out
+    Deny,
+    /// allow it (with a warning)
+    Allow,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: PathBuf,
+    /// TLS certificate chain (PEM), reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_cert: PathBuf,
+    /// TLS private key (PEM), reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_key: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:8443")]
+    pub(crate) addr: std::net::SocketAddr,
+    /// Time for one review; keep it below the webhook's timeoutSeconds (default 10s).
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_duration)]
+    pub(crate) budget: std::time::Duration,
+    /// What a review that runs out of budget answers.
+    #[arg(long, value_enum, default_value_t = FailurePolicy::Deny)]
+    pub(crate) failure_policy: FailurePolicy,
+    /// Namespace whose requests are allowed unexamined (repeatable; replaces the default).
+    #[arg(long, value_name = "NAMESPACE", default_values_t = ["kube-system".to_string()])]
+    pub(crate) exempt_namespace: Vec<String>,
+    /// How long a verified decision is reused.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) cache_ttl: std::time::Duration,
+    /// How long a tag's digest is reused.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) tag_ttl: std::time::Duration,
+    /// Most decisions held.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub(crate) cache_size: usize,
+    /// Images verified at once per review.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub(crate) concurrency: usize,
+    /// How often the policy and TLS files are checked for changes.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub(crate) reload_interval: std::time::Duration,
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub(crate) allow_http_registry: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum K8sCommand {
+    /// Verify every image of every workload in manifests (files, directories, - for stdin)
+    /// against a policy; each distinct image is evaluated once.
+    Verify(K8sVerifyArgs),
+    /// Rewrite each image that passes the policy to repo:tag@sha256:…, changing nothing else
+    /// in the file; refuses (exit 1, file untouched) when any image is denied.
+    Pin(K8sPinArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct K8sArgs {
+    /// Manifest file, directory (recursive: *.yaml, *.yml, *.json) or - for standard input
+    /// (repeatable).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
+    pub(crate) filename: Vec<PathBuf>,
+    /// The policy file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: PathBuf,
+    /// How many images to resolve and verify at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub(crate) concurrency: usize,
+    /// Allow plain HTTP to registries that are not on loopback.
+    #[arg(long)]
+    pub(crate) allow_http_registry: bool,
+    #[command(flatten)]
+    pub(crate) timeout: TimeoutArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct K8sVerifyArgs {
+    #[command(flatten)]
+    pub(crate) k8s: K8sArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    pub(crate) output: VerifyOutput,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct K8sPinArgs {
+    #[command(flatten)]
+    pub(crate) k8s: K8sArgs,
+    /// Rewrite the files in place (atomically) instead of printing the result.
+    #[arg(short = 'w', long)]
+    pub(crate) write: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CopyArgs {
+    /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
+    #[arg(long)]
+    pub(crate) allow_http_registry: bool,
+    #[command(flatten)]
+    pub(crate) timeout: TimeoutArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Source image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    pub(crate) src: String,
+    /// Destination: host/repo[:tag][@digest] or oci:PATH[:REF]. Without a tag, SRC's tag (into a
+    /// layout: SRC's full reference as ref name). A missing layout directory is created.
+    pub(crate) dst: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TreeArgs {
+    /// Public keys to attribute signatures to (repeatable).
+    #[arg(long, value_name = "PUBKEY")]
+    pub(crate) key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    pub(crate) image: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AttachArg {
+    /// cosign's sha256-<hex>.sig tag (read by every cosign verifier)
+    Tag,
+    /// an OCI 1.1 artifact with subject (referrers API, or its tag-schema fallback)
+    Referrers,
+    /// both
+    Both,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PasswordArgs {
+    /// Read the key password from this file (first line). Otherwise IMGSEAL_PASSWORD or
+    /// COSIGN_PASSWORD, otherwise a prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) password_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GenerateArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, value_name = "PREFIX", default_value = "imgseal")]
+    pub(crate) output_key_prefix: String,
+    /// Replace existing key files.
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) password: PasswordArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TimeoutArgs {
+    /// Give up when the whole command has not finished in this long (e.g. 30s, 3m, 1h, 1m30s),
+    /// as cosign's --timeout.
+    #[arg(short = 't', long = "timeout", value_name = "DURATION", default_value = "3m", value_parser = parse_timeout)]
+    pub(crate) timeout: std::time::Duration,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StoreArgs {
+    /// Allow plain HTTP to this image's registry even though it is not on loopback.
+    #[arg(long)]
+    pub(crate) allow_http_registry: bool,
+    #[command(flatten)]
+    pub(crate) timeout: TimeoutArgs,
+    /// Treat IMAGE as a ref name (or @digest) inside the OCI image layout at PATH.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) oci_layout: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SignArgs {
+    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: PathBuf,
+    /// Annotation to sign into the payload's `optional` section (repeatable).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(crate) password: PasswordArgs,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Where to attach the signature (cosign format; notation signatures are always referrers).
+    #[arg(long, value_enum)]
+    pub(crate) attach: Option<AttachArg>,
+    /// Signature format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Cosign)]
+    pub(crate) format: FormatArg,
+    /// Signing certificate (PEM) for the key, optionally followed by its issuers (as in
+    /// `cert generate-test`'s NAME.crt): cosign's key-in-certificate mode.
+    #[arg(long, value_name = "CERT")]
+    pub(crate) certificate: Option<PathBuf>,
+    /// Certificate chain (PEM): for cosign, the issuers of --certificate; for notation, the
+    /// whole chain, leaf first (or the issuers when --certificate is given).
+    #[arg(long, value_name = "CHAIN")]
+    pub(crate) certificate_chain: Option<PathBuf>,
+    /// notation: the signature expires this long after signing (e.g. 24h, 30d, 3600s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) expiry: Option<std::time::Duration>,
+    /// For an image index, also sign every platform manifest it lists.
+    #[arg(long)]
+    pub(crate) recursive: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    pub(crate) image: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// Public key file (PKIX PEM).
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trust_policy"])]
+    pub(crate) key: Option<PathBuf>,
+    /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
+    #[arg(long, value_name = "ROOTS")]
+    pub(crate) certificate_chain: Option<PathBuf>,
+    /// cosign certificate mode: identity the signing certificate must carry, as cosign
+    /// matches it: a SAN email, URI or DNS name (never the subject CN or DN).
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
+    pub(crate) certificate_identity: Option<String>,
+    /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
+    /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
+    #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
+    pub(crate) certificate_subject: Option<String>,
+    /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
+    #[arg(long, value_name = "FILE", requires = "trust_store")]
+    pub(crate) trust_policy: Option<PathBuf>,
+    /// Notary Project trust store directory (holding x509/ca/<name>/…).
+    #[arg(long, value_name = "DIR", requires = "trust_policy")]
+    pub(crate) trust_store: Option<PathBuf>,
+    /// Only check signatures of this format (default: every format there is trust material for).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+    /// Evaluate the images against this policy file instead of one key (-a, --identity and
+    /// --platform apply on top of it; other trust flags are refused).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
+    /// image's own: for a mirror or copy, whose signatures name the repository they were made in.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub(crate) identity: Option<String>,
+    /// With --policy: how many images to resolve and verify at once (default 16).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<usize>,
+    /// Annotation every accepted signature must carry (repeatable; with --policy, required of
+    /// every image on top of its rule).
+    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT] (with
+    /// --policy, in every signature check).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub(crate) platform: Option<String>,
+    /// Output format (sarif: with --policy, one result per failed check).
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    pub(crate) output: VerifyOutput,
+    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) image: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// cosign's simple-signing format
+    Cosign,
+    /// Notary Project JWS envelope
+    Notation,
+}
+
+impl From<FormatArg> for SignatureFormat {
+    fn from(f: FormatArg) -> SignatureFormat {
+        match f {
+            FormatArg::Cosign => SignatureFormat::Cosign,
+            FormatArg::Notation => SignatureFormat::Notation,
+        }
+    }
+}
+
+/// A duration like Go's (and cosign's): one or more NUMBER UNIT pairs, units `ms`, `s`, `m`,
+/// `h` and (for expiries) `d`: `30s`, `3m`, `1h`, `1m30s`, `24h`, `30d`. A bare number is seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{s:?} is not a duration like 30s, 3m, 1h30m, 24h or 30d");
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let millis_per: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        let part = n
+            .checked_mul(millis_per)
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(bad)?;
+        total = total.checked_add(part).ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+/// `-t/--timeout`: a [`parse_duration`] of at least one millisecond and at most a year.
+pub(crate) fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?}: the timeout must be more than zero"));
+    }
+    if d > std::time::Duration::from_secs(366 * 86_400) {
+        return Err(format!("{s:?}: the timeout must be at most a year"));
+    }
+    Ok(d)
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CertCommand {
+    /// Create a demo root CA and a code-signing leaf for NAME (like `notation cert
+    /// generate-test`): NAME.key (encrypted, 0600), NAME.crt (leaf then root), NAME-root.crt.
+    GenerateTest {
+        /// Name for the certificates' CN and the files.
+        name: String,
+        /// Also add the root to this notation trust store as x509/ca/NAME/NAME-root.crt.
+        #[arg(long, value_name = "DIR")]
+        trust_store: Option<PathBuf>,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PolicyCommand {
+    /// Check a policy file: syntax, unknown keys (with the line), authorities' key files,
+    /// regexes; warns about rules that can never match and catch-alls listed first.
+    Validate {
+        /// The policy file (YAML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VerifyOutput {
+    Text,
+    Json,
+    Sarif,
+}
+
+pub(crate) fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}

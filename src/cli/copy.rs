@@ -1,0 +1,48 @@
+//! `imgseal copy`.
+
+use super::*;
+
+pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
+    let src = ImageRef::parse(&a.src)?;
+    let dst = imgseal::copy::destination(&src, &a.dst)?;
+    warn_unused_http(a.allow_http_registry, &[&src, &dst]);
+    let options = StoreOptions {
+        allow_http: a.allow_http_registry,
+        ..StoreOptions::default()
+    }
+    .with_timeout(a.timeout.timeout);
+    let r = imgseal::copy::copy(&src, &dst, &options).await?;
+    render::warnings(&r.warnings);
+    if a.output == Output::Json {
+        outln!("{}", render::json(&r));
+        return Ok(0);
+    }
+    errln!("Copied {} ({}) -> {}", r.source, r.digest, r.destination);
+    errln!(
+        "  manifests: {} written, {} already there",
+        r.manifests_copied.len(),
+        r.manifests_skipped.len()
+    );
+    errln!(
+        "  blobs: {} copied ({} bytes), {} mounted, {} already there",
+        r.blobs_copied.len(),
+        r.bytes_copied,
+        r.blobs_mounted.len(),
+        r.blobs_skipped.len()
+    );
+    for att in &r.attachments {
+        let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
+        errln!(
+            "  {} {} of {}: {}{scheme}",
+            att.via,
+            att.location,
+            att.subject,
+            att.outcome
+        );
+    }
+    if r.attachments.is_empty() {
+        errln!("  nothing attached to copy");
+    }
+    outln!("{}", r.pinned);
+    Ok(0)
+}

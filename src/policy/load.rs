@@ -1,0 +1,328 @@
+//! Loading a policy: parse the file (after the YAML guards), validate every rule, load every
+//! authority's trust material, and hash what was read.
+
+use super::*;
+
+pub(super) fn compile_regex(what: &str, re: &str) -> Result<regex::Regex> {
+    regex::Regex::new(re).map_err(|e| Error::invalid(what, format!("invalid regex {re:?}: {e}")))
+}
+
+impl Policy {
+    /// Load and validate a policy file. Returns the policy and warnings (rules that can never
+    /// match, catch-all rules listed before specific ones). Errors name the problem and, for
+    /// syntax and unknown keys, the line.
+    pub fn load(path: &Path) -> Result<(Policy, Vec<String>)> {
+        let shown = path.display().to_string();
+        let text = crate::fsutil::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Policy::from_yaml(&text, base, &shown)
+    }
+
+    /// Parse a policy from YAML text; relative key paths resolve against `base`.
+    pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
+        // Anchors, aliases and deep nesting are refused before the parser can spend memory
+        // or time on them (see yaml_guard).
+        yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason))?;
+        yaml_guard::check_expansion(text).map_err(|reason| Error::invalid(shown, reason))?;
+        let file: PolicyFile = serde_yaml_ng::from_str(text)
+            .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
+        let (mut policy, warnings) = Policy::from_file(file, base, shown)?;
+        policy.content_hash = content_hash(text, &policy.file, base);
+        Ok((policy, warnings))
+    }
+
+    /// Names this policy's content: the text, every file its authorities name (keys, roots,
+    /// trust policies, trust stores) and the requirements added with `with_…`. Two policies
+    /// with one fingerprint decide alike; caches key their decisions by it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.content_hash.as_bytes());
+        h.update(format!("{:?}", self.extra).as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    pub(super) fn from_file(
+        file: PolicyFile,
+        base: &Path,
+        shown: &str,
+    ) -> Result<(Policy, Vec<String>)> {
+        let bad = |reason: String| Error::invalid(shown, reason);
+        if file.version != 1 {
+            return Err(bad(format!(
+                "version {} is not supported (use 1)",
+                file.version
+            )));
+        }
+        let mut keys = BTreeMap::new();
+        let at = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        for (name, a) in &file.authorities {
+            let what = |e: Error| bad(format!("authority {name:?}: {e}"));
+            let authority = match (&a.key, &a.certificate_roots, &a.notation) {
+                (Some(k), None, None) if a.identity.is_none() && a.subject.is_none() => {
+                    Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
+                }
+                (None, Some(roots), None) => Authority::Certificate(
+                    crate::verify::CertificateTrust::load(&at(roots), a.identity.clone())
+                        .map_err(what)?
+                        .with_subject(a.subject.clone()),
+                ),
+                (None, None, Some(n)) if a.identity.is_none() && a.subject.is_none() => Authority::Notation(
+                    crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store)).map_err(what)?,
+                ),
+                _ => {
+                    return Err(bad(format!(
+                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation"
+                    )))
+                }
+            };
+            keys.insert(name.clone(), authority);
+        }
+        // Two key authorities with one key would let one signature count twice.
+        let mut seen_keys: BTreeMap<String, &String> = BTreeMap::new();
+        for (name, a) in &keys {
+            if let Authority::Key(k) = a {
+                if let Some(other) = seen_keys.insert(k.fingerprint(), name) {
+                    return Err(bad(format!(
+                        "authorities {other:?} and {name:?} are the same public key; define it once"
+                    )));
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let mut patterns = Vec::new();
+        let mut tag_patterns = Vec::new();
+        let mut label_patterns = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, rule) in file.rules.iter().enumerate() {
+            let what = format!("rule {:?}", rule.name);
+            if !names.insert(rule.name.clone()) {
+                return Err(bad(format!("{what}: the name is used twice")));
+            }
+            if rule.images.is_empty() {
+                return Err(bad(format!("{what}: `images` is empty")));
+            }
+            let globs = rule
+                .images
+                .iter()
+                .map(|g| Glob::new(g))
+                .collect::<Result<Vec<_>>>()?;
+            for g in &globs {
+                // Registry hosts are case-insensitive (folded above); repository paths are not.
+                let path = g.text.split_once('/').map_or(g.text.as_str(), |(_, p)| p);
+                if path.chars().any(|c| c.is_ascii_uppercase())
+                    || g.text.contains(char::is_whitespace)
+                {
+                    warnings.push(format!(
+                        "{what} can never match: pattern {:?} has uppercase letters in its repository path or spaces, which image references never do",
+                        g.text
+                    ));
+                }
+            }
+            // A rule whose every pattern appears, identically, in an earlier rule never wins.
+            for (j, earlier) in file.rules[..i].iter().enumerate() {
+                if rule.images.iter().all(|p| earlier.images.contains(p)) {
+                    warnings.push(format!(
+                        "{what} can never match: rule {:?} (#{}) has the same patterns and comes first",
+                        earlier.name,
+                        j + 1
+                    ));
+                }
+            }
+            if let Some(req) = &rule.authorities {
+                let forms = [
+                    req.any_of.is_some(),
+                    req.all_of.is_some(),
+                    req.threshold.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
+                if forms != 1 {
+                    return Err(bad(format!(
+                        "{what}: `authorities` needs exactly one of anyOf, allOf, threshold"
+                    )));
+                }
+                let listed: Vec<&String> = req
+                    .any_of
+                    .iter()
+                    .flatten()
+                    .chain(req.all_of.iter().flatten())
+                    .chain(req.threshold.iter().flat_map(|t| t.of.iter()))
+                    .collect();
+                if listed.is_empty() {
+                    return Err(bad(format!("{what}: `authorities` lists no authority")));
+                }
+                let mut once = std::collections::BTreeSet::new();
+                for n in &listed {
+                    if !once.insert(n.as_str()) {
+                        return Err(bad(format!(
+                            "{what}: authority {n:?} is listed twice; each authority counts once, so list it once (and raise the threshold's authorities, not its repetitions)"
+                        )));
+                    }
+                }
+                for n in &listed {
+                    if !keys.contains_key(*n) {
+                        return Err(bad(format!(
+                            "{what}: unknown authority {n:?} (define it under `authorities:`)"
+                        )));
+                    }
+                }
+                if let Some(t) = &req.threshold {
+                    if t.count == 0 || t.count > t.of.len() {
+                        return Err(bad(format!(
+                            "{what}: threshold count {} must be between 1 and {}",
+                            t.count,
+                            t.of.len()
+                        )));
+                    }
+                }
+            }
+            if rule.allow_missing_created.is_some() && rule.max_image_age.is_none() {
+                return Err(bad(format!(
+                    "{what}: allowMissingCreated only applies with maxImageAge; add maxImageAge or remove it"
+                )));
+            }
+            for (field, list) in [
+                ("allowedRegistries", &rule.allowed_registries),
+                ("deniedRegistries", &rule.denied_registries),
+            ] {
+                for entry in list.iter().flatten() {
+                    if let Err(why) = crate::reference::canonical_registry(entry) {
+                        return Err(bad(format!(
+                            "{what}: {field} entry {entry:?} is not a registry host ({why})"
+                        )));
+                    }
+                }
+            }
+            tag_patterns.push(match rule.tags.as_ref().and_then(|t| t.pattern.as_ref()) {
+                Some(p) => Some(compile_regex(&format!("{what} tags.pattern"), p)?),
+                None => None,
+            });
+            let mut labels = BTreeMap::new();
+            for (k, v) in rule.required_labels.iter().flatten() {
+                let re = match v {
+                    Some(p) => Some(compile_regex(&format!("{what} requiredLabels.{k}"), p)?),
+                    None => None,
+                };
+                labels.insert(k.clone(), re);
+            }
+            label_patterns.push(labels);
+            patterns.push(globs);
+        }
+        // One image matching rules with different modes or authorities: whichever pattern is
+        // more specific decides, and a repository name may be chosen by whoever creates it.
+        let describe = |r: &Rule| {
+            let a = match &r.authorities {
+                None => "no authorities".to_string(),
+                Some(a) => match (&a.any_of, &a.all_of, &a.threshold) {
+                    (Some(l), _, _) => format!("anyOf {l:?}"),
+                    (_, Some(l), _) => format!("allOf {l:?}"),
+                    (_, _, Some(t)) => format!("threshold {} of {:?}", t.count, t.of),
+                    _ => "no authorities".to_string(),
+                },
+            };
+            format!("{}, {a}", format!("{:?}", r.mode).to_lowercase())
+        };
+        for i in 0..file.rules.len() {
+            for j in i + 1..file.rules.len() {
+                let (a, b) = (&file.rules[i], &file.rules[j]);
+                if a.mode == b.mode && describe(a) == describe(b) {
+                    continue;
+                }
+                'pairs: for ga in patterns[i].iter().filter(|g| g.text != "**") {
+                    for gb in patterns[j].iter().filter(|g| g.text != "**") {
+                        if let Some(example) = ga.overlap(gb) {
+                            let winner = if gb.specificity > ga.specificity {
+                                b
+                            } else {
+                                a
+                            };
+                            warnings.push(format!(
+                                "rules {:?} ({}) and {:?} ({}) can both match one image, e.g. {example}; the more specific pattern decides (there: {:?}), so make sure no one can pick the weaker rule by naming a repository",
+                                a.name,
+                                describe(a),
+                                b.name,
+                                describe(b),
+                                winner.name
+                            ));
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
+        }
+        // A catch-all listed before more specific rules reads as if it wins; it does not.
+        for (i, rule) in file.rules.iter().enumerate() {
+            if rule.images.iter().any(|p| p == "**") && i + 1 < file.rules.len() {
+                warnings.push(format!(
+                    "rule {:?} matches every image and comes before more specific rules; the most specific rule wins, so list catch-alls last to avoid confusion",
+                    rule.name
+                ));
+            }
+        }
+        Ok((
+            Policy {
+                file,
+                authorities: keys,
+                patterns,
+                tag_patterns,
+                label_patterns,
+                options: StoreOptions::default(),
+                extra: Extra::default(),
+                content_hash: String::new(),
+            },
+            warnings,
+        ))
+    }
+}
+
+/// sha256 over `text` and the files the authorities of `file` name (directories walked in
+/// name order; unreadable files hash as their error, so a change still shows).
+pub(super) fn content_hash(text: &str, file: &PolicyFile, base: &Path) -> String {
+    use sha2::Digest as _;
+    pub(super) fn add(h: &mut sha2::Sha256, p: &Path, depth: usize) {
+        h.update(p.to_string_lossy().as_bytes());
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_dir() && depth < 8 => {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                for e in entries.into_iter().take(10_000) {
+                    add(h, &e, depth + 1);
+                }
+            }
+            Ok(m) if m.is_file() && m.len() <= MAX_POLICY_BYTES * 16 => {
+                h.update(std::fs::read(p).unwrap_or_default());
+            }
+            other => h.update(format!("{:?}", other.map(|m| m.len())).as_bytes()),
+        }
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(text.as_bytes());
+    let at = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    for (name, a) in &file.authorities {
+        h.update(name.as_bytes());
+        for p in [&a.key, &a.certificate_roots].into_iter().flatten() {
+            add(&mut h, &at(p), 0);
+        }
+        if let Some(n) = &a.notation {
+            add(&mut h, &at(&n.trust_policy), 0);
+            add(&mut h, &at(&n.trust_store), 0);
+        }
+    }
+    hex::encode(h.finalize())
+}

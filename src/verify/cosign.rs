@@ -1,0 +1,153 @@
+//! Checking one cosign simple-signing signature (a `.sig` tag layer or an OCI 1.1 referrer's
+//! layer): its signature over the exact payload bytes with a given key or, in certificate
+//! mode, the attached certificate; then the payload's type, digest, repository and required
+//! annotations. No store access: discovery (`verify/mod.rs`) fetches the payload between
+//! [`read_layer`] and [`check`].
+
+use super::annotations::Required;
+use super::certificate::{self, CertificateTrust};
+use crate::formats::cosign::{self, Payload};
+use crate::formats::format::strip_whitespace;
+use crate::{Digest, PublicKey, Reference};
+use base64::Engine as _;
+
+/// What the layer's descriptor says before its payload is fetched.
+pub(crate) struct SignedLayer {
+    /// The decoded signature annotation.
+    pub signature: Vec<u8>,
+    /// The payload blob's digest.
+    pub payload_digest: Digest,
+}
+
+/// The trust material a cosign signature is checked against.
+pub(crate) struct Trust<'a> {
+    /// Named public keys.
+    pub keys: &'a [(String, PublicKey)],
+    /// Certificate roots and identity constraints (key-in-certificate mode).
+    pub certificates: Option<&'a CertificateTrust>,
+}
+
+/// What the payload must say.
+pub(crate) struct Expected<'a> {
+    /// The image's manifest digest.
+    pub digest: &'a Digest,
+    /// The repository the payload must name.
+    pub identity: &'a str,
+    /// Annotations the payload must carry.
+    pub required: Required<'a>,
+}
+
+/// A signature that passed every check.
+pub(crate) struct Verified {
+    /// The payload.
+    pub payload: Payload,
+    /// The key's name or the certificate's label.
+    pub signed_by: String,
+    /// `sha256:` fingerprint of the signing key's SubjectPublicKeyInfo.
+    pub signer_key: String,
+}
+
+/// A signature that failed: why, and the payload when it could be read.
+pub(crate) type Failure = (Option<Box<Payload>>, String);
+
+/// The checks on the layer's descriptor: a simple-signing layer with a base64 signature
+/// annotation and a valid digest.
+pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<SignedLayer, String> {
+    let fail = |why: String| why;
+    if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
+        return Err(fail(format!(
+            "not a signature layer (media type {:?})",
+            layer.media_type
+        )));
+    }
+    let sig_b64 = layer
+        .annotations
+        .get(cosign::SIGNATURE_ANNOTATION)
+        .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(strip_whitespace(sig_b64))
+        .map_err(|_| fail("signature annotation is not base64".into()))?;
+    let payload_digest: Digest = layer
+        .digest
+        .parse()
+        .map_err(|e: crate::Error| fail(format!("bad layer digest: {e}")))?;
+    Ok(SignedLayer {
+        signature,
+        payload_digest,
+    })
+}
+
+/// Check the signature `sig` over the payload `bytes` of `layer`, then the payload.
+pub(crate) fn check(
+    layer: &cosign::Descriptor,
+    sig: &[u8],
+    bytes: &[u8],
+    trust: &Trust<'_>,
+    expected: &Expected<'_>,
+) -> Result<Verified, Failure> {
+    let fail = |why: String| (None, why);
+    let (signed_by, signer_key) = match trust.keys.iter().find(|(_, k)| k.verify(bytes, sig)) {
+        Some((name, k)) => (name.clone(), k.fingerprint()),
+        None => match trust.certificates {
+            Some(certs)
+                if layer
+                    .annotations
+                    .contains_key(cosign::CERTIFICATE_ANNOTATION) =>
+            {
+                certificate::verify(certs, layer, bytes, sig).map_err(fail)?
+            }
+            _ => {
+                return Err(fail(if trust.keys.len() == 1 {
+                    "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
+                } else if trust.keys.is_empty() {
+                    "no given key or certificate root applies to this signature (it carries no certificate)".into()
+                } else {
+                    "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
+                }))
+            }
+        },
+    };
+    let payload = Payload::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
+    let with = |why: String| (Some(Box::new(payload.clone())), why);
+    if payload.critical.kind != cosign::SIGNATURE_TYPE {
+        return Err(with(format!(
+            "payload type is {:?}, not {:?}",
+            payload.critical.kind,
+            cosign::SIGNATURE_TYPE
+        )));
+    }
+    let digest = expected.digest;
+    if payload.critical.image.docker_manifest_digest != digest.to_string() {
+        return Err(with(format!(
+            "payload names digest {}, not this image's {digest} (a signature of another image, or the tag moved after signing)",
+            payload.critical.image.docker_manifest_digest
+        )));
+    }
+    let named = &payload.critical.identity.docker_reference;
+    let identity = expected.identity;
+    if !same_repository(identity, named) {
+        return Err(with(format!(
+            "payload names repository {named:?}, not {identity:?}"
+        )));
+    }
+    expected
+        .required
+        .check(|k| payload.optional.as_ref().and_then(|o| o.get(k)).cloned())
+        .map_err(|e| with(e.to_string()))?;
+    Ok(Verified {
+        payload,
+        signed_by,
+        signer_key,
+    })
+}
+
+/// Whether the payload's `docker-reference` `named` is the repository `expected`.
+fn same_repository(expected: &str, named: &str) -> bool {
+    if expected == named {
+        return true;
+    }
+    match expected.parse::<Reference>() {
+        Ok(r) if expected.contains('/') => r.same_repository(named),
+        _ => false,
+    }
+}
