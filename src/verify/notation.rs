@@ -52,21 +52,29 @@ pub(crate) struct Outcome {
     pub logged: Vec<String>,
 }
 
+/// No trust policy statement applies to a repository.
+#[derive(Debug, thiserror::Error)]
+#[error("no trust policy statement applies to {scope} (add its repository to registryScopes, or a \"*\" statement)")]
+#[non_exhaustive]
+pub(crate) struct NoStatement {
+    /// The repository, as notation writes scopes.
+    pub scope: String,
+}
+
 /// The trust policy statement for `scope` (`registry/repository`), or why there is none.
 pub(crate) fn statement_for<'a>(
     trust: &'a NotationTrust,
     scope: &str,
-) -> Result<&'a PolicyStatement, String> {
+) -> Result<&'a PolicyStatement, NoStatement> {
     // notation writes Docker Hub scopes as docker.io/…; imgseal's identities spell it as cosign does.
     let scope = match scope.strip_prefix("index.docker.io/") {
         Some(rest) => format!("docker.io/{rest}"),
         None => scope.to_string(),
     };
     let scope = scope.as_str();
-    trust
-        .policy
-        .policy_for(scope)
-        .ok_or_else(|| format!("no trust policy statement applies to {scope} (add its repository to registryScopes, or a \"*\" statement)"))
+    trust.policy.policy_for(scope).ok_or_else(|| NoStatement {
+        scope: scope.to_string(),
+    })
 }
 
 /// Build the record of one notation signature found at `source`, before it is checked.
