@@ -646,7 +646,7 @@ impl Verifier {
             format: "cosign",
         };
         let checked = match cosign::read_layer(layer) {
-            Err(why) => Err((None, why)),
+            Err(why) => Err((None, why.to_string())),
             Ok(signed) => match store
                 .get_blob(
                     &signed.payload_digest,
@@ -793,7 +793,7 @@ impl Verifier {
         };
         let mut notes = Vec::new();
         let verdict = match bundle::read_layer(layer) {
-            Err(why) => Err(why),
+            Err(why) => Err(why.to_string()),
             Ok(layer_digest) => {
                 let cap = crate::formats::bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
                 match store.get_blob(&layer_digest, layer.size, cap).await {
@@ -839,7 +839,11 @@ impl Verifier {
         required: &BTreeMap<String, String>,
     ) -> notation::Outcome {
         let mut out = notation::outcome(source);
-        let result = match self.fetch_envelope(store, entry, subject, &mut out).await {
+        let result = match self
+            .fetch_envelope(store, entry, subject, &mut out)
+            .await
+            .map_err(|e| e.to_string())
+        {
             Ok(bytes) => {
                 notation::verify_envelope(
                     &bytes,
@@ -873,23 +877,20 @@ impl Verifier {
         entry: &crate::oci::Descriptor,
         subject: &crate::store::Manifest,
         out: &mut notation::Outcome,
-    ) -> std::result::Result<Vec<u8>, String> {
+    ) -> std::result::Result<Vec<u8>, notation::FetchError> {
+        use notation::FetchError;
         let max_manifest = self.options.max_manifest_bytes;
-        let d = entry.digest().map_err(|e| e.to_string())?;
+        let d = entry.digest()?;
         if entry.size > max_manifest {
-            return Err(format!(
-                "signature manifest announces {} bytes, over the cap",
-                entry.size
-            ));
+            return Err(FetchError::TooLarge { size: entry.size });
         }
         let m = store
             .get_manifest(&ManifestRef::Digest(d))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("signature manifest listed but missing")?;
+            .await?
+            .ok_or(FetchError::Missing)?;
         let layer = notation::envelope_layer(&m.bytes, &subject.digest)?;
         out.check.layer_digest = layer.digest.clone();
-        let layer_digest = layer.digest().map_err(|e| format!("integrity: {e}"))?;
+        let layer_digest = layer.digest().map_err(FetchError::LayerDigest)?;
         store
             .get_blob(
                 &layer_digest,
@@ -897,6 +898,6 @@ impl Verifier {
                 crate::formats::notation::MAX_ENVELOPE_SIZE as u64,
             )
             .await
-            .map_err(|e| format!("integrity: envelope could not be fetched: {e}"))
+            .map_err(FetchError::Envelope)
     }
 }

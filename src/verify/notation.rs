@@ -96,20 +96,56 @@ pub(crate) fn outcome(source: String) -> Outcome {
 
 /// The checks on a referrer's manifest `bytes` before its envelope is fetched: a notation
 /// signature manifest whose subject is `subject`; its envelope layer (integrity).
-pub(crate) fn envelope_layer(bytes: &[u8], subject: &Digest) -> Result<Descriptor, String> {
-    let manifest = ImageManifest::from_bytes(bytes).map_err(|e| e.to_string())?;
+pub(crate) fn envelope_layer(bytes: &[u8], subject: &Digest) -> Result<Descriptor, FetchError> {
+    let manifest = ImageManifest::from_bytes(bytes)?;
     if !notation::is_notation_signature_manifest(&manifest) {
-        return Err("not a notation signature manifest".into());
+        return Err(FetchError::NotNotation);
     }
     match &manifest.subject {
         Some(s) if s.digest == subject.to_string() => {}
-        Some(s) => return Err(format!("its subject is {}, another image", s.digest)),
-        None => return Err("it has no subject".into()),
+        Some(s) => return Err(FetchError::OtherSubject(s.digest.clone())),
+        None => return Err(FetchError::NoSubject),
     }
     // Integrity: always enforced.
     notation::envelope_layer(&manifest)
         .cloned()
-        .map_err(|e| format!("integrity: {e}"))
+        .map_err(FetchError::Layer)
+}
+
+/// Why a notation signature's manifest or envelope could not be fetched or is not one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum FetchError {
+    /// Its digest is malformed, it could not be fetched, or it is not a manifest.
+    #[error(transparent)]
+    Unusable(#[from] crate::Error),
+    /// Its descriptor announces more than the manifest cap.
+    #[error("signature manifest announces {size} bytes, over the cap")]
+    TooLarge {
+        /// The announced size.
+        size: u64,
+    },
+    /// Listed, but the store does not have it.
+    #[error("signature manifest listed but missing")]
+    Missing,
+    /// A manifest, but not a notation signature manifest.
+    #[error("not a notation signature manifest")]
+    NotNotation,
+    /// Its subject is another image (this digest).
+    #[error("its subject is {0}, another image")]
+    OtherSubject(String),
+    /// It has no subject.
+    #[error("it has no subject")]
+    NoSubject,
+    /// Its envelope layer is missing or not one (integrity).
+    #[error("integrity: {0}")]
+    Layer(#[source] notation::EnvelopeError),
+    /// The envelope layer's digest is malformed (integrity).
+    #[error("integrity: {0}")]
+    LayerDigest(#[source] crate::Error),
+    /// The envelope could not be fetched (integrity).
+    #[error("integrity: envelope could not be fetched: {0}")]
+    Envelope(#[source] crate::Error),
 }
 
 /// The outcome of one of the five validations, as notation-go's `ValidationResult`: which
