@@ -601,6 +601,36 @@ async fn trust_policy_levels_identities_and_scopes() {
     assert_fails(&out, 1, &["not a trusted identity", "this-repo"]);
 }
 
+/// The injected clock (`Verifier::with_now`): a signature that expires in an hour verifies
+/// now and fails expiry at a fixed instant two hours later, without waiting.
+#[tokio::test]
+async fn verifier_checks_expiry_at_an_injected_instant() {
+    use imgseal::verify::NotationTrust;
+    use imgseal::Verifier;
+    let env = Env::new();
+    let alice = env.pki("alice", Some("ts"));
+    let (image, _) = layout_image(&env.path("img"), LAYOUT_REF).await;
+    assert_ok(&env.sign_notation(&alice, &image, &["--expiry", "1h"]));
+    let strict = env.policy(
+        "strict.json",
+        &simple_policy(&[LAYOUT_REPO], "strict", "alice", &["*"]),
+    );
+    let trust = NotationTrust::load(Path::new(&strict), Path::new(&env.p("ts"))).unwrap();
+    let verifier = Verifier::with_keys(Vec::new()).with_notation_trust(Some(trust));
+    let image = ImageRef::parse(&image).unwrap();
+    let now = verifier.verify(&image, &BTreeMap::new()).await.unwrap();
+    assert!(now.verified, "{now:#?}");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2 * 3600);
+    let v = verifier
+        .with_now(Some(later))
+        .verify(&image, &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(!v.verified, "{v:#?}");
+    let why = v.failure_summary();
+    assert!(why.contains("expiry: the signature expired at"), "{why}");
+}
+
 #[tokio::test]
 async fn expired_notation_signature_fails_strict_and_is_logged_when_permissive() {
     let env = Env::new();

@@ -355,22 +355,38 @@ impl Rule {
     }
 }
 
+/// Why an image's config blob could not be read for the config checks (labels, user, age).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ConfigError {
+    /// The manifest announces a config larger than [`MAX_CONFIG_BYTES`].
+    #[error("config blob is {size} bytes, over the {MAX_CONFIG_BYTES}-byte cap; its labels, user and creation time are not checked")]
+    TooLarge {
+        /// The announced size.
+        size: u64,
+    },
+    /// The config could not be fetched (or its digest is malformed).
+    #[error("config blob: {0}")]
+    Fetch(#[source] crate::Error),
+    /// The config is not JSON.
+    #[error("config blob is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+}
+
 /// The image config blob of `m`, parsed (capped at [`MAX_CONFIG_BYTES`]); the error says why
 /// the config checks could not be made.
 pub(super) async fn config_of(
     store: &Store,
     m: &ImageManifest,
-) -> std::result::Result<serde_json::Value, String> {
+) -> std::result::Result<serde_json::Value, ConfigError> {
     let size = m.config.size;
     if size > MAX_CONFIG_BYTES {
-        return Err(format!(
-            "config blob is {size} bytes, over the {MAX_CONFIG_BYTES}-byte cap; its labels, user and creation time are not checked"
-        ));
+        return Err(ConfigError::TooLarge { size });
     }
-    let dg = m.config.digest().map_err(|e| format!("config blob: {e}"))?;
+    let dg = m.config.digest().map_err(ConfigError::Fetch)?;
     let bytes = store
         .get_blob(&dg, size, MAX_CONFIG_BYTES)
         .await
-        .map_err(|e| format!("config blob: {e}"))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("config blob is not JSON: {e}"))
+        .map_err(ConfigError::Fetch)?;
+    serde_json::from_slice(&bytes).map_err(ConfigError::NotJson)
 }

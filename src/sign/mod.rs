@@ -107,6 +107,8 @@ pub struct Signer {
     /// `None`: the format's default ([`Attach::Tag`] for cosign, referrers for notation).
     attach: Option<Attach>,
     recursive: bool,
+    /// `None`: the system clock, read at each signature.
+    now: Option<std::time::SystemTime>,
 }
 
 /// The simple-signing layer for `payload` signed with `key`.
@@ -215,6 +217,7 @@ impl Signer {
             options: StoreOptions::default(),
             attach: None,
             recursive: false,
+            now: None,
         }
     }
 
@@ -290,6 +293,13 @@ impl Signer {
         self
     }
 
+    /// notation format: record this instant as the signing time (and count the expiry from
+    /// it) instead of the system clock (`None`: the system clock).
+    pub fn with_now(mut self, now: Option<std::time::SystemTime>) -> Signer {
+        self.now = now;
+        self
+    }
+
     /// When the image is an index, also sign each platform manifest it lists.
     pub fn recursive(mut self, recursive: bool) -> Signer {
         self.recursive = recursive;
@@ -361,7 +371,7 @@ impl Signer {
             annotations: annotations.clone(),
             ..Descriptor::default()
         };
-        let now = std::time::SystemTime::now();
+        let now = self.now.unwrap_or_else(std::time::SystemTime::now);
         let chain: Vec<Vec<u8>> = self.chain.iter().map(|c| c.der().to_vec()).collect();
         let envelope = notation::sign_envelope(
             &target,

@@ -25,18 +25,24 @@ pub(crate) enum Verdict {
     },
 }
 
+/// Why a layer's descriptor is not a usable Sigstore bundle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum LayerError {
+    /// Another media type (this one).
+    #[error("not a sigstore bundle layer (media type {0:?})")]
+    MediaType(String),
+    /// The layer digest is malformed.
+    #[error("bad layer digest: {0}")]
+    Digest(#[source] crate::Error),
+}
+
 /// The checks on the layer's descriptor: a bundle media type and a valid digest; the digest.
-pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<Digest, String> {
+pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<Digest, LayerError> {
     if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
-        return Err(format!(
-            "not a sigstore bundle layer (media type {:?})",
-            layer.media_type
-        ));
+        return Err(LayerError::MediaType(layer.media_type.clone()));
     }
-    layer
-        .digest
-        .parse()
-        .map_err(|e: crate::Error| format!("bad layer digest: {e}"))
+    layer.digest.parse().map_err(LayerError::Digest)
 }
 
 /// Check the bundle `bytes` as a signature of the manifest `manifest_bytes` (digest

@@ -50,27 +50,38 @@ pub(crate) struct Verified {
 /// A signature that failed: why, and the payload when it could be read.
 pub(crate) type Failure = (Option<Box<Payload>>, String);
 
+/// Why a layer's descriptor is not a usable simple-signing signature.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum LayerError {
+    /// Another media type (this one).
+    #[error("not a signature layer (media type {0:?})")]
+    MediaType(String),
+    /// No signature annotation.
+    #[error("no {} annotation", cosign::SIGNATURE_ANNOTATION)]
+    NoSignature,
+    /// The signature annotation is not base64.
+    #[error("signature annotation is not base64")]
+    NotBase64,
+    /// The layer digest is malformed.
+    #[error("bad layer digest: {0}")]
+    Digest(#[source] crate::Error),
+}
+
 /// The checks on the layer's descriptor: a simple-signing layer with a base64 signature
 /// annotation and a valid digest.
-pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<SignedLayer, String> {
-    let fail = |why: String| why;
+pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<SignedLayer, LayerError> {
     if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
-        return Err(fail(format!(
-            "not a signature layer (media type {:?})",
-            layer.media_type
-        )));
+        return Err(LayerError::MediaType(layer.media_type.clone()));
     }
     let sig_b64 = layer
         .annotations
         .get(cosign::SIGNATURE_ANNOTATION)
-        .ok_or_else(|| fail(format!("no {} annotation", cosign::SIGNATURE_ANNOTATION)))?;
+        .ok_or(LayerError::NoSignature)?;
     let signature = base64::engine::general_purpose::STANDARD
         .decode(strip_whitespace(sig_b64))
-        .map_err(|_| fail("signature annotation is not base64".into()))?;
-    let payload_digest: Digest = layer
-        .digest
-        .parse()
-        .map_err(|e: crate::Error| fail(format!("bad layer digest: {e}")))?;
+        .map_err(|_| LayerError::NotBase64)?;
+    let payload_digest: Digest = layer.digest.parse().map_err(LayerError::Digest)?;
     Ok(SignedLayer {
         signature,
         payload_digest,

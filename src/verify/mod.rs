@@ -468,7 +468,7 @@ impl Verifier {
                             format: "notation",
                             layer_digest: String::new(),
                             verified: false,
-                            failure: Some(e.clone()),
+                            failure: Some(e.to_string()),
                             payload: None,
                             signed_by: None,
                             signer_key: None,
@@ -605,24 +605,23 @@ impl Verifier {
         store: &Store,
         entry: &crate::oci::Descriptor,
         subject: &Digest,
-    ) -> std::result::Result<SignatureManifest, String> {
-        let d = entry.digest().map_err(|e| e.to_string())?;
+    ) -> std::result::Result<SignatureManifest, ArtifactError> {
+        let d = entry.digest()?;
         if entry.size > self.options.max_manifest_bytes {
-            return Err(format!(
-                "its descriptor announces {} bytes, over the {}-byte manifest cap",
-                entry.size, self.options.max_manifest_bytes
-            ));
+            return Err(ArtifactError::TooLarge {
+                size: entry.size,
+                cap: self.options.max_manifest_bytes,
+            });
         }
         let m = store
             .get_manifest(&ManifestRef::Digest(d))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "listed but missing".to_string())?;
-        let parsed = SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string())?;
+            .await?
+            .ok_or(ArtifactError::Missing)?;
+        let parsed = SignatureManifest::from_bytes(&m.bytes)?;
         match &parsed.subject {
             Some(s) if s.digest == subject.to_string() => Ok(parsed),
-            Some(s) => Err(format!("its subject is {}, another image", s.digest)),
-            None => Err("it has no subject".to_string()),
+            Some(s) => Err(ArtifactError::OtherSubject(s.digest.clone())),
+            None => Err(ArtifactError::NoSubject),
         }
     }
 
@@ -647,7 +646,7 @@ impl Verifier {
             format: "cosign",
         };
         let checked = match cosign::read_layer(layer) {
-            Err(why) => Err((None, why)),
+            Err(why) => Err((None, why.to_string())),
             Ok(signed) => match store
                 .get_blob(
                     &signed.payload_digest,
@@ -705,6 +704,32 @@ impl Verifier {
     fn now(&self) -> SystemTime {
         self.now.unwrap_or_else(SystemTime::now)
     }
+}
+
+/// Why a signature artifact listed among an image's referrers was skipped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ArtifactError {
+    /// Its digest is malformed, it could not be fetched, or it is not a manifest.
+    #[error(transparent)]
+    Unusable(#[from] crate::Error),
+    /// Its descriptor announces more than the manifest cap.
+    #[error("its descriptor announces {size} bytes, over the {cap}-byte manifest cap")]
+    TooLarge {
+        /// The announced size.
+        size: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// Listed, but the store does not have it.
+    #[error("listed but missing")]
+    Missing,
+    /// Its subject is another image (this digest).
+    #[error("its subject is {0}, another image")]
+    OtherSubject(String),
+    /// It has no subject.
+    #[error("it has no subject")]
+    NoSubject,
 }
 
 /// How many candidates one image has had examined: signatures (each `.sig` layer, each
@@ -768,7 +793,7 @@ impl Verifier {
         };
         let mut notes = Vec::new();
         let verdict = match bundle::read_layer(layer) {
-            Err(why) => Err(why),
+            Err(why) => Err(why.to_string()),
             Ok(layer_digest) => {
                 let cap = crate::formats::bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
                 match store.get_blob(&layer_digest, layer.size, cap).await {
@@ -814,7 +839,11 @@ impl Verifier {
         required: &BTreeMap<String, String>,
     ) -> notation::Outcome {
         let mut out = notation::outcome(source);
-        let result = match self.fetch_envelope(store, entry, subject, &mut out).await {
+        let result = match self
+            .fetch_envelope(store, entry, subject, &mut out)
+            .await
+            .map_err(|e| e.to_string())
+        {
             Ok(bytes) => {
                 notation::verify_envelope(
                     &bytes,
@@ -848,23 +877,20 @@ impl Verifier {
         entry: &crate::oci::Descriptor,
         subject: &crate::store::Manifest,
         out: &mut notation::Outcome,
-    ) -> std::result::Result<Vec<u8>, String> {
+    ) -> std::result::Result<Vec<u8>, notation::FetchError> {
+        use notation::FetchError;
         let max_manifest = self.options.max_manifest_bytes;
-        let d = entry.digest().map_err(|e| e.to_string())?;
+        let d = entry.digest()?;
         if entry.size > max_manifest {
-            return Err(format!(
-                "signature manifest announces {} bytes, over the cap",
-                entry.size
-            ));
+            return Err(FetchError::TooLarge { size: entry.size });
         }
         let m = store
             .get_manifest(&ManifestRef::Digest(d))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("signature manifest listed but missing")?;
+            .await?
+            .ok_or(FetchError::Missing)?;
         let layer = notation::envelope_layer(&m.bytes, &subject.digest)?;
         out.check.layer_digest = layer.digest.clone();
-        let layer_digest = layer.digest().map_err(|e| format!("integrity: {e}"))?;
+        let layer_digest = layer.digest().map_err(FetchError::LayerDigest)?;
         store
             .get_blob(
                 &layer_digest,
@@ -872,6 +898,6 @@ impl Verifier {
                 crate::formats::notation::MAX_ENVELOPE_SIZE as u64,
             )
             .await
-            .map_err(|e| format!("integrity: envelope could not be fetched: {e}"))
+            .map_err(FetchError::Envelope)
     }
 }

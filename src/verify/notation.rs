@@ -52,21 +52,29 @@ pub(crate) struct Outcome {
     pub logged: Vec<String>,
 }
 
+/// No trust policy statement applies to a repository.
+#[derive(Debug, thiserror::Error)]
+#[error("no trust policy statement applies to {scope} (add its repository to registryScopes, or a \"*\" statement)")]
+#[non_exhaustive]
+pub(crate) struct NoStatement {
+    /// The repository, as notation writes scopes.
+    pub scope: String,
+}
+
 /// The trust policy statement for `scope` (`registry/repository`), or why there is none.
 pub(crate) fn statement_for<'a>(
     trust: &'a NotationTrust,
     scope: &str,
-) -> Result<&'a PolicyStatement, String> {
+) -> Result<&'a PolicyStatement, NoStatement> {
     // notation writes Docker Hub scopes as docker.io/…; imgseal's identities spell it as cosign does.
     let scope = match scope.strip_prefix("index.docker.io/") {
         Some(rest) => format!("docker.io/{rest}"),
         None => scope.to_string(),
     };
     let scope = scope.as_str();
-    trust
-        .policy
-        .policy_for(scope)
-        .ok_or_else(|| format!("no trust policy statement applies to {scope} (add its repository to registryScopes, or a \"*\" statement)"))
+    trust.policy.policy_for(scope).ok_or_else(|| NoStatement {
+        scope: scope.to_string(),
+    })
 }
 
 /// Build the record of one notation signature found at `source`, before it is checked.
@@ -88,20 +96,56 @@ pub(crate) fn outcome(source: String) -> Outcome {
 
 /// The checks on a referrer's manifest `bytes` before its envelope is fetched: a notation
 /// signature manifest whose subject is `subject`; its envelope layer (integrity).
-pub(crate) fn envelope_layer(bytes: &[u8], subject: &Digest) -> Result<Descriptor, String> {
-    let manifest = ImageManifest::from_bytes(bytes).map_err(|e| e.to_string())?;
+pub(crate) fn envelope_layer(bytes: &[u8], subject: &Digest) -> Result<Descriptor, FetchError> {
+    let manifest = ImageManifest::from_bytes(bytes)?;
     if !notation::is_notation_signature_manifest(&manifest) {
-        return Err("not a notation signature manifest".into());
+        return Err(FetchError::NotNotation);
     }
     match &manifest.subject {
         Some(s) if s.digest == subject.to_string() => {}
-        Some(s) => return Err(format!("its subject is {}, another image", s.digest)),
-        None => return Err("it has no subject".into()),
+        Some(s) => return Err(FetchError::OtherSubject(s.digest.clone())),
+        None => return Err(FetchError::NoSubject),
     }
     // Integrity: always enforced.
     notation::envelope_layer(&manifest)
         .cloned()
-        .map_err(|e| format!("integrity: {e}"))
+        .map_err(FetchError::Layer)
+}
+
+/// Why a notation signature's manifest or envelope could not be fetched or is not one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum FetchError {
+    /// Its digest is malformed, it could not be fetched, or it is not a manifest.
+    #[error(transparent)]
+    Unusable(#[from] crate::Error),
+    /// Its descriptor announces more than the manifest cap.
+    #[error("signature manifest announces {size} bytes, over the cap")]
+    TooLarge {
+        /// The announced size.
+        size: u64,
+    },
+    /// Listed, but the store does not have it.
+    #[error("signature manifest listed but missing")]
+    Missing,
+    /// A manifest, but not a notation signature manifest.
+    #[error("not a notation signature manifest")]
+    NotNotation,
+    /// Its subject is another image (this digest).
+    #[error("its subject is {0}, another image")]
+    OtherSubject(String),
+    /// It has no subject.
+    #[error("it has no subject")]
+    NoSubject,
+    /// Its envelope layer is missing or not one (integrity).
+    #[error("integrity: {0}")]
+    Layer(#[source] notation::EnvelopeError),
+    /// The envelope layer's digest is malformed (integrity).
+    #[error("integrity: {0}")]
+    LayerDigest(#[source] crate::Error),
+    /// The envelope could not be fetched (integrity).
+    #[error("integrity: envelope could not be fetched: {0}")]
+    Envelope(#[source] crate::Error),
 }
 
 /// The outcome of one of the five validations, as notation-go's `ValidationResult`: which
