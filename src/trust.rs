@@ -41,6 +41,8 @@
 //! read as `ST`; a certificate attribute shown in `#hex` form never matches but does not stop
 //! the other attributes from matching.
 
+pub mod sigstore_root;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
