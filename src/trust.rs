@@ -42,6 +42,7 @@
 //! the other attributes from matching.
 
 pub mod sigstore_root;
+pub mod tlog;
 
 use std::collections::BTreeMap;
 use std::fmt;
