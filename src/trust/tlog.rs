@@ -1633,4 +1633,58 @@ mod tests {
             assert!(e.contains(why), "{e}");
         }
     }
+
+    #[test]
+    fn legacy_cosign_bundle_annotation() {
+        // A keyless `.sig` layer (containers/image fixture): its `dev.sigstore.cosign/bundle`
+        // SET verifies with the production Rekor key at the integrated time, and its body
+        // records this layer's signature, certificate and payload digest.
+        let Some(layer) = keyless_fixture(
+            "containers-container-libs/dir-img-cosign-fulcio-rekor-valid/signature-1",
+        ) else {
+            return;
+        };
+        let Some(root) = keyless_fixture("trust-roots/public-good-production.trusted_root.json")
+        else {
+            return;
+        };
+        let root = TrustedRoot::from_json(&root).unwrap();
+        let json = layer
+            .strip_prefix(b"\x00sigstore-json\n".as_slice())
+            .unwrap();
+        let layer: serde_json::Value = serde_json::from_slice(json).unwrap();
+        let ann = &layer["annotations"];
+        let bundle: serde_json::Value =
+            serde_json::from_str(ann["dev.sigstore.cosign/bundle"].as_str().unwrap()).unwrap();
+        let p = &bundle["Payload"];
+        let body = B64.decode(p["body"].as_str().unwrap()).unwrap();
+        let time = p["integratedTime"].as_i64().unwrap();
+        let index = p["logIndex"].as_i64().unwrap();
+        let log_id = hex::decode(p["logID"].as_str().unwrap()).unwrap();
+        let set = B64
+            .decode(bundle["SignedEntryTimestamp"].as_str().unwrap())
+            .unwrap();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(time as u64);
+        let log = root.tlog_by_log_id(&log_id, at).unwrap();
+        verify_inclusion_promise(log, &body, time, index, &set).unwrap();
+        assert!(verify_inclusion_promise(log, &body, time, index + 1, &set).is_err());
+
+        let decoded = EntryBody::decode(&body).unwrap();
+        let payload = B64.decode(layer["payload"].as_str().unwrap()).unwrap();
+        let digest = EntryDigest {
+            algorithm: DigestAlgorithm::Sha256,
+            value: Sha256::digest(&payload).to_vec(),
+        };
+        let sig = B64
+            .decode(ann["dev.cosignproject.cosign/signature"].as_str().unwrap())
+            .unwrap();
+        let cert_pem = ann["dev.sigstore.cosign/certificate"].as_str().unwrap();
+        let cert = EntryVerifier::Certificate(pem::parse(cert_pem).unwrap().into_contents());
+        check_message_signature_body(&decoded, &digest, &sig, &cert).unwrap();
+        let other = EntryDigest {
+            algorithm: DigestAlgorithm::Sha256,
+            value: Sha256::digest(b"{}").to_vec(),
+        };
+        assert!(check_message_signature_body(&decoded, &other, &sig, &cert).is_err());
+    }
 }
