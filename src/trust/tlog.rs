@@ -618,7 +618,8 @@ impl TlogEntry {
             }
             Some(p) => {
                 // Without a checkpoint the root is unsigned: the path is checked for
-                // consistency, but only the inclusion promise vouches for the entry.
+                // consistency, but it proves nothing; only the inclusion promise can vouch
+                // for the entry, so `proof_verified` stays false.
                 verify_inclusion(
                     p.log_index,
                     p.tree_size,
@@ -626,7 +627,6 @@ impl TlogEntry {
                     &p.hashes,
                     &p.root_hash,
                 )?;
-                proof_verified = true;
                 None
             }
             None => None,
@@ -671,7 +671,9 @@ pub struct TlogVerified<'r> {
     pub integrated_time: Option<SystemTime>,
     /// True when an inclusion promise (SET) was verified.
     pub promise_verified: bool,
-    /// True when an inclusion proof was verified (against its checkpoint when it has one).
+    /// True when an inclusion proof was verified against a checkpoint signed by the log. (A
+    /// proof without checkpoint, allowed in v0.1 bundles, is checked against its unsigned
+    /// root hash but does not set this.)
     pub proof_verified: bool,
     /// The verified checkpoint, when the inclusion proof carried one (v0.1 bundles may not:
     /// then only the inclusion promise vouches for the entry).
@@ -1331,6 +1333,9 @@ mod tests {
                     let v2 = v.log.is_rekor_v2();
                     assert_eq!(v.integrated_time.is_none(), v2, "{name}");
                     assert_eq!(v.promise_verified, !v2, "{name}");
+                    let has_checkpoint = c.entry_json()["inclusionProof"]["checkpoint"].is_object();
+                    assert_eq!(v.proof_verified, has_checkpoint, "{name}");
+                    assert_eq!(v.checkpoint.is_some(), has_checkpoint, "{name}");
                 }
             }
         }
@@ -1503,6 +1508,23 @@ mod tests {
             err.contains("no transparency log with log ID wNI9atQG"),
             "{err}"
         );
+
+        // A proof without checkpoint (v0.1 bundles) has an unsigned root: it is checked but
+        // only the inclusion promise counts.
+        let mut e = good.clone();
+        e.inclusion_proof.as_mut().unwrap().checkpoint = None;
+        let v = e.verify(&c.root, None).unwrap();
+        assert!(v.promise_verified && !v.proof_verified && v.checkpoint.is_none());
+        e.inclusion_promise = None;
+        assert!(matches!(
+            e.verify(&c.root, None),
+            Err(TlogError::Missing(_))
+        ));
+        e.inclusion_proof.as_mut().unwrap().hashes[0][0] ^= 1;
+        assert!(matches!(
+            e.verify(&c.root, None),
+            Err(TlogError::InclusionProof(_))
+        ));
 
         // No evidence at all.
         let mut e = good.clone();
