@@ -48,6 +48,8 @@ pub mod notation_timestamp;
 pub mod revocation_fetch;
 pub mod layout;
 pub mod signed_identity;
+pub mod sigstore_root;
+pub mod tlog;
 mod identity;
 mod levels;
 mod notation_policy;
