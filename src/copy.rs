@@ -20,10 +20,10 @@
 
 use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest, Index};
+use crate::oci::{Manifest, OCI_INDEX, OCI_MANIFEST};
 use crate::reference::{ImageRef, LayoutRef};
 use crate::store::{
-    referrers_tag, BlobCopy, Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite,
-    OCI_INDEX, OCI_MANIFEST,
+    referrers_tag, BlobCopy, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite,
 };
 use crate::{Digest, Error, Result};
 use std::collections::HashSet;

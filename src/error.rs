@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// A registry did not answer before the run's overall deadline
     /// ([`StoreOptions::deadline`](crate::store::StoreOptions)).
-    #[error("registry {registry} did not answer within the {} deadline ({doing} timed out)", crate::text::go_duration(*budget))]
+    #[error("registry {registry} did not answer within the {} deadline ({doing} timed out)", crate::util::text::go_duration(*budget))]
     Deadline {
         /// Registry host.
         registry: String,
@@ -121,12 +121,12 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// A certificate, certificate chain, trust store or trust policy was refused
-    /// (see [`crate::x509::CertError`] and [`crate::trust::TrustError`]).
+    /// (see [`crate::pki::CertError`] and [`crate::trust::TrustError`]).
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
     /// A local file could not be read: missing, not a regular file, or larger than its cap.
     #[error(transparent)]
-    File(#[from] crate::fsutil::FileError),
+    File(#[from] crate::util::fs::FileError),
     /// A Notary Project signature envelope could not be made or read.
     #[error("notation envelope: {0}")]
     Envelope(#[from] crate::formats::notation::EnvelopeError),

@@ -42,35 +42,9 @@ pub mod util;
 pub mod verify;
 pub mod webhook;
 
-#[doc(hidden)]
-pub use crate::crypto::keys; // shim (issue 14): removed by the lead
-/// Old path of [`pki`]'s certificate items (shim, issue 14: removed by the lead).
-#[doc(hidden)]
-pub mod x509 {
-    pub use crate::pki::cert::*;
-    pub use crate::pki::chain::*;
-    pub use crate::pki::test_pki::*;
-}
-/// Old path of CRL checking (shim, issue 14: removed by the lead).
-#[doc(hidden)]
-pub mod revocation {
-    pub use crate::pki::crl::*;
-    pub use crate::trust::revocation_fetch::*;
-}
-/// Old path of RFC 3161 timestamps (shim, issue 14: removed by the lead).
-#[doc(hidden)]
-pub mod timestamp {
-    pub use crate::pki::tsp::*;
-    pub use crate::trust::notation_timestamp::*;
-}
-#[doc(hidden)]
-pub use crate::util::fs as fsutil; // shim (issue 14): removed by the lead
-#[doc(hidden)]
-pub use crate::util::text; // shim (issue 14): removed by the lead
-
+pub use crypto::keys::{PublicKey, SigningKey};
 pub use digest::Digest;
 pub use error::Error;
-pub use keys::{PublicKey, SigningKey};
 pub use reference::{ImageRef, Reference};
 pub use sign::{Attach, Signed, Signer};
 pub use store::StoreOptions;

@@ -17,7 +17,7 @@
 mod support;
 
 use imgseal::formats::cosign;
-use imgseal::store::OCI_MANIFEST;
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::Digest;
 use std::process::Output;
 use std::sync::{Arc, Mutex};

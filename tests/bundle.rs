@@ -5,12 +5,13 @@
 
 mod support;
 
-use imgseal::formats::bundle::{
+use imgseal::formats::cosign;
+use imgseal::formats::cosign::bundle::{
     self, Bundle, Content, DsseEnvelope, Statement, IN_TOTO_PAYLOAD_TYPE,
 };
-use imgseal::formats::cosign;
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::oci::{self, Descriptor, ImageManifest};
-use imgseal::store::{ManifestRef, Store, OCI_MANIFEST};
+use imgseal::store::{ManifestRef, Store};
 use imgseal::{Digest, SigningKey};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -7,8 +7,9 @@ use support::cli::assert_fails_alone as assert_fails;
 use support::cli::*;
 
 use imgseal::formats::cosign::{self, SignatureManifest};
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::reference::ImageRef;
-use imgseal::store::{ManifestRef, Store, StoreOptions, OCI_MANIFEST};
+use imgseal::store::{ManifestRef, Store, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::registry::*;

@@ -15,8 +15,9 @@ use support::cli::*;
 
 use imgseal::copy::{copy, CopyReport, Outcome};
 use imgseal::oci::{self, ImageManifest, Index, Platform};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
 use imgseal::reference::ImageRef;
-use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions, OCI_INDEX, OCI_MANIFEST};
+use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions};
 use imgseal::{Attach, Digest, PublicKey, Signer, SigningKey, Verifier};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

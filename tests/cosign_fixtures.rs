@@ -14,8 +14,8 @@ use support::cli::assert_fails_one as assert_fails;
 use support::cli::*;
 
 use imgseal::formats::cosign::{self, Descriptor, Payload};
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::store::layout::Layout;
-use imgseal::store::OCI_MANIFEST;
 use imgseal::{Digest, PublicKey, SigningKey};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -181,7 +181,7 @@ fn the_example_policy_in_docs_validates() {
     for name in ["release", "qa", "sec"] {
         cli.keypair(name);
     }
-    let pki = imgseal::x509::generate_test("corp").unwrap();
+    let pki = imgseal::pki::generate_test("corp").unwrap();
     std::fs::write(cli.path("corp-roots.pem"), &pki.root_pem).unwrap();
     std::fs::create_dir_all(cli.path("truststore/x509/ca/corp")).unwrap();
     std::fs::write(cli.path("truststore/x509/ca/corp/root.pem"), &pki.root_pem).unwrap();

@@ -19,7 +19,8 @@ mod support;
 
 use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::oci::{self, Index};
-use imgseal::store::{referrers_tag, OCI_INDEX, OCI_MANIFEST};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
+use imgseal::store::referrers_tag;
 use imgseal::Digest;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,7 +15,8 @@ mod support;
 
 use imgseal::formats::cosign::{self, Descriptor};
 use imgseal::oci::{self, ImageManifest, Index};
-use imgseal::store::{referrers_tag, OCI_INDEX, OCI_MANIFEST};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
+use imgseal::store::referrers_tag;
 use imgseal::Digest;
 use std::collections::BTreeMap;
 use std::process::Output;

@@ -11,7 +11,7 @@
 mod support;
 
 use imgseal::formats::cosign::{self, Descriptor};
-use imgseal::store::OCI_MANIFEST;
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::{Digest, SigningKey};
 use std::process::Output;
 use support::cli::*;

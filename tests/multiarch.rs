@@ -10,8 +10,9 @@
 mod support;
 
 use imgseal::oci::{Descriptor, Index, Platform};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
 use imgseal::reference::ImageRef;
-use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions, OCI_INDEX, OCI_MANIFEST};
+use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions};
 use imgseal::Digest;
 use support::cli::*;
 use support::registry::*;

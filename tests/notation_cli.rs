@@ -12,11 +12,12 @@
 mod support;
 
 use imgseal::formats::{cosign, notation};
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::oci::{Descriptor, ImageManifest, Index};
+use imgseal::pki::load_pem_certificates;
 use imgseal::reference::ImageRef;
 use imgseal::store::layout::Layout;
-use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions, OCI_MANIFEST};
-use imgseal::x509::load_pem_certificates;
+use imgseal::store::{referrers_tag, ManifestRef, Store, StoreOptions};
 use imgseal::{Digest, SigningKey};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -483,7 +484,7 @@ async fn notation_round_trip_on_registry_with_referrers_api() {
 async fn trust_policy_levels_identities_and_scopes() {
     let env = Env::new();
     let alice = env.pki("alice", Some("ts"));
-    let bob = imgseal::x509::generate_test("bob").unwrap();
+    let bob = imgseal::pki::generate_test("bob").unwrap();
     let ts = env.p("ts");
     // A store of the same name holding another PKI's root.
     let wrong = env.trust_store("wrong", "alice", &[("bob-root.crt", &bob.root_pem)]);
@@ -673,7 +674,7 @@ fn malformed_trust_policies_are_usage_errors_naming_the_rule() {
         "alice",
         &[(
             "root.crt",
-            &imgseal::x509::generate_test("alice").unwrap().root_pem,
+            &imgseal::pki::generate_test("alice").unwrap().root_pem,
         )],
     );
     let image = format!("oci:{}:v1", env.p("no-such-layout"));
@@ -786,7 +787,7 @@ async fn sign_usage_errors() {
 async fn cosign_certificate_mode() {
     let env = Env::new();
     let alice = env.pki("alice", None);
-    let bob = imgseal::x509::generate_test("bob").unwrap();
+    let bob = imgseal::pki::generate_test("bob").unwrap();
     std::fs::write(env.path("bob-root.crt"), &bob.root_pem).unwrap();
     let unrelated = env.cli.keypair("unrelated");
     let (image, digest) = layout_image(&env.path("img"), LAYOUT_REF).await;
@@ -1103,7 +1104,7 @@ fn alpine_trust(env: &Env, root: &Path) -> (String, String, String) {
         std::fs::read_to_string(root.join("derived-signer-certs/alpine-selfsigned-2000-2123.pem"))
             .unwrap();
     let ts = env.trust_store("ts", "alpine", &[("alpine.pem", &cert)]);
-    let other = imgseal::x509::generate_test("alpine").unwrap().root_pem;
+    let other = imgseal::pki::generate_test("alpine").unwrap().root_pem;
     let wrong = env.trust_store("wrong", "alpine", &[("other.pem", &other)]);
     let tp = env.policy(
         "tp.json",

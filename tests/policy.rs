@@ -2,8 +2,9 @@
 
 mod support;
 
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::reference::ImageRef;
-use imgseal::store::{Store, StoreOptions, OCI_MANIFEST};
+use imgseal::store::{Store, StoreOptions};
 use imgseal::{Signer, SigningKey};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -519,14 +520,14 @@ async fn huge_or_missing_config_fails_label_check_without_aborting() {
 
 #[tokio::test]
 async fn certificate_and_notation_authorities() {
-    use imgseal::verify::SignatureFormat;
+    use imgseal::formats::SignatureFormat;
     let reg = Registry::start();
     let h = reg.host.clone();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("docker")).unwrap();
     // A PKI for cosign certificate mode and one for notation, with a notation trust store.
-    let cosign_pki = imgseal::x509::generate_test("builder").unwrap();
-    let notation_pki = imgseal::x509::generate_test("notary").unwrap();
+    let cosign_pki = imgseal::pki::generate_test("builder").unwrap();
+    let notation_pki = imgseal::pki::generate_test("notary").unwrap();
     std::fs::write(dir.path().join("builder-root.pem"), &cosign_pki.root_pem).unwrap();
     let ca = dir.path().join("truststore/x509/ca/notary");
     std::fs::create_dir_all(&ca).unwrap();
@@ -714,12 +715,12 @@ async fn non_root_user_and_image_age_rules() {
 /// signature's annotations (the signed target's, notation's user metadata), keys and values.
 #[tokio::test]
 async fn notation_authority_applies_the_rules_annotations() {
-    use imgseal::verify::SignatureFormat;
+    use imgseal::formats::SignatureFormat;
     let reg = Registry::start();
     let h = reg.host.clone();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("docker")).unwrap();
-    let pki = imgseal::x509::generate_test("notary").unwrap();
+    let pki = imgseal::pki::generate_test("notary").unwrap();
     let ca = dir.path().join("truststore/x509/ca/notary");
     std::fs::create_dir_all(&ca).unwrap();
     std::fs::write(ca.join("root.pem"), &pki.root_pem).unwrap();

@@ -16,10 +16,9 @@ mod support;
 
 use imgseal::formats::cosign;
 use imgseal::oci::{self, ImageManifest, Index};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
 use imgseal::reference::ImageRef;
-use imgseal::store::{
-    referrers_tag, ManifestRef, ReferrerScheme, Store, StoreOptions, OCI_INDEX, OCI_MANIFEST,
-};
+use imgseal::store::{referrers_tag, ManifestRef, ReferrerScheme, Store, StoreOptions};
 use imgseal::{Attach, Digest, Signer, SigningKey, Verifier};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -74,7 +73,7 @@ async fn verify_lib(key: &SigningKey, image: &str) -> imgseal::Verification {
 async fn fallback_index(
     store: &Store,
     subject: &Digest,
-) -> Option<(imgseal::store::Manifest, Index)> {
+) -> Option<(imgseal::oci::Manifest, Index)> {
     let m = store
         .get_manifest(&ManifestRef::Tag(referrers_tag(subject)))
         .await

@@ -14,10 +14,9 @@
 
 mod support;
 
-use imgseal::revocation::{
-    check_crl, sources, CertStatus, ChainStatus, Checker, CrlVerdict, RevocationError, MAX_CRL_SIZE,
-};
-use imgseal::x509::Certificate;
+use imgseal::pki::crl::{check_crl, sources, CertStatus, ChainStatus, CrlVerdict, RevocationError};
+use imgseal::pki::Certificate;
+use imgseal::trust::revocation_fetch::{Checker, MAX_CRL_SIZE};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
     CrlIssuingDistributionPoint, CrlScope, CustomExtension, DistinguishedName, DnType,
@@ -574,7 +573,7 @@ async fn garbage_404_huge_and_slow_bodies_are_unknown() {
 
 #[tokio::test]
 async fn no_revocation_information_makes_no_requests() {
-    let pki = imgseal::x509::generate_test("offline").unwrap();
+    let pki = imgseal::pki::generate_test("offline").unwrap();
     let c = checker();
     let r = c
         .check_chain(
@@ -853,7 +852,7 @@ async fn notation_core_go_delta_crl_fixtures() {
     ] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         // Some of these are deliberately broken; those the parser refuses are skipped.
-        let Ok(certs) = imgseal::x509::load_pem_certificates(&bytes) else {
+        let Ok(certs) = imgseal::pki::load_pem_certificates(&bytes) else {
             eprintln!("note: {name} does not parse as a certificate; skipped");
             continue;
         };
@@ -895,7 +894,7 @@ fn notation_e2e_crl_fixtures() {
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         let bytes = std::fs::read(entry.path()).unwrap_or_default();
-        if let Ok(certs) = imgseal::x509::load_pem_certificates(&bytes) {
+        if let Ok(certs) = imgseal::pki::load_pem_certificates(&bytes) {
             for c in certs {
                 sources(&c).unwrap();
                 seen += 1;
@@ -916,7 +915,7 @@ async fn audit_level_never_fetches_crl_urls_of_an_untrusted_chain() {
     pki.serve_good(&server);
     let s = Signed::new(&pki).await;
     // Replace the trust store's root with an unrelated one: the chain no longer validates.
-    let other = imgseal::x509::generate_test("unrelated").unwrap();
+    let other = imgseal::pki::generate_test("unrelated").unwrap();
     std::fs::write(
         s.cli.path("store/x509/ca/test/root.pem"),
         other.root.to_pem(),

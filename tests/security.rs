@@ -6,7 +6,7 @@
 mod support;
 
 use imgseal::formats::cosign;
-use imgseal::store::OCI_MANIFEST;
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::SigningKey;
 use std::sync::{Arc, Mutex};
 use support::cli::*;
@@ -138,7 +138,7 @@ async fn cert_signed_image(cli: &Cli) -> (String, String) {
     gen.env("IMGSEAL_PASSWORD", "pw");
     assert_ok(&gen.output().unwrap());
     let chain = std::fs::read_to_string(cli.path("acme.crt")).unwrap();
-    let leaf = imgseal::x509::load_pem_certificates(chain.as_bytes()).unwrap()[0].to_pem();
+    let leaf = imgseal::pki::load_pem_certificates(chain.as_bytes()).unwrap()[0].to_pem();
     std::fs::write(cli.path("acme-leaf.pem"), leaf).unwrap();
     let key = SigningKey::from_file(&cli.path("acme.key"), Some(b"pw")).unwrap();
     std::fs::write(cli.path("acme.pub"), key.public_key().to_pem()).unwrap();

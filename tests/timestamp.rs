@@ -1,6 +1,6 @@
 //! RFC 3161 timestamp tokens (src/timestamp.rs) against the Notary Project's fixtures
 //! (../shared/interop/notation, README section C), and the notation authenticTimestamp
-//! validation (`timestamp::notation_authentic_timestamp`, which `imgseal verify` runs for
+//! validation (`notation_timestamp::notation_authentic_timestamp`, which `imgseal verify` runs for
 //! `notary.x509` envelopes).
 
 mod support;
@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use imgseal::formats::notation::{self, VerifiedEnvelope};
-use imgseal::timestamp::{self, AuthenticTime, Hash, TimestampError};
+use imgseal::pki::tsp::{self, Hash, TimestampError};
+use imgseal::pki::{load_pem_certificates, Certificate};
+use imgseal::trust::notation_timestamp::{self, AuthenticTime};
 use imgseal::trust::{TrustPolicy, TrustStore};
-use imgseal::x509::{load_pem_certificates, Certificate};
 
 /// genTime of the notation-go timestamp-tokens (GlobalSign): 2021-09-17T14:09:10Z.
 const TOKEN_GEN_TIME: u64 = 1_631_887_750;
@@ -52,12 +53,12 @@ fn envelope(dir: &Path, name: &str) -> VerifiedEnvelope {
 fn globalsign_token_verifies_over_notation() {
     let Some(dir) = interop() else { return };
     let token = read(&dir, "notation-go/timestamp-tokens/TimeStampToken.p7s");
-    let parsed = timestamp::parse(&token).unwrap();
+    let parsed = tsp::parse(&token).unwrap();
     let (hash, imprint) = parsed.message_imprint();
     assert_eq!(hash, Hash::Sha256);
     assert!(hex::encode(imprint).starts_with("8326f470"));
     assert_eq!(parsed.certificates().count(), 4);
-    let ts = timestamp::verify(&token, b"notation", &globalsign_root(&dir)).unwrap();
+    let ts = tsp::verify(&token, b"notation", &globalsign_root(&dir)).unwrap();
     assert_eq!(ts.gen_time, at(TOKEN_GEN_TIME));
     assert_eq!(ts.accuracy, Some(Duration::from_secs(1)));
     assert_eq!(ts.earliest(), at(TOKEN_GEN_TIME - 1));
@@ -73,7 +74,7 @@ fn globalsign_token_verifies_over_notation() {
 fn token_over_other_bytes_is_refused() {
     let Some(dir) = interop() else { return };
     let token = read(&dir, "notation-go/timestamp-tokens/TimeStampToken.p7s");
-    let err = timestamp::verify(&token, b"notation!", &globalsign_root(&dir)).unwrap_err();
+    let err = tsp::verify(&token, b"notation!", &globalsign_root(&dir)).unwrap_err();
     assert!(
         matches!(err, TimestampError::ImprintMismatch { .. }),
         "{err}"
@@ -91,7 +92,7 @@ fn token_without_certificate_cannot_be_verified() {
         &dir,
         "notation-go/timestamp-tokens/TimeStampTokenWithoutCertificate.p7s",
     );
-    let err = timestamp::verify(&token, b"notation", &globalsign_root(&dir)).unwrap_err();
+    let err = tsp::verify(&token, b"notation", &globalsign_root(&dir)).unwrap_err();
     assert!(
         matches!(err, TimestampError::SignerCertificateMissing(_)),
         "{err}"
@@ -112,7 +113,7 @@ fn malformed_tokens_are_refused_with_clear_errors() {
             "not id-ct-TSTInfo",
         ),
     ] {
-        let err = timestamp::verify(&read(&dir, rel), b"notation", &roots).unwrap_err();
+        let err = tsp::verify(&read(&dir, rel), b"notation", &roots).unwrap_err();
         let msg = err.to_string();
         eprintln!("{rel}: {msg}");
         assert!(matches!(err, TimestampError::Malformed(_)), "{rel}: {msg}");
@@ -120,7 +121,7 @@ fn malformed_tokens_are_refused_with_clear_errors() {
         assert!(!msg.contains('\n'), "{rel}: {msg}");
     }
     let rel = "notation-core-go/timestamp/TimeStampTokenWithInvalidSignature.p7s";
-    let err = timestamp::verify(&read(&dir, rel), b"notation", &roots).unwrap_err();
+    let err = tsp::verify(&read(&dir, rel), b"notation", &roots).unwrap_err();
     eprintln!("{rel}: {err}");
     assert!(matches!(err, TimestampError::BadSignature { .. }), "{err}");
     assert!(err.to_string().contains("does not verify"), "{err}");
@@ -134,16 +135,16 @@ fn untrusted_tsa_root_is_refused() {
         &dir,
         "notation-go/truststore/x509/tsa/test-mismatch/DigiCertTSARootSHA384.cer",
     );
-    let err = timestamp::verify(&token, b"notation", &digicert).unwrap_err();
+    let err = tsp::verify(&token, b"notation", &digicert).unwrap_err();
     assert!(matches!(err, TimestampError::Untrusted(_)), "{err}");
-    let err = timestamp::verify(&token, b"notation", &[]).unwrap_err();
+    let err = tsp::verify(&token, b"notation", &[]).unwrap_err();
     assert_eq!(err, TimestampError::NoRoots);
     // The signing-certificate root is not a TSA root.
     let other = certs(
         &dir,
         "notation-go/truststore/x509/ca/valid-trust-store/NotationTestRoot.pem",
     );
-    assert!(timestamp::verify(&token, b"notation", &other).is_err());
+    assert!(tsp::verify(&token, b"notation", &other).is_err());
 }
 
 #[test]
@@ -153,7 +154,7 @@ fn truncated_and_mutated_tokens_never_panic() {
     let token = read(&dir, "notation-go/timestamp-tokens/TimeStampToken.p7s");
     for len in 0..token.len() {
         assert!(
-            timestamp::verify(&token[..len], b"notation", &roots).is_err(),
+            tsp::verify(&token[..len], b"notation", &roots).is_err(),
             "truncated to {len} bytes"
         );
     }
@@ -166,7 +167,7 @@ fn truncated_and_mutated_tokens_never_panic() {
         for mask in [0x01u8, 0x80, 0xff] {
             let mut m = token.clone();
             m[i] ^= mask;
-            if let Ok(ts) = timestamp::verify(&m, b"notation", &roots) {
+            if let Ok(ts) = tsp::verify(&m, b"notation", &roots) {
                 accepted += 1;
                 // Only the unused digestAlgorithms set (bytes 25..43) and the two GlobalSign
                 // root certificates the path does not use (bytes 3524..5746).
@@ -195,10 +196,10 @@ fn truncated_and_mutated_tokens_never_panic() {
         &[0x06, 0x00][..],
         &[0x30, 0x03, 0x06, 0x01, 0x00][..],
     ] {
-        assert!(timestamp::parse(bad).is_err());
+        assert!(tsp::parse(bad).is_err());
     }
-    let big = vec![0u8; timestamp::MAX_TOKEN_SIZE + 1];
-    assert!(timestamp::parse(&big).is_err());
+    let big = vec![0u8; tsp::MAX_TOKEN_SIZE + 1];
+    assert!(tsp::parse(&big).is_err());
 }
 
 #[test]
@@ -212,8 +213,8 @@ fn envelope_tokens_verify_over_their_signatures() {
     ] {
         let env = envelope(&dir, name);
         let token = env.timestamp_signature.as_deref().expect(name);
-        let ts = timestamp::verify(token, &env.signature, &roots)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ts =
+            tsp::verify(token, &env.signature, &roots).unwrap_or_else(|e| panic!("{name}: {e}"));
         eprintln!(
             "{name}: genTime {:?} accuracy {:?}",
             ts.gen_time, ts.accuracy
@@ -222,11 +223,11 @@ fn envelope_tokens_verify_over_their_signatures() {
             assert_eq!(ts.gen_time, at(ENVELOPE_GEN_TIME));
         }
         // Not over the payload, and not over a changed signature.
-        assert!(timestamp::verify(token, &env.payload, &roots).is_err());
+        assert!(tsp::verify(token, &env.payload, &roots).is_err());
         let mut sig = env.signature.clone();
         sig[0] ^= 1;
         assert!(matches!(
-            timestamp::verify(token, &sig, &roots),
+            tsp::verify(token, &sig, &roots),
             Err(TimestampError::ImprintMismatch { .. })
         ));
     }
@@ -288,7 +289,7 @@ fn authentic(
         .iter()
         .map(|d| Certificate::from_der(d).unwrap())
         .collect();
-    timestamp::notation_authentic_timestamp(&env, &chain, statement, &store, now)
+    notation_timestamp::notation_authentic_timestamp(&env, &chain, statement, &store, now)
 }
 
 #[test]
@@ -404,7 +405,12 @@ fn notation_authentic_timestamp_against_the_whole_upstream_trust_store() {
         .iter()
         .map(|d| Certificate::from_der(d).unwrap())
         .collect();
-    let got =
-        timestamp::notation_authentic_timestamp(&env, &chain, statement, &store, SystemTime::now());
+    let got = notation_timestamp::notation_authentic_timestamp(
+        &env,
+        &chain,
+        statement,
+        &store,
+        SystemTime::now(),
+    );
     assert!(matches!(got, Ok(AuthenticTime::Timestamp(_))), "{got:?}");
 }

@@ -12,13 +12,13 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use imgseal::trust::{
-    trusted_identity_matches, Action, BlobTrustPolicy, StoreType, TrustError, TrustPolicy,
-    TrustStore, TrustedIdentity, ValidationType, VerificationLevel, VerifyTimestamp,
-};
-use imgseal::x509::{
+use imgseal::pki::{
     generate_test, load_pem_certificates, validate_chain, CertError, Certificate, KeyAlgorithm,
     Profile, SignatureAlgorithm,
+};
+use imgseal::trust::{
+    trusted_identity_matches, Action, BlobTrustPolicy, TrustError, TrustPolicy, TrustStore,
+    TrustStoreKind, TrustedIdentity, ValidationType, VerificationLevel, VerifyTimestamp,
 };
 use support::pki::*;
 use time::OffsetDateTime;
@@ -63,7 +63,7 @@ fn valid_two_and_three_level_chains() {
     assert_eq!(leaf.cert.issuer(), root.cert.subject());
     assert_eq!(
         leaf.cert.key_algorithm(),
-        &KeyAlgorithm::Ec(imgseal::x509::EcCurve::P256)
+        &KeyAlgorithm::Ec(imgseal::pki::EcCurve::P256)
     );
 }
 
@@ -591,7 +591,7 @@ fn trust_store_layout_rules() {
     )
     .unwrap();
     let roots = store
-        .roots_for(&good.statements()[0], StoreType::Ca)
+        .roots_for(&good.statements()[0], TrustStoreKind::Ca)
         .unwrap();
     assert_eq!(roots.len(), 2);
     validate_chain(
@@ -602,7 +602,7 @@ fn trust_store_layout_rules() {
     )
     .unwrap();
     assert!(store
-        .roots_for(&good.statements()[0], StoreType::Tsa)
+        .roots_for(&good.statements()[0], TrustStoreKind::Tsa)
         .is_err());
 }
 

@@ -4,8 +4,11 @@
 //! the normal test suite (`tests/fuzz_corpus.rs` runs every corpus and regression file).
 //! Only imgseal's public API is used.
 
-use imgseal::formats::{bundle, cosign, notation};
-use imgseal::{keys, oci, policy, reference, revocation, timestamp, trust, x509};
+use imgseal::crypto::keys;
+use imgseal::formats::cosign::{self, bundle};
+use imgseal::formats::notation;
+use imgseal::pki::{self, crl, tsp};
+use imgseal::{oci, policy, reference, trust};
 use std::str::FromStr as _;
 use std::sync::OnceLock;
 
@@ -107,7 +110,7 @@ pub fn cosign_signature(data: &[u8]) {
         for layer in &m.layers {
             let _ = layer.digest();
             if let Some(pem) = layer.annotations.get(cosign::CERTIFICATE_ANNOTATION) {
-                let _ = x509::load_pem_certificates(pem.as_bytes());
+                let _ = pki::load_pem_certificates(pem.as_bytes());
             }
         }
         let _ = cosign::config_blob(&m.layers);
@@ -130,7 +133,7 @@ pub fn keys(data: &[u8]) {
     }
 }
 
-fn certificate_accessors(c: &x509::Certificate) {
+fn certificate_accessors(c: &pki::Certificate) {
     let _ = (
         c.subject(),
         c.issuer(),
@@ -143,18 +146,18 @@ fn certificate_accessors(c: &x509::Certificate) {
         c.not_before(),
         c.not_after(),
     );
-    let _ = revocation::sources(c);
+    let _ = crl::sources(c);
 }
 
 /// X.509 certificates, DER and PEM; `to_pem` parses back to the same DER.
 pub fn x509(data: &[u8]) {
-    if let Ok(c) = x509::Certificate::from_der(data) {
+    if let Ok(c) = pki::Certificate::from_der(data) {
         certificate_accessors(&c);
-        let again = x509::load_pem_certificates(c.to_pem().as_bytes()).expect("PEM parses back");
+        let again = pki::load_pem_certificates(c.to_pem().as_bytes()).expect("PEM parses back");
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].der(), c.der());
     }
-    if let Ok(certs) = x509::load_pem_certificates(data) {
+    if let Ok(certs) = pki::load_pem_certificates(data) {
         for c in &certs {
             certificate_accessors(c);
         }
@@ -166,10 +169,10 @@ pub fn x509(data: &[u8]) {
 
 /// The repository's demo chain (keys/demo-notation.crt): a fixed leaf and its root, so CRLs in
 /// the corpus can name the right issuer.
-fn demo_chain() -> &'static [x509::Certificate] {
-    static CHAIN: OnceLock<Vec<x509::Certificate>> = OnceLock::new();
+fn demo_chain() -> &'static [pki::Certificate] {
+    static CHAIN: OnceLock<Vec<pki::Certificate>> = OnceLock::new();
     CHAIN.get_or_init(|| {
-        x509::load_pem_certificates(include_bytes!("../../keys/demo-notation.crt"))
+        pki::load_pem_certificates(include_bytes!("../../keys/demo-notation.crt"))
             .expect("keys/demo-notation.crt parses")
     })
 }
@@ -180,7 +183,7 @@ pub fn crl(data: &[u8]) {
         panic!("keys/demo-notation.crt holds leaf and root")
     };
     let now = std::time::SystemTime::now();
-    let _ = revocation::check_crl(
+    let _ = crl::check_crl(
         data,
         leaf,
         root,
@@ -188,12 +191,12 @@ pub fn crl(data: &[u8]) {
         Some(now),
         "http://crl.example/leaf.crl",
     );
-    let _ = revocation::check_crl(data, root, root, now, None, "http://crl.example/root.crl");
+    let _ = crl::check_crl(data, root, root, now, None, "http://crl.example/root.crl");
 }
 
 /// RFC 3161 timestamp tokens (structure, and verification against an imprint).
 pub fn timestamp(data: &[u8]) {
-    if let Ok(t) = timestamp::parse(data) {
+    if let Ok(t) = tsp::parse(data) {
         let _ = (
             t.gen_time(),
             t.accuracy(),
@@ -265,8 +268,8 @@ pub fn trust_policy(data: &[u8]) {
         let _ = (p.global_policy(), p.policy_named("x"));
     }
     if let Some(s) = text(data) {
-        if let Ok(r) = trust::StoreRef::parse(s) {
-            assert_eq!(trust::StoreRef::parse(&r.to_string()), Ok(r));
+        if let Ok(r) = trust::TrustStoreRef::parse(s) {
+            assert_eq!(trust::TrustStoreRef::parse(&r.to_string()), Ok(r));
         }
     }
 }

@@ -351,7 +351,8 @@ fn imgseal_written_keys_load_in_sigstore_rs() {
     let prefix = dir.path().join("imgseal");
     let key = SigningKey::generate().unwrap();
     let (key_path, pub_path) =
-        imgseal::keys::write_key_pair(&key, PASSWORD, prefix.to_str().unwrap(), false).unwrap();
+        imgseal::crypto::keys::write_key_pair(&key, PASSWORD, prefix.to_str().unwrap(), false)
+            .unwrap();
     let peer_public = peer_load_private_key(&std::fs::read(&key_path).unwrap(), PASSWORD).unwrap();
     let written_public = std::fs::read_to_string(&pub_path).unwrap();
     assert_eq!(
@@ -391,7 +392,7 @@ async fn cross_written_keys_sign_on_the_registry() {
     // imgseal-written key, used by sigstore-rs to sign; verified by imgseal and sigstore-rs.
     let (repo, digest, image) = new_image(&reg, "imgseal-key-peer-signs").await;
     let dir = tempfile::tempdir().unwrap();
-    let (key_path, pub_path) = imgseal::keys::write_key_pair(
+    let (key_path, pub_path) = imgseal::crypto::keys::write_key_pair(
         &SigningKey::generate().unwrap(),
         PASSWORD,
         dir.path().join("k").to_str().unwrap(),

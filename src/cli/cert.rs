@@ -19,12 +19,12 @@ pub(crate) fn cert_generate_test(
         }
     }
     let password = read_password(password, true)?;
-    let pki = imgseal::x509::generate_test(name)?;
+    let pki = imgseal::pki::generate_test(name)?;
     let key = SigningKey::from_pem(pki.leaf_key_pem.as_bytes(), None, "generated key")?;
     let pem = key.to_cosign_encrypted_pem(&password)?;
-    imgseal::keys::write_file_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
-    imgseal::keys::write_file_atomic(&crt_path, pki.chain_pem().as_bytes(), 0o644, force)?;
-    imgseal::keys::write_file_atomic(&root_path, pki.root_pem.as_bytes(), 0o644, force)?;
+    imgseal::util::fs::write_file_atomic(&key_path, pem.as_bytes(), 0o600, force)?;
+    imgseal::util::fs::write_file_atomic(&crt_path, pki.chain_pem().as_bytes(), 0o644, force)?;
+    imgseal::util::fs::write_file_atomic(&root_path, pki.root_pem.as_bytes(), 0o644, force)?;
     errln!("Private key written to {} (encrypted)", key_path.display());
     errln!(
         "Certificate chain (leaf, root) written to {}",
@@ -34,7 +34,7 @@ pub(crate) fn cert_generate_test(
     if let Some(dir) = trust_store {
         imgseal::trust::layout::add_certificate(
             dir,
-            imgseal::trust::StoreType::Ca,
+            imgseal::trust::TrustStoreKind::Ca,
             name,
             &format!("{name}-root.crt"),
             pki.root_pem.as_bytes(),

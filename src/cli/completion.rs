@@ -28,7 +28,7 @@ pub(crate) fn man_pages(dir: &std::path::Path) -> Result<u8, Error> {
             .render(&mut page)
             .map_err(|e| Error::Usage(format!("cannot render the man page {name}: {e}")))?;
         let path = dir.join(format!("{name}.1"));
-        imgseal::keys::write_file_atomic(&path, &page, 0o644, true)?;
+        imgseal::util::fs::write_file_atomic(&path, &page, 0o644, true)?;
         let mut n = 1;
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
             n += write(dir, sub.clone(), format!("{name}-{}", sub.get_name()))?;

@@ -152,7 +152,7 @@ pub(crate) async fn k8s_pin(a: K8sPinArgs) -> Result<u8, Error> {
                     .map(|m| m.permissions().mode() & 0o7777)
                     .unwrap_or(0o644)
             };
-            imgseal::keys::write_file_atomic(path, p.text.as_bytes(), mode, true)?;
+            imgseal::util::fs::write_file_atomic(path, p.text.as_bytes(), mode, true)?;
             for (from, to) in &p.changed {
                 errln!("{}: {from} -> {to}", p.file);
             }

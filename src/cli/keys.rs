@@ -14,7 +14,8 @@ pub(crate) fn generate(a: GenerateArgs) -> Result<u8, Error> {
     }
     let password = read_password(&a.password, true)?;
     let key = SigningKey::generate()?;
-    let (k, p) = imgseal::keys::write_key_pair(&key, &password, &a.output_key_prefix, a.force)?;
+    let (k, p) =
+        imgseal::crypto::keys::write_key_pair(&key, &password, &a.output_key_prefix, a.force)?;
     errln!("Private key written to {}", k.display());
     errln!("Public key written to {}", p.display());
     Ok(0)

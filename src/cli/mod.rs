@@ -7,7 +7,9 @@
 //! registry errors.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use imgseal::verify::{CertificateTrust, NotationTrust, SignatureFormat};
+use imgseal::formats::SignatureFormat;
+use imgseal::trust::CertificateTrust;
+use imgseal::verify::NotationTrust;
 use imgseal::{Attach, Error, ImageRef, PublicKey, Signer, SigningKey, StoreOptions, Verifier};
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -92,7 +94,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| {
                     Err(Error::Usage(format!(
                         "did not finish within the {} deadline",
-                        imgseal::text::go_duration(b)
+                        imgseal::util::text::go_duration(b)
                     )))
                 }),
             None => run(cli).await,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 static STDOUT_ERROR: Mutex<Option<String>> = Mutex::new(None);
 
-/// Every line is passed through `imgseal::text::escape_lines`: digests, tags,
+/// Every line is passed through `imgseal::util::text::escape_lines`: digests, tags,
 /// annotations, error bodies and certificate names come from registries, layouts and
 /// signatures, and a control character among them must not reach the terminal as an
 /// escape sequence (a cleared screen, a fake "verified" line). JSON is unchanged by it
@@ -16,8 +16,8 @@ fn shown(args: std::fmt::Arguments<'_>) -> String {
     let text = args.to_string();
     // A progress line's leading carriage return is imgseal's own.
     match text.strip_prefix('\r') {
-        Some(rest) => format!("\r{}", imgseal::text::escape_lines(rest)),
-        None => imgseal::text::escape_lines(&text).into_owned(),
+        Some(rest) => format!("\r{}", imgseal::util::text::escape_lines(rest)),
+        None => imgseal::util::text::escape_lines(&text).into_owned(),
     }
 }
 

@@ -12,7 +12,7 @@ pub(crate) fn read_password(
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     use zeroize::Zeroizing;
     if let Some(path) = &args.password_file {
-        let bytes = imgseal::fsutil::read_capped(path, MAX_PASSWORD_FILE, "a password file")?;
+        let bytes = imgseal::util::fs::read_capped(path, MAX_PASSWORD_FILE, "a password file")?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Usage(format!("password file {} is not UTF-8", path.display())))?;
         let first = text.lines().next().unwrap_or("");

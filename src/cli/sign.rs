@@ -5,7 +5,7 @@ use super::*;
 pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
-    let pem = imgseal::keys::read_key_file(&a.key)?;
+    let pem = imgseal::crypto::keys::read_key_file(&a.key)?;
     let password = if SigningKey::pem_is_encrypted(&pem) {
         Some(read_password(&a.password, false)?)
     } else {
@@ -38,9 +38,10 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     signer.check()?;
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
-        let bytes = imgseal::fsutil::read_capped(path, MAX_CERTIFICATE_FILE, "a certificate file")?;
+        let bytes =
+            imgseal::util::fs::read_capped(path, MAX_CERTIFICATE_FILE, "a certificate file")?;
         chain.extend(
-            imgseal::x509::load_pem_certificates(&bytes)
+            imgseal::pki::load_pem_certificates(&bytes)
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,
         );
     }

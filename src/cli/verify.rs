@@ -106,7 +106,8 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     );
     if let Some(part) = v.first_failed() {
         let mut why = part.failure_summary();
-        if part.reason.is_none() && part.signatures.len() > imgseal::text::MAX_LISTED_REASONS {
+        if part.reason.is_none() && part.signatures.len() > imgseal::util::text::MAX_LISTED_REASONS
+        {
             why.push_str(" (see --output json)");
         }
         errln!(

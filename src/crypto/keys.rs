@@ -15,9 +15,7 @@
 //! hostile key file cannot burn minutes of CPU and gigabytes of memory.
 
 use crate::util::fs::persist;
-// shim (issue 14): the atomic writes moved to util::fs; removed by the lead.
-pub use crate::util::fs::write_file_atomic;
-pub(crate) use crate::util::fs::write_temp;
+use crate::util::fs::write_temp;
 use crate::{Error, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;

@@ -5,5 +5,4 @@ pub mod cosign;
 pub mod format;
 pub mod notation;
 
-#[doc(hidden)]
-pub use cosign::bundle; // shim (issue 14): removed by the lead
+pub use format::SignatureFormat;

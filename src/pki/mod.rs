@@ -9,3 +9,10 @@ pub mod crl;
 pub mod dn;
 pub mod test_pki;
 pub mod tsp;
+
+pub use cert::{
+    load_pem_certificates, CertError, Certificate, EcCurve, HashAlgorithm, KeyAlgorithm,
+    SignatureAlgorithm,
+};
+pub use chain::{validate_chain, Profile};
+pub use test_pki::{generate_test, generate_test_at, TestPki};

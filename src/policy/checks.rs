@@ -141,12 +141,12 @@ impl Policy {
             let verifier = match self.authorities.get(n) {
                 Some(Authority::Certificate(t)) => Verifier::with_keys(Vec::new())
                     .with_certificate_trust(Some(t.clone()))
-                    .with_format(Some(crate::verify::SignatureFormat::Cosign)),
+                    .with_format(Some(crate::formats::SignatureFormat::Cosign)),
                 // The rule's annotations are the signed target's annotations (notation's user
                 // metadata): exact values through `exact`, keys through the required keys.
                 Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
                     .with_notation_trust(Some(t.clone()))
-                    .with_format(Some(crate::verify::SignatureFormat::Notation)),
+                    .with_format(Some(crate::formats::SignatureFormat::Notation)),
                 _ => continue,
             };
             let v = verifier
@@ -191,10 +191,10 @@ impl Policy {
             }
             if !why.is_empty() {
                 reason.push_str("; ");
-                reason.push_str(&crate::text::bounded_join(
+                reason.push_str(&crate::util::text::bounded_join(
                     &why,
                     "; ",
-                    crate::text::MAX_LISTED_REASONS,
+                    crate::util::text::MAX_LISTED_REASONS,
                 ));
             }
             Check::new("signature", false, reason)

@@ -13,7 +13,7 @@ impl Policy {
     /// syntax and unknown keys, the line.
     pub fn load(path: &Path) -> Result<(Policy, Vec<String>)> {
         let shown = path.display().to_string();
-        let text = crate::fsutil::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
+        let text = crate::util::fs::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
         let base = path.parent().unwrap_or(Path::new("."));
         Policy::from_yaml(&text, base, &shown)
     }
@@ -69,7 +69,7 @@ impl Policy {
                     Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
                 }
                 (None, Some(roots), None) => Authority::Certificate(
-                    crate::verify::CertificateTrust::load(&at(roots), a.identity.clone())
+                    crate::trust::CertificateTrust::load(&at(roots), a.identity.clone())
                         .map_err(what)?
                         .with_subject(a.subject.clone()),
                 ),

@@ -26,10 +26,11 @@
 //! wins (most literal characters; ties go to the earlier rule). [`Policy::evaluate`] returns a
 //! [`Decision`] with every check and its reason.
 
+use crate::oci::Manifest;
 use crate::oci::{self, ImageManifest, Index};
 use crate::reference::ImageRef;
 use crate::store::resolve::{resolve, Resolved};
-use crate::store::{Manifest, ManifestRef, Store, StoreOptions};
+use crate::store::{ManifestRef, Store, StoreOptions};
 use crate::{Error, PublicKey, Result, Verifier};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,7 +56,7 @@ const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 #[derive(Clone, Debug)]
 enum Authority {
     Key(PublicKey),
-    Certificate(crate::verify::CertificateTrust),
+    Certificate(crate::trust::CertificateTrust),
     Notation(crate::verify::NotationTrust),
 }
 

@@ -4,11 +4,10 @@
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
 use crate::formats::format::SignatureFormat;
 use crate::oci::{self, ImageManifest, Index};
+use crate::oci::{Manifest, OCI_MANIFEST};
 use crate::reference::ImageRef;
 use crate::store::resolve::{resolve, Resolved};
-use crate::store::{
-    Manifest, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite, OCI_MANIFEST,
-};
+use crate::store::{ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite};
 use crate::{Digest, Error, Result, SigningKey};
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -101,7 +100,7 @@ pub struct Signed {
 pub struct Signer {
     key: SigningKey,
     format: SignatureFormat,
-    chain: Vec<crate::x509::Certificate>,
+    chain: Vec<crate::pki::Certificate>,
     expiry: Option<std::time::Duration>,
     options: StoreOptions,
     /// `None`: the format's default ([`Attach::Tag`] for cosign, referrers for notation).
@@ -270,10 +269,7 @@ impl Signer {
     /// `dev.sigstore.cosign/certificate` and the rest into `dev.sigstore.cosign/chain`;
     /// notation: the whole chain is the envelope's `x5c`. The leaf must hold this signer's
     /// public key.
-    pub fn with_certificate_chain(
-        mut self,
-        chain: Vec<crate::x509::Certificate>,
-    ) -> Result<Signer> {
+    pub fn with_certificate_chain(mut self, chain: Vec<crate::pki::Certificate>) -> Result<Signer> {
         if let Some(leaf) = chain.first() {
             if leaf.public_key_spki() != self.key.public_key_der()?.as_slice() {
                 return Err(Error::Usage(format!(

@@ -5,8 +5,10 @@
 //! write goes to a temporary file that is renamed into place, so an interrupted run leaves the
 //! layout as it was.
 
-use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, OCI_INDEX, OCI_MANIFEST};
-use crate::keys::write_temp;
+use super::{ManifestRef, StoreOptions};
+use crate::oci::{embedded_media_type, Manifest};
+use crate::oci::{MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST};
+use crate::util::fs::write_temp;
 use crate::{Digest, Error, Result};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -69,7 +71,7 @@ impl Layout {
         let path = self.root.join("index.json");
         let what = format!("{}", path.display());
         // A local file: too large is a usage error (exit 2), not an integrity failure.
-        let bytes = crate::fsutil::read_capped(&path, MAX_INDEX_BYTES, "a layout index.json")?;
+        let bytes = crate::util::fs::read_capped(&path, MAX_INDEX_BYTES, "a layout index.json")?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(&what, format!("not valid JSON: {e}")))?;
         if !v.get("manifests").map(Value::is_array).unwrap_or(false) {
@@ -80,7 +82,7 @@ impl Layout {
 
     fn read_file_capped(&self, d: &Digest, cap: u64, what: &str) -> Result<Vec<u8>> {
         let path = self.blob_path(d);
-        let bytes = match crate::fsutil::read_capped(&path, cap, "a layout blob") {
+        let bytes = match crate::util::fs::read_capped(&path, cap, "a layout blob") {
             Ok(b) => b,
             Err(e) if e.is_not_found() => {
                 return Err(Error::NotFound {
@@ -88,7 +90,7 @@ impl Layout {
                 })
             }
             // Content larger than its cap is refused like an oversized registry blob.
-            Err(crate::fsutil::FileError::TooLarge { .. }) => {
+            Err(crate::util::fs::FileError::TooLarge { .. }) => {
                 return Err(Error::TooLarge {
                     what: what.to_string(),
                     limit: cap,
@@ -196,7 +198,7 @@ impl Layout {
             let listed_type = entry["mediaType"].as_str().unwrap_or("");
             // Blobs that are not manifests (a layout may list anything) are not read.
             if !listed_type.is_empty()
-                && !super::MANIFEST_MEDIA_TYPES.contains(&listed_type)
+                && !MANIFEST_MEDIA_TYPES.contains(&listed_type)
                 && !listed_type.ends_with("+json")
             {
                 continue;

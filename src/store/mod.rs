@@ -9,13 +9,10 @@ pub mod layout;
 pub mod registry;
 pub(crate) mod resolve;
 
+use crate::net::Deadline;
+use crate::oci::OCI_INDEX;
 use crate::reference::ImageRef;
 use crate::{Digest, Result};
-
-// Media types live in `oci` (issue 14); re-exported so `store::OCI_MANIFEST` keeps working.
-pub use crate::oci::{
-    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST,
-};
 
 /// Default cap on a manifest's size (4 MiB, as the distribution spec suggests registries use).
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -28,8 +25,6 @@ pub const MAX_REFERRERS: usize = 1000;
 /// each layer of a referrer artifact) and signature artifacts fetched from the referrers list;
 /// the rest are ignored with a warning naming this cap.
 pub const MAX_SIGNATURE_CANDIDATES: usize = 100;
-// The deadline and transfer timeouts live in `net` (issue 14); re-exported here.
-pub use crate::net::{Deadline, DEFAULT_TIMEOUT, MAX_TRANSFER_TIMEOUT};
 
 /// State shared by every store opened with (clones of) the same [`StoreOptions`]: one HTTP
 /// client (so connections are pooled and reused across images and repositories) and the
@@ -131,7 +126,7 @@ impl std::fmt::Display for ManifestRef {
     }
 }
 
-pub use crate::oci::Manifest;
+use crate::oci::Manifest;
 
 /// A repository in a registry, or an OCI layout.
 #[derive(Debug)]
@@ -623,8 +618,6 @@ pub(crate) fn random_unit() -> f64 {
     f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
 }
 
-pub(crate) use crate::net::transfer_timeout;
-
 /// A unique temporary file name for staging blob `digest`.
 pub(crate) fn temp_name(digest: &Digest) -> String {
     let mut suffix = [0u8; 6];
@@ -768,7 +761,7 @@ async fn read_verified(
 ) -> Result<()> {
     use tokio::io::AsyncReadExt as _;
     let ctx = || format!("reading {}", path.display());
-    let mut file = match crate::fsutil::open_regular(path) {
+    let mut file = match crate::util::fs::open_regular(path) {
         Ok(f) => tokio::fs::File::from_std(f),
         Err(e) if e.is_not_found() => {
             return Err(crate::Error::NotFound {
@@ -847,5 +840,3 @@ pub struct Referrers {
 pub fn referrers_tag(subject: &Digest) -> String {
     subject.to_string().replacen(':', "-", 1)
 }
-
-pub(crate) use crate::oci::embedded_media_type;

@@ -1,8 +1,9 @@
 //! Resolving an image reference to its manifest in its store: the first step of every
 //! pipeline (sign, verify, policy, tree).
 
+use crate::oci::Manifest;
 use crate::reference::ImageRef;
-use crate::store::{Manifest, ManifestRef, Store, StoreOptions};
+use crate::store::{ManifestRef, Store, StoreOptions};
 use crate::{Error, Result};
 
 /// An image resolved to its manifest in its store.

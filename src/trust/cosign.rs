@@ -2,7 +2,7 @@
 //! signing certificate must chain to, and the identity (SAN) or subject it must carry. The
 //! checks themselves run in the verify pipeline.
 
-use crate::x509::{load_pem_certificates, Certificate};
+use crate::pki::{load_pem_certificates, Certificate};
 
 /// Trust roots and identity constraints for cosign certificate-mode signatures.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ impl CertificateTrust {
         roots: &std::path::Path,
         identity: Option<String>,
     ) -> crate::Result<CertificateTrust> {
-        let bytes = crate::fsutil::read_capped(roots, MAX_ROOTS_FILE, "a certificate file")?;
+        let bytes = crate::util::fs::read_capped(roots, MAX_ROOTS_FILE, "a certificate file")?;
         let roots = load_pem_certificates(&bytes)?;
         Ok(CertificateTrust {
             roots,

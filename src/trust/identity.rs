@@ -35,4 +35,3 @@ pub fn trusted_identity_matches(statement: &PolicyStatement, leaf_subject_dn: &s
             _ => false,
         })
 }
-

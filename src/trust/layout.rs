@@ -3,13 +3,13 @@
 //! which is what [`TrustStore::load`](crate::trust::TrustStore::load) reads and what
 //! `notation cert add` writes.
 
-use crate::trust::StoreType;
+use crate::trust::TrustStoreKind;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// The directory holding the certificates of kind `kind` of the named store `name` in the
 /// trust store at `dir`.
-pub fn store_dir(dir: &Path, kind: StoreType, name: &str) -> PathBuf {
+pub fn store_dir(dir: &Path, kind: TrustStoreKind, name: &str) -> PathBuf {
     dir.join("x509").join(kind.as_str()).join(name)
 }
 
@@ -18,7 +18,7 @@ pub fn store_dir(dir: &Path, kind: StoreType, name: &str) -> PathBuf {
 /// Returns the file written.
 pub fn add_certificate(
     dir: &Path,
-    kind: StoreType,
+    kind: TrustStoreKind,
     name: &str,
     file_name: &str,
     pem: &[u8],
@@ -27,7 +27,7 @@ pub fn add_certificate(
     std::fs::create_dir_all(&store_dir)
         .map_err(|e| Error::io(format!("cannot create {}", store_dir.display()), e))?;
     let dest = store_dir.join(file_name);
-    crate::keys::write_file_atomic(&dest, pem, 0o644, true)?;
+    crate::util::fs::write_file_atomic(&dest, pem, 0o644, true)?;
     Ok(dest)
 }
 
@@ -38,10 +38,10 @@ mod tests {
     #[test]
     fn certificates_go_where_the_trust_store_loader_reads_them() {
         let dir = std::env::temp_dir().join(format!("imgseal-layout-{}", std::process::id()));
-        let pki = crate::x509::generate_test("layout").unwrap();
+        let pki = crate::pki::generate_test("layout").unwrap();
         let written = add_certificate(
             &dir,
-            StoreType::Ca,
+            TrustStoreKind::Ca,
             "layout",
             "layout-root.crt",
             pki.root_pem.as_bytes(),

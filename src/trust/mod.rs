@@ -44,16 +44,16 @@
 // Files per concept (issue 14). Keep this `mod` section at the top: other branches add lines.
 mod cosign;
 // The notation timestamp rules and CRL fetching that sit on top of `pki` (issue 14).
-pub mod notation_timestamp;
-pub mod revocation_fetch;
-pub mod layout;
-pub mod signed_identity;
-pub mod sigstore_root;
-pub mod tlog;
 mod identity;
+pub mod layout;
 mod levels;
 mod notation_policy;
 mod notation_store;
+pub mod notation_timestamp;
+pub mod revocation_fetch;
+pub mod signed_identity;
+pub mod sigstore_root;
+pub mod tlog;
 
 pub use cosign::*;
 pub use identity::*;
@@ -63,7 +63,7 @@ pub use notation_store::*;
 
 use std::fmt;
 
-use crate::x509::CertError;
+use crate::pki::CertError;
 
 pub(super) const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
 pub(super) const MAX_POLICY_FILE: u64 = 4 * 1024 * 1024;

@@ -215,7 +215,7 @@ pub(super) fn read_policy_file(path: &Path) -> Result<Vec<u8>, TrustError> {
             "{shown} is a symlink (symlinks are not supported); give the file itself"
         )));
     }
-    crate::fsutil::read_capped(path, MAX_POLICY_FILE, "a trust policy")
+    crate::util::fs::read_capped(path, MAX_POLICY_FILE, "a trust policy")
         .map_err(|e| doc_err(e.to_string()))
 }
 

@@ -6,14 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::x509::{load_pem_certificates, Certificate};
-
-/// Former name of [`TrustStoreKind`] (a kind of trust store is not a store).
-#[doc(hidden)]
-pub type StoreType = TrustStoreKind; // shim (issue 14): removed by the lead
-/// Former name of [`TrustStoreRef`].
-#[doc(hidden)]
-pub type StoreRef = TrustStoreRef; // shim (issue 14): removed by the lead
+use crate::pki::{load_pem_certificates, Certificate};
 
 /// The kind of a named trust store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -290,7 +283,7 @@ pub(super) fn load_named_store(
     files.sort();
     let mut certs = Vec::new();
     for path in files {
-        let bytes = crate::fsutil::read_capped(&path, MAX_CERT_FILE, "a certificate file")
+        let bytes = crate::util::fs::read_capped(&path, MAX_CERT_FILE, "a certificate file")
             .map_err(|e| store_err(store, e.to_string()))?;
         let file_certs = load_pem_certificates(&bytes).map_err(|e| {
             store_err(

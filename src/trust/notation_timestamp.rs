@@ -46,11 +46,11 @@ pub fn notation_authentic_timestamp(
     store: &crate::trust::TrustStore,
     now: SystemTime,
 ) -> Result<AuthenticTime, String> {
-    use crate::trust::{StoreType, VerifyTimestamp};
+    use crate::trust::{TrustStoreKind, VerifyTimestamp};
     let tsa_configured = statement
         .trust_stores()
         .iter()
-        .any(|s| s.store_type == StoreType::Tsa);
+        .any(|s| s.store_type == TrustStoreKind::Tsa);
     let expired_now = chain.iter().any(|c| now > c.not_after());
     if !tsa_configured
         || (statement.verify_timestamp() == VerifyTimestamp::AfterCertExpiry && !expired_now)
@@ -63,7 +63,7 @@ pub fn notation_authentic_timestamp(
         return Err("no timestamp countersignature was found in the signature envelope".into());
     };
     let roots = store
-        .roots_for(statement, StoreType::Tsa)
+        .roots_for(statement, TrustStoreKind::Tsa)
         .map_err(|e| e.to_string())?;
     let ts = verify(token, &envelope.signature, &roots)
         .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;

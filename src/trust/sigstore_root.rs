@@ -34,7 +34,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::x509::Certificate;
+use crate::pki::Certificate;
 
 /// The media type written by [`TrustedRoot::to_json`] (the one cosign writes).
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
@@ -795,7 +795,7 @@ impl TrustedRootBuilder {
     }
 
     fn authority(&mut self, what: &str, uri: &str, pem: &[u8]) -> Option<CertificateAuthority> {
-        let chain = match crate::x509::load_pem_certificates(pem) {
+        let chain = match crate::pki::load_pem_certificates(pem) {
             Ok(c) if !c.is_empty() => c,
             Ok(_) => {
                 self.fail(format!("{what} {uri}: no certificate"));

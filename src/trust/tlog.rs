@@ -1221,7 +1221,7 @@ mod tests {
                 .as_str()
                 .or_else(|| vm["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())?;
             let der = B64.decode(raw).ok()?;
-            crate::x509::Certificate::from_der(&der)
+            crate::pki::Certificate::from_der(&der)
                 .ok()
                 .map(|c| c.not_before())
         }

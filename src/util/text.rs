@@ -12,7 +12,7 @@ use std::borrow::Cow;
 /// escaped too, so one untrusted value stays on one line. Unchanged strings are borrowed.
 ///
 /// ```
-/// use imgseal::text::escape_control;
+/// use imgseal::util::text::escape_control;
 /// assert_eq!(escape_control("sha256-ab.sig"), "sha256-ab.sig");
 /// assert_eq!(escape_control("\u{1b}[2Jok"), "\\u{1b}[2Jok");
 /// ```
@@ -50,7 +50,7 @@ pub fn escape_lines(s: &str) -> Cow<'_, str> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use imgseal::text::go_duration;
+/// use imgseal::util::text::go_duration;
 /// assert_eq!(go_duration(Duration::from_secs(180)), "3m0s");
 /// assert_eq!(go_duration(Duration::from_secs(2)), "2s");
 /// assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
@@ -80,7 +80,7 @@ pub fn go_duration(d: std::time::Duration) -> String {
 /// failure over thousands of candidates stays a readable line.
 ///
 /// ```
-/// use imgseal::text::bounded_join;
+/// use imgseal::util::text::bounded_join;
 /// let v: Vec<String> = (1..=5).map(|i| i.to_string()).collect();
 /// assert_eq!(bounded_join(v.iter(), "; ", 10), "1; 2; 3; 4; 5");
 /// assert_eq!(bounded_join(v.iter(), "; ", 2), "1; 2; … and 3 more");

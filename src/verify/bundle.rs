@@ -7,8 +7,8 @@
 use super::annotations::Required;
 use super::certificate;
 use super::cosign::Trust;
-use crate::formats::bundle::{self, Bundle, Content};
 use crate::formats::cosign;
+use crate::formats::cosign::bundle::{self, Bundle, Content};
 use crate::Digest;
 use std::collections::BTreeMap;
 

@@ -7,9 +7,9 @@
 
 use crate::formats::cosign;
 use crate::oci::Descriptor;
-use crate::x509::{load_pem_certificates, validate_chain, Certificate, KeyAlgorithm, Profile};
+use crate::pki::{load_pem_certificates, validate_chain, Certificate, KeyAlgorithm, Profile};
 
-pub use crate::trust::CertificateTrust; // moved to trust/cosign.rs (issue 14)
+use crate::trust::CertificateTrust;
 
 /// Verify `signature` over `payload` with the certificate in `layer`'s annotations; returns a
 /// label for the signer and its key's fingerprint, or why it does not count.
@@ -48,8 +48,8 @@ pub(crate) fn verify_chain(
 ) -> Result<(String, String), String> {
     let leaf = chain.first().ok_or("no signing certificate")?;
     let alg: &dyn ring::signature::VerificationAlgorithm = match leaf.key_algorithm() {
-        KeyAlgorithm::Ec(crate::x509::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
-        KeyAlgorithm::Ec(crate::x509::EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
+        KeyAlgorithm::Ec(crate::pki::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
+        KeyAlgorithm::Ec(crate::pki::EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
         KeyAlgorithm::Rsa { .. } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
         other => {
             return Err(format!(
@@ -99,7 +99,7 @@ pub(crate) fn verify_chain(
     }
     Ok((
         format!("certificate {}", leaf.subject()),
-        crate::keys::spki_fingerprint(leaf.public_key_spki()),
+        crate::crypto::keys::spki_fingerprint(leaf.public_key_spki()),
     ))
 }
 

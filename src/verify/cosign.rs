@@ -5,9 +5,10 @@
 //! [`read_layer`] and [`check`].
 
 use super::annotations::Required;
-use super::certificate::{self, CertificateTrust};
+use super::certificate;
 use crate::formats::cosign::{self, Payload};
 use crate::formats::format::strip_whitespace;
+use crate::trust::CertificateTrust;
 use crate::{Digest, PublicKey, Reference};
 use base64::Engine as _;
 

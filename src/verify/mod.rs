@@ -18,10 +18,10 @@ mod notation;
 use annotations::Required;
 use std::time::SystemTime;
 
-pub use certificate::CertificateTrust;
 pub use notation::NotationTrust;
 
-pub use crate::formats::format::SignatureFormat;
+use crate::formats::SignatureFormat;
+use crate::trust::CertificateTrust;
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -86,10 +86,10 @@ impl Verification {
 
     /// Why no signature of this part passed: the reason when there was nothing to examine,
     /// else each failed signature's place and first failed check, at most
-    /// [`crate::text::MAX_LISTED_REASONS`] of them, then "… and N more".
+    /// [`crate::util::text::MAX_LISTED_REASONS`] of them, then "… and N more".
     pub fn failure_summary(&self) -> String {
         self.reason.clone().unwrap_or_else(|| {
-            crate::text::bounded_join(
+            crate::util::text::bounded_join(
                 self.signatures.iter().filter(|s| !s.verified).map(|s| {
                     format!(
                         "{}: {}",
@@ -98,7 +98,7 @@ impl Verification {
                     )
                 }),
                 "; ",
-                crate::text::MAX_LISTED_REASONS,
+                crate::util::text::MAX_LISTED_REASONS,
             )
         })
     }
@@ -291,7 +291,7 @@ impl Verifier {
         &self,
         store: &Store,
         image: &ImageRef,
-        manifest: &crate::store::Manifest,
+        manifest: &crate::oci::Manifest,
         identity: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
@@ -346,7 +346,7 @@ impl Verifier {
         &self,
         store: &Store,
         image: String,
-        manifest: &crate::store::Manifest,
+        manifest: &crate::oci::Manifest,
         identity: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
@@ -777,7 +777,7 @@ impl Verifier {
         &self,
         store: &Store,
         layer: &cosign_format::Descriptor,
-        manifest: &crate::store::Manifest,
+        manifest: &crate::oci::Manifest,
         required: &BTreeMap<String, String>,
         source: &str,
     ) -> BundleOutcome {
@@ -795,7 +795,8 @@ impl Verifier {
         let verdict = match bundle::read_layer(layer) {
             Err(why) => Err(why.to_string()),
             Ok(layer_digest) => {
-                let cap = crate::formats::bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
+                let cap = crate::formats::cosign::bundle::MAX_BUNDLE_BYTES
+                    .min(self.options.max_blob_bytes);
                 match store.get_blob(&layer_digest, layer.size, cap).await {
                     Err(e) => Err(format!("bundle could not be fetched: {e}")),
                     Ok(bytes) => bundle::check(
@@ -832,7 +833,7 @@ impl Verifier {
         &self,
         store: &Store,
         entry: &crate::oci::Descriptor,
-        subject: &crate::store::Manifest,
+        subject: &crate::oci::Manifest,
         statement: &crate::trust::PolicyStatement,
         trust: &NotationTrust,
         source: String,
@@ -875,7 +876,7 @@ impl Verifier {
         &self,
         store: &Store,
         entry: &crate::oci::Descriptor,
-        subject: &crate::store::Manifest,
+        subject: &crate::oci::Manifest,
         out: &mut notation::Outcome,
     ) -> std::result::Result<Vec<u8>, notation::FetchError> {
         use notation::FetchError;

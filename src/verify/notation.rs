@@ -15,15 +15,14 @@
 use super::annotations::Required;
 use super::SignatureCheck;
 use crate::formats::notation::{self, SigningScheme, VerifiedEnvelope};
+use crate::oci::Manifest;
 use crate::oci::{Descriptor, ImageManifest};
-use crate::revocation;
-use crate::store::Manifest;
-use crate::timestamp::{self, AuthenticTime};
+use crate::pki::{validate_chain, Certificate, Profile};
+use crate::trust::notation_timestamp::AuthenticTime;
 use crate::trust::{
-    trusted_identity_matches, Action, PolicyStatement, StoreType, TrustPolicy, TrustStore,
+    trusted_identity_matches, Action, PolicyStatement, TrustPolicy, TrustStore, TrustStoreKind,
     ValidationType, VerificationLevel,
 };
-use crate::x509::{validate_chain, Certificate, Profile};
 use crate::Digest;
 use std::time::SystemTime;
 
@@ -263,7 +262,7 @@ pub(crate) async fn verify_envelope(
     out.logged.extend(logged);
     let key = chain
         .first()
-        .map(|c| crate::keys::spki_fingerprint(c.public_key_spki()))
+        .map(|c| crate::crypto::keys::spki_fingerprint(c.public_key_spki()))
         .unwrap_or_default();
     Ok((identity_label(&envelope, &leaf_subject), key))
 }
@@ -327,8 +326,8 @@ fn verify_authenticity(
     now: SystemTime,
 ) -> Result<(ValidationResult, Authenticity), String> {
     let store_type = match envelope.signing_scheme {
-        SigningScheme::X509 => StoreType::Ca,
-        SigningScheme::X509SigningAuthority => StoreType::SigningAuthority,
+        SigningScheme::X509 => TrustStoreKind::Ca,
+        SigningScheme::X509SigningAuthority => TrustStoreKind::SigningAuthority,
     };
     let validity_at = match envelope.signing_scheme {
         SigningScheme::X509SigningAuthority => envelope.authentic_signing_time.unwrap_or(now),
@@ -407,7 +406,7 @@ fn verify_authentic_timestamp(
     let result = match envelope.signing_scheme {
         SigningScheme::X509SigningAuthority => validity_problem.map_or(Ok(()), Err),
         SigningScheme::X509 => {
-            match timestamp::notation_authentic_timestamp(
+            match crate::trust::notation_timestamp::notation_authentic_timestamp(
                 envelope,
                 chain,
                 statement,
@@ -457,7 +456,7 @@ async fn verify_revocation(
     // An untrusted chain's CRL URLs are the signer's choice: fetching them (at a level that
     // only logs authenticity) would let anyone who can push make imgseal probe addresses from
     // wherever it runs. Its status stays unknown.
-    let result = match revocation::Checker::new() {
+    let result = match crate::trust::revocation_fetch::Checker::new() {
         Ok(_) if !chain_trusted => Err(
             "not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)"
                 .to_string(),

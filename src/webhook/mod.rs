@@ -144,7 +144,7 @@ fn load_policy(config: &ServeConfig) -> Result<Policy> {
 pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    crate::store::registry::install_crypto_provider();
+    crate::net::install_crypto_provider();
     let bad = |what: &std::path::Path, why: String| Error::invalid(what.display().to_string(), why);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad(cert, format!("cannot read the TLS certificate: {e}")))?

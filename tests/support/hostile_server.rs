@@ -6,7 +6,7 @@
 
 use imgseal::formats::cosign::{self, Descriptor, Payload};
 use imgseal::oci::{self, Index};
-use imgseal::store::{OCI_INDEX, OCI_MANIFEST};
+use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
 use imgseal::{Digest, SigningKey};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};

@@ -5,7 +5,7 @@
 //! (`generate_test`); this module builds the unusual ones tests need (expired leaves, path
 //! lengths, SANs, missing EKUs, …) by editing [`CertificateParams`] before [`issue`].
 #![allow(dead_code)]
-use imgseal::x509::Certificate;
+use imgseal::pki::Certificate;
 pub use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,

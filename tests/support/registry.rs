@@ -2,8 +2,9 @@
 //! loopback port with a temporary storage directory, and helpers to push small test images.
 #![allow(dead_code)]
 
+use imgseal::oci::OCI_MANIFEST;
 use imgseal::reference::ImageRef;
-use imgseal::store::{Store, StoreOptions, OCI_MANIFEST};
+use imgseal::store::{Store, StoreOptions};
 use imgseal::Digest;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -167,8 +168,8 @@ pub fn http_delete(host: &str, path: &str) -> u16 {
 /// Push an image index to `host/repo:tag` listing two small platform images, linux/amd64 and
 /// linux/arm64 (pushed by digest); returns the index's digest.
 pub async fn push_index(host: &str, repo: &str, tag: &str) -> Digest {
+    use imgseal::oci::OCI_INDEX;
     use imgseal::oci::{Descriptor, Index, Platform};
-    use imgseal::store::OCI_INDEX;
     let image = ImageRef::parse(&format!("{host}/{repo}:{tag}")).unwrap();
     let store = Store::open(&image, &StoreOptions::default(), true).unwrap();
     let mut children = Vec::new();

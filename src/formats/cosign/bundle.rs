@@ -19,8 +19,8 @@
 //! This module parses and checks signatures; transparency-log entries and RFC 3161 timestamps
 //! are counted but not verified.
 
-use crate::keys::{PublicKey, SigningKey};
-use crate::x509::{Certificate, EcCurve, KeyAlgorithm};
+use crate::crypto::keys::{PublicKey, SigningKey};
+use crate::pki::{Certificate, EcCurve, KeyAlgorithm};
 use crate::Digest;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};

@@ -162,14 +162,14 @@ pub(super) fn docker_config() -> Result<Option<Vec<u8>>> {
             None => return Ok(None),
         },
     };
-    match crate::fsutil::read_capped(
+    match crate::util::fs::read_capped(
         &dir.join("config.json"),
         MAX_DOCKER_CONFIG,
         "a docker config",
     ) {
         Ok(bytes) => Ok(Some(bytes)),
         // Missing or unreadable: no credentials, as before (docker too carries on).
-        Err(crate::fsutil::FileError::Io { .. }) => Ok(None),
+        Err(crate::util::fs::FileError::Io { .. }) => Ok(None),
         // A FIFO or device would hang or never end, a huge file exhaust memory: say so.
         Err(e) => Err(e.into()),
     }

@@ -10,11 +10,10 @@
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are reached over plain HTTP, as
 //! docker does; other hosts need [`StoreOptions::allow_http`](super::StoreOptions) for that.
 
-use super::{embedded_media_type, Manifest, ManifestRef, StoreOptions, MANIFEST_MEDIA_TYPES};
-// Moved to `net` (issue 14); the shim keeps `store::registry::install_crypto_provider` and
-// `read_capped` working for code that has not moved yet.
-use crate::net::REQUEST_TIMEOUT;
-pub(crate) use crate::net::{install_crypto_provider, read_capped};
+use super::{ManifestRef, StoreOptions};
+use crate::net::{read_capped, REQUEST_TIMEOUT};
+use crate::oci::MANIFEST_MEDIA_TYPES;
+use crate::oci::{embedded_media_type, Manifest};
 
 mod auth;
 mod referrers;
@@ -575,7 +574,7 @@ impl Repository {
         let url = base.join(location).map_err(|e| {
             self.err(format!(
                 "upload Location {:?} is not a URL: {e}",
-                crate::text::escape_control(location)
+                crate::util::text::escape_control(location)
             ))
         })?;
         match url.scheme() {
@@ -636,7 +635,7 @@ impl Repository {
     ) -> Result<()> {
         let what = format!("blob {digest}");
         let url = self.url(&format!("blobs/{digest}"));
-        let timeout = super::transfer_timeout(size);
+        let timeout = crate::net::transfer_timeout(size);
         let resp = self.send(|c| c.get(&url).timeout(timeout)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(Error::NotFound {
@@ -678,10 +677,10 @@ impl Repository {
             None => self.start_upload(&what).await?,
         };
         let put = self.finish_url(&location, digest);
-        let timeout = super::transfer_timeout(size);
+        let timeout = crate::net::transfer_timeout(size);
         let resp = self
             .try_send(|c| {
-                let file = crate::fsutil::open_regular(path)?;
+                let file = crate::util::fs::open_regular(path)?;
                 Ok(c.put(&put)
                     .timeout(timeout)
                     .header(CONTENT_TYPE, "application/octet-stream")
@@ -930,10 +929,10 @@ mod tests {
 
     #[test]
     fn transfer_timeout_is_bounded() {
-        assert_eq!(super::super::transfer_timeout(0), REQUEST_TIMEOUT);
+        assert_eq!(crate::net::transfer_timeout(0), REQUEST_TIMEOUT);
         assert_eq!(
-            super::super::transfer_timeout(100 * 1024 * 1024 * 1024),
-            super::super::MAX_TRANSFER_TIMEOUT
+            crate::net::transfer_timeout(100 * 1024 * 1024 * 1024),
+            crate::net::MAX_TRANSFER_TIMEOUT
         );
     }
 
