@@ -14,8 +14,6 @@ use std::time::Duration;
 /// Longest a single blob transfer may take, however large the blob claims to be (the
 /// per-request timeout grows with the announced size up to this).
 pub const MAX_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-/// Default overall time budget of a CLI command (cosign's `--timeout` default).
-pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// An overall deadline for a run (a CLI command, one admission review): every registry request
 /// made with these options is cut off when it passes, and each request's own timeout is

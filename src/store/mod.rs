@@ -280,7 +280,7 @@ impl Store {
     /// Store `manifest` (which has a `subject`) and make it discoverable as a referrer of
     /// `subject`: through the registry's referrers API when it indexes the subject (it answers
     /// with `OCI-Subject`), otherwise by adding it to the referrers tag schema's index
-    /// ([`Store::update_tag`]: read, add, write, re-read to confirm, merged again when a
+    /// (`Store::update_tag`: read, add, write, re-read to confirm, merged again when a
     /// concurrent writer dropped it).
     pub async fn attach_referrer(
         &self,

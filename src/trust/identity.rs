@@ -7,7 +7,7 @@ pub use crate::pki::dn::DnError;
 pub(super) use crate::pki::dn::{parse_identity_dn, subject_attributes};
 
 /// True when the signing certificate whose subject DN is `leaf_subject_dn` (as
-/// [`Certificate::subject`] renders it) satisfies `statement`'s trusted identities: `*`
+/// [`Certificate::subject`](crate::pki::Certificate::subject) renders it) satisfies `statement`'s trusted identities: `*`
 /// matches anything; `x509.subject: <DN>` matches when every attribute of the DN is present in
 /// the subject with an equal value (case-sensitive), other attributes of the subject being
 /// ignored. A subject with multi-valued RDNs or a repeated attribute type matches no

@@ -447,7 +447,7 @@ impl Repository {
     }
 
     /// Upload a blob unless the registry already has it (HEAD first). Blobs are content
-    /// addressed, so the upload is retried ([`BLOB_UPLOAD_ATTEMPTS`] in all, short backoff)
+    /// addressed, so the upload is retried (`BLOB_UPLOAD_ATTEMPTS` in all, short backoff)
     /// when the registry fails it transiently: a 5xx, or a `400`/`404` naming the digest or
     /// the upload session (docker-registry when clients upload the same blob at once). A blob
     /// present after a failure counts as uploaded.
