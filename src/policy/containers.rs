@@ -72,7 +72,6 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::reference::{canonical_registry, ImageRef, Reference};
@@ -1092,93 +1091,14 @@ fn one_of(f: &Fields<'_>, path: &'static str, data: &'static str) -> Result<KeyS
     }
 }
 
-// ---- duplicate-refusing JSON ----
+// ---- duplicate-refusing JSON (crate::util::json) ----
 
 fn parse_strict_json(bytes: &[u8]) -> Result<Value> {
-    let duplicate = std::cell::RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Strict {
-        duplicate: &duplicate,
-    }
-    .deserialize(&mut de)
-    .and_then(|v| de.end().map(|()| v));
-    parsed.map_err(|e| match duplicate.into_inner() {
-        Some(key) => ContainersPolicyError::DuplicateKey(key),
-        None => ContainersPolicyError::Json(e.to_string()),
+    use crate::util::json::{parse_strict, StrictJsonError};
+    parse_strict(bytes).map_err(|e| match e {
+        StrictJsonError::Duplicate(key) => ContainersPolicyError::DuplicateKey(key),
+        StrictJsonError::Invalid(reason) => ContainersPolicyError::Json(reason),
     })
-}
-
-#[derive(Clone, Copy)]
-struct Strict<'a> {
-    duplicate: &'a std::cell::RefCell<Option<String>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Strict<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Strict<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if members.contains_key(&key) {
-                let message = format!("duplicate key {key:?}");
-                *self.duplicate.borrow_mut() = Some(key);
-                return Err(de::Error::custom(message));
-            }
-            let value = map.next_value_seed(self)?;
-            members.insert(key, value);
-        }
-        Ok(Value::Object(members))
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! L0 basics that every layer may use: capped and regular-file reads and atomic writes
-//! ([`fs`]), text shown to people ([`text`]), and RFC 3339 and the injected clock ([`time`]).
+//! ([`fs`]), duplicate-refusing JSON ([`json`]), text shown to people ([`text`]), and RFC 3339
+//! and the injected clock ([`time`]).
 
 pub mod fs;
+pub mod json;
 pub mod text;
 pub mod time;

@@ -104,8 +104,11 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
         return None;
     }
     let dt = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    // Seconds and nanoseconds apart: nanoseconds since 1970 overflow a u64 after year 2554.
     let nanos = dt.unix_timestamp_nanos();
-    let whole = Duration::from_nanos(u64::try_from(nanos.unsigned_abs()).ok()?);
+    let secs = u64::try_from(nanos.unsigned_abs() / 1_000_000_000).ok()?;
+    let sub = (nanos.unsigned_abs() % 1_000_000_000) as u32;
+    let whole = Duration::new(secs, sub);
     if nanos >= 0 {
         UNIX_EPOCH.checked_add(whole)
     } else {
@@ -119,6 +122,14 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn reads_the_last_second_of_year_9999() {
+        assert_eq!(
+            parse_rfc3339("9999-12-31T23:59:59Z"),
+            Some(at(253_402_300_799))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::formats::cosign;
 use crate::oci::Descriptor;
-use crate::pki::{load_pem_certificates, validate_chain, Certificate, KeyAlgorithm, Profile};
+use crate::pki::{load_pem_certificates, validate_chain, Certificate, Profile};
 
 use crate::trust::CertificateTrust;
 
@@ -47,16 +47,9 @@ pub(crate) fn verify_chain(
     signature: &[u8],
 ) -> Result<(String, String), String> {
     let leaf = chain.first().ok_or("no signing certificate")?;
-    let alg: &dyn ring::signature::VerificationAlgorithm = match leaf.key_algorithm() {
-        KeyAlgorithm::Ec(crate::pki::EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
-        KeyAlgorithm::Ec(crate::pki::EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
-        KeyAlgorithm::Rsa { .. } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        other => {
-            return Err(format!(
-                "certificate key {other} is not supported for cosign signatures"
-            ))
-        }
-    };
+    let key = leaf.key_algorithm();
+    let alg = crate::crypto::algorithms::key_default_verifier(key)
+        .ok_or_else(|| format!("certificate key {key} is not supported for cosign signatures"))?;
     ring::signature::UnparsedPublicKey::new(alg, leaf.public_key_raw())
         .verify(payload, signature)
         .map_err(|_| {

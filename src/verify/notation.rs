@@ -489,12 +489,7 @@ fn rfc3339(t: SystemTime) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(dt) => dt
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| secs.to_string()),
-        Err(_) => secs.to_string(),
-    }
+    crate::util::time::format_rfc3339_seconds(secs).unwrap_or_else(|| secs.to_string())
 }
 
 /// True when the statement's level is `skip` (notation does not verify at all).

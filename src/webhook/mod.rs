@@ -173,9 +173,7 @@ fn log_line(v: serde_json::Value) {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::util::time::format_rfc3339(std::time::SystemTime::now())
 }
 
 /// Run the server until the process is stopped. Fails at start when the policy, the

@@ -20,7 +20,7 @@
 //! are counted but not verified.
 
 use crate::crypto::keys::{PublicKey, SigningKey};
-use crate::pki::{Certificate, EcCurve, KeyAlgorithm};
+use crate::pki::Certificate;
 use crate::Digest;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -549,12 +549,9 @@ pub fn verify_with_certificate_key(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), BundleError> {
-    let alg: &dyn ring::signature::VerificationAlgorithm = match cert.key_algorithm() {
-        KeyAlgorithm::Ec(EcCurve::P256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
-        KeyAlgorithm::Ec(EcCurve::P384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
-        KeyAlgorithm::Rsa { .. } => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        other => return Err(BundleError::UnsupportedKey(other.to_string())),
-    };
+    let key = cert.key_algorithm();
+    let alg = crate::crypto::algorithms::key_default_verifier(key)
+        .ok_or_else(|| BundleError::UnsupportedKey(key.to_string()))?;
     ring::signature::UnparsedPublicKey::new(alg, cert.public_key_raw())
         .verify(message, signature)
         .map_err(|_| BundleError::BadSignature {

@@ -830,21 +830,14 @@ pub(super) fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), EnvelopeError> {
-    use ring::signature as rs;
-    let algorithm: &'static dyn rs::VerificationAlgorithm = match alg {
-        Algorithm::Ps256 => &rs::RSA_PSS_2048_8192_SHA256,
-        Algorithm::Ps384 => &rs::RSA_PSS_2048_8192_SHA384,
-        Algorithm::Ps512 => &rs::RSA_PSS_2048_8192_SHA512,
-        Algorithm::Es256 => &rs::ECDSA_P256_SHA256_FIXED,
-        Algorithm::Es384 => &rs::ECDSA_P384_SHA384_FIXED,
-        Algorithm::Es512 => {
-            return Err(EnvelopeError::VerificationUnsupported {
-                alg: alg.as_str(),
-                reason: "ring has no ECDSA P-521 verifier",
-            })
+    // The one algorithm table decides; of notation's algorithms only ES512 has no verifier.
+    let algorithm = crate::crypto::algorithms::jws_verifier(alg.as_str()).map_err(|_| {
+        EnvelopeError::VerificationUnsupported {
+            alg: alg.as_str(),
+            reason: "ring has no ECDSA P-521 verifier",
         }
-    };
-    rs::UnparsedPublicKey::new(algorithm, public_key)
+    })?;
+    ring::signature::UnparsedPublicKey::new(algorithm, public_key)
         .verify(message, signature)
         .map_err(|_| EnvelopeError::SignatureInvalid)
 }

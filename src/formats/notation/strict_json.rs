@@ -1,108 +1,17 @@
-//! Duplicate-refusing JSON for envelopes, headers and payloads.
+//! Duplicate-refusing JSON for envelopes, headers and payloads ([`crate::util::json`]), with
+//! the envelope's error for each refusal.
 
 use super::*;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
-use std::cell::RefCell;
+use crate::util::json::{parse_strict, StrictJsonError};
+use serde_json::Value;
 
-/// Parse JSON into a `Value`, failing on a repeated member name in any object (serde_json
-/// itself keeps the last one silently; Go keeps the last one too, other parsers the first).
+/// Parse JSON into a `Value`, failing on a repeated member name in any object.
 pub(super) fn parse_strict_json(
     bytes: &[u8],
     location: &'static str,
 ) -> Result<Value, EnvelopeError> {
-    let duplicate = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = StrictSeed {
-        duplicate: &duplicate,
-    }
-    .deserialize(&mut de)
-    .and_then(|v| de.end().map(|()| v));
-    match parsed {
-        Ok(v) => Ok(v),
-        Err(e) => match duplicate.into_inner() {
-            Some(name) => Err(EnvelopeError::DuplicateMember { location, name }),
-            None => Err(EnvelopeError::InvalidJson {
-                location,
-                reason: e.to_string(),
-            }),
-        },
-    }
-}
-
-#[derive(Clone, Copy)]
-pub(super) struct StrictSeed<'a> {
-    duplicate: &'a RefCell<Option<String>>,
-}
-
-impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Map::new();
-        while let Some(name) = map.next_key::<String>()? {
-            if members.contains_key(&name) {
-                let message = format!("duplicate member {name:?}");
-                *self.duplicate.borrow_mut() = Some(name);
-                return Err(de::Error::custom(message));
-            }
-            let value = map.next_value_seed(self)?;
-            members.insert(name, value);
-        }
-        Ok(Value::Object(members))
-    }
+    parse_strict(bytes).map_err(|e| match e {
+        StrictJsonError::Duplicate(name) => EnvelopeError::DuplicateMember { location, name },
+        StrictJsonError::Invalid(reason) => EnvelopeError::InvalidJson { location, reason },
+    })
 }
