@@ -105,7 +105,7 @@ pub(crate) fn check(
             let mut last = String::new();
             let mut ok = None;
             for s in &signatures {
-                match certificate::verify_chain(certs, &vm.certificates, &message, s) {
+                match certificate::verify_chain(certs, &vm.certificates, &message, s, trust.now) {
                     Ok(label) => {
                         ok = Some(label);
                         break;
@@ -119,7 +119,7 @@ pub(crate) fn check(
             return Err(if trust.keys.is_empty() {
                 "no given key or certificate root applies to this bundle (it carries no certificate)".into()
             } else if cert.is_some() && trust.certificates.is_none() {
-                "bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): give --certificate-chain".into()
+                "bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): verify it against the certificate roots it chains to".into()
             } else {
                 "bundle signature does not verify with the given public key(s) (wrong key, or bundle tampered)".into()
             })

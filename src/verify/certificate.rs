@@ -18,6 +18,7 @@ pub(crate) fn verify(
     layer: &Descriptor,
     payload: &[u8],
     signature: &[u8],
+    now: std::time::SystemTime,
 ) -> Result<(String, String), String> {
     let cert_pem = layer
         .annotations
@@ -34,7 +35,7 @@ pub(crate) fn verify(
             load_pem_certificates(pem.as_bytes()).map_err(|e| format!("chain annotation: {e}"))?,
         );
     }
-    verify_chain(trust, &chain, payload, signature)
+    verify_chain(trust, &chain, payload, signature, now)
 }
 
 /// Verify `signature` over `payload` with the key of `chain[0]` (the signing certificate; the
@@ -45,6 +46,7 @@ pub(crate) fn verify_chain(
     chain: &[Certificate],
     payload: &[u8],
     signature: &[u8],
+    now: std::time::SystemTime,
 ) -> Result<(String, String), String> {
     let leaf = chain.first().ok_or("no signing certificate")?;
     let key = leaf.key_algorithm();
@@ -58,13 +60,8 @@ pub(crate) fn verify_chain(
                 leaf.subject()
             )
         })?;
-    validate_chain(
-        chain,
-        &trust.roots,
-        std::time::SystemTime::now(),
-        Profile::CodeSigning,
-    )
-    .map_err(|e| format!("certificate not trusted: {e}"))?;
+    validate_chain(chain, &trust.roots, now, Profile::CodeSigning)
+        .map_err(|e| format!("certificate not trusted: {e}"))?;
     if let Some(want) = &trust.identity {
         let names = san_identities(leaf);
         if !names.iter().any(|n| n == want) {

@@ -26,6 +26,8 @@ pub(crate) struct Trust<'a> {
     pub keys: &'a [(String, PublicKey)],
     /// Certificate roots and identity constraints (key-in-certificate mode).
     pub certificates: Option<&'a CertificateTrust>,
+    /// The instant certificate validity is checked at (the verifier's clock).
+    pub now: std::time::SystemTime,
 }
 
 /// What the payload must say.
@@ -106,7 +108,7 @@ pub(crate) fn check(
                     .annotations
                     .contains_key(cosign::CERTIFICATE_ANNOTATION) =>
             {
-                certificate::verify(certs, layer, bytes, sig).map_err(fail)?
+                certificate::verify(certs, layer, bytes, sig, trust.now).map_err(fail)?
             }
             _ => {
                 return Err(fail(if trust.keys.len() == 1 {

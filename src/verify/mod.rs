@@ -689,6 +689,7 @@ impl Verifier {
         cosign::Trust {
             keys: &self.keys,
             certificates: self.certificates.as_deref(),
+            now: self.now(),
         }
     }
 
