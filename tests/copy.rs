@@ -69,7 +69,7 @@ impl Env {
     /// Verify `image` as a copy whose signatures name `identity`.
     async fn verify_copy(&self, image: &str, identity: &str, platform: Option<&str>) -> Digest {
         let v = Verifier::new(self.public_key())
-            .with_identity(Some(identity.to_string()))
+            .with_signed_repository(Some(identity.to_string()))
             .with_platform(platform.map(str::to_string))
             .verify(&ImageRef::parse(image).unwrap(), &BTreeMap::new())
             .await

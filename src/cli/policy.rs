@@ -37,7 +37,7 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
     let policy = policy
         .with_options(store_options(&a.store))
         .with_required_annotations(a.annotations.iter().cloned().collect())
-        .with_identity(a.identity.clone())
+        .with_signed_repository(a.identity.clone())
         .with_platform(a.platform.clone());
     let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
     let decisions = policy

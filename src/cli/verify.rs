@@ -91,7 +91,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         .with_certificate_trust(certificates)
         .with_notation_trust(notation)
         .with_format(format)
-        .with_identity(a.identity.clone())
+        .with_signed_repository(a.identity.clone())
         .with_platform(a.platform.clone())
         .with_options(store_options(&a.store))
         .verify(&image, &required)

@@ -123,13 +123,13 @@ impl Policy {
         if !keys.is_empty() {
             let v = Verifier::with_keys(keys)
                 .with_options(self.options.clone())
-                .with_identity(self.extra.identity.clone())
+                .with_signed_repository(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
                 .with_now(self.extra.now)
                 .with_required_annotation_keys(presence.clone())
                 .require_all(need > 1)
                 .examine_all(examine_all)
-                .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
+                .verify_resolved(&r.store, image, &r.manifest, &r.repository, &exact)
                 .await;
             absorb(v, None, &mut keys_of);
         }
@@ -153,10 +153,10 @@ impl Policy {
                 .with_required_annotation_keys(presence.clone())
                 .examine_all(examine_all)
                 .with_options(self.options.clone())
-                .with_identity(self.extra.identity.clone())
+                .with_signed_repository(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
                 .with_now(self.extra.now)
-                .verify_resolved(&r.store, image, &r.manifest, &r.identity, &exact)
+                .verify_resolved(&r.store, image, &r.manifest, &r.repository, &exact)
                 .await;
             absorb(v, Some(n), &mut keys_of);
         }

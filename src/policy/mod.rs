@@ -144,8 +144,8 @@ impl Policy {
     }
 
     /// Accept signatures naming `identity` (a repository) instead of each image's own, as
-    /// [`Verifier::with_identity`] does, in every signature check.
-    pub fn with_identity(mut self, identity: Option<String>) -> Policy {
+    /// [`Verifier::with_signed_repository`] does, in every signature check.
+    pub fn with_signed_repository(mut self, identity: Option<String>) -> Policy {
         self.extra.identity = identity;
         self
     }

@@ -411,7 +411,7 @@ impl Signer {
         let Resolved {
             store,
             manifest,
-            identity,
+            repository: identity,
         } = resolve(image, &self.options, true).await?;
         let mut manifests = vec![
             self.sign_one(&store, &manifest, &identity, annotations, None)

@@ -13,7 +13,7 @@ pub(crate) struct Resolved {
     /// The image's manifest (bytes re-hashed against the digest they were fetched by).
     pub manifest: Manifest,
     /// The repository (`docker-reference`) signatures of this image name.
-    pub identity: String,
+    pub repository: String,
 }
 
 /// Open the store for `image` and fetch its manifest, re-hashing the bytes.
@@ -50,6 +50,6 @@ pub(crate) async fn resolve(
     Ok(Resolved {
         store,
         manifest,
-        identity,
+        repository: identity,
     })
 }

@@ -35,7 +35,7 @@ pub(crate) struct Expected<'a> {
     /// The image's manifest digest.
     pub digest: &'a Digest,
     /// The repository the payload must name.
-    pub identity: &'a str,
+    pub signed_repository: &'a str,
     /// Annotations the payload must carry.
     pub required: Required<'a>,
 }
@@ -138,10 +138,10 @@ pub(crate) fn check(
         )));
     }
     let named = &payload.critical.identity.docker_reference;
-    let identity = expected.identity;
-    if !same_repository(identity, named) {
+    let signed_repository = expected.signed_repository;
+    if !same_repository(signed_repository, named) {
         return Err(with(format!(
-            "payload names repository {named:?}, not {identity:?}"
+            "payload names repository {named:?}, not {signed_repository:?}"
         )));
     }
     expected

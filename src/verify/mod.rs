@@ -152,7 +152,7 @@ pub struct Verifier {
     required_keys: Vec<String>,
     options: StoreOptions,
     platform: Option<String>,
-    identity: Option<String>,
+    signed_repository: Option<String>,
     /// `None`: the system clock, read at each check.
     now: Option<SystemTime>,
 }
@@ -170,16 +170,16 @@ impl Verifier {
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
-            identity: None,
+            signed_repository: None,
             now: None,
         }
     }
 
-    /// Require signatures to name repository `identity` (e.g. `registry.example/app`) instead
+    /// Require signatures to name repository `signed_repository` (e.g. `registry.example/app`) instead
     /// of the one the image is read from: for a copy or mirror (`imgseal copy`), whose
     /// signatures still name the repository they were made in.
-    pub fn with_identity(mut self, identity: Option<String>) -> Verifier {
-        self.identity = identity;
+    pub fn with_signed_repository(mut self, signed_repository: Option<String>) -> Verifier {
+        self.signed_repository = signed_repository;
         self
     }
 
@@ -196,7 +196,7 @@ impl Verifier {
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
-            identity: None,
+            signed_repository: None,
             now: None,
         }
     }
@@ -280,9 +280,9 @@ impl Verifier {
         let Resolved {
             store,
             manifest,
-            identity,
+            repository: signed_repository,
         } = resolve(image, &self.options, false).await?;
-        self.verify_resolved(&store, image, &manifest, &identity, required)
+        self.verify_resolved(&store, image, &manifest, &signed_repository, required)
             .await
     }
 
@@ -292,15 +292,21 @@ impl Verifier {
         store: &Store,
         image: &ImageRef,
         manifest: &crate::oci::Manifest,
-        identity: &str,
+        signed_repository: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
-        let identity = self
-            .identity
+        let signed_repository = self
+            .signed_repository
             .clone()
-            .unwrap_or_else(|| identity.to_string());
+            .unwrap_or_else(|| signed_repository.to_string());
         let mut result = self
-            .verify_manifest(store, image.to_string(), manifest, &identity, required)
+            .verify_manifest(
+                store,
+                image.to_string(),
+                manifest,
+                &signed_repository,
+                required,
+            )
             .await?;
         if let Some(platform) = &self.platform {
             if !crate::oci::is_index_media_type(&manifest.media_type) {
@@ -328,7 +334,7 @@ impl Verifier {
                     store,
                     format!("{image} ({platform})"),
                     &child_manifest,
-                    &identity,
+                    &signed_repository,
                     required,
                 )
                 .await?;
@@ -347,7 +353,7 @@ impl Verifier {
         store: &Store,
         image: String,
         manifest: &crate::oci::Manifest,
-        identity: &str,
+        signed_repository: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
         let digest = &manifest.digest;
@@ -367,14 +373,14 @@ impl Verifier {
         let cosign_wanted = self.wants(SignatureFormat::Cosign);
         // notation's level `skip`: this repository is not verified at all.
         let notation_statement = match (&self.notation, self.wants(SignatureFormat::Notation)) {
-            (Some(trust), true) => match notation::statement_for(trust, identity) {
+            (Some(trust), true) => match notation::statement_for(trust, signed_repository) {
                 Ok(st) if notation::is_skip(st) => {
                     result.verified = true;
                     result
                         .verified_by
                         .push(format!("trust policy {:?} (level skip)", st.name()));
                     result.warnings.push(format!(
-                        "notation trust policy statement {:?} has level skip: signatures of {identity} are not verified",
+                        "notation trust policy statement {:?} has level skip: signatures of {signed_repository} are not verified",
                         st.name()
                     ));
                     return Ok(result);
@@ -404,7 +410,7 @@ impl Verifier {
                         }
                         let source = format!("tag {tag}, layer {i}");
                         let check = self
-                            .check_layer(store, layer, digest, identity, required, &source)
+                            .check_layer(store, layer, digest, signed_repository, required, &source)
                             .await;
                         if self.record(&mut result, check) {
                             return Ok(result);
@@ -533,7 +539,7 @@ impl Verifier {
                 }
                 let source = format!("{where_}, layer {i}");
                 let check = self
-                    .check_layer(store, layer, digest, identity, required, &source)
+                    .check_layer(store, layer, digest, signed_repository, required, &source)
                     .await;
                 if self.record(&mut result, check) {
                     return Ok(result);
@@ -631,7 +637,7 @@ impl Verifier {
         store: &Store,
         layer: &cosign_format::Descriptor,
         digest: &Digest,
-        identity: &str,
+        signed_repository: &str,
         required: &BTreeMap<String, String>,
         source: &str,
     ) -> SignatureCheck {
@@ -663,7 +669,7 @@ impl Verifier {
                     &self.cosign_trust(),
                     &cosign::Expected {
                         digest,
-                        identity,
+                        signed_repository,
                         required: self.required(required),
                     },
                 ),
