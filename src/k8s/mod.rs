@@ -178,9 +178,10 @@ pub fn parse_documents(text: &str, shown: &str) -> Result<Vec<Value>> {
     use serde::Deserialize as _;
     // Manifests come from anywhere (a pull request, a chart): bound nesting and alias
     // expansion before the parser spends memory or time on them.
-    crate::policy::yaml_guard::scan_nesting(text).map_err(|why| Error::invalid(shown, why))?;
+    crate::policy::yaml_guard::scan_nesting(text)
+        .map_err(|why| Error::invalid(shown, why.to_string()))?;
     crate::policy::yaml_guard::check_expansion_stream(text)
-        .map_err(|why| Error::invalid(shown, why))?;
+        .map_err(|why| Error::invalid(shown, why.to_string()))?;
     let mut out = Vec::new();
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let v = Value::deserialize(doc).map_err(|e| {

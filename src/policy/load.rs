@@ -22,8 +22,9 @@ impl Policy {
     pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
         // Anchors, aliases and deep nesting are refused before the parser can spend memory
         // or time on them (see yaml_guard).
-        yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason))?;
-        yaml_guard::check_expansion(text).map_err(|reason| Error::invalid(shown, reason))?;
+        yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason.to_string()))?;
+        yaml_guard::check_expansion(text)
+            .map_err(|reason| Error::invalid(shown, reason.to_string()))?;
         let file: PolicyFile = serde_yaml_ng::from_str(text)
             .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
         let (mut policy, warnings) = Policy::from_file(file, base, shown)?;

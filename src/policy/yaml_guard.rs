@@ -21,18 +21,50 @@ use std::fmt;
 /// Deepest nesting of collections accepted in a policy file.
 pub const MAX_DEPTH: usize = 64;
 
+/// Why YAML text was refused before parsing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum YamlGuardError {
+    /// An anchor (`&`) or alias (`*`) where they are not supported (policy files).
+    #[error("line {line}: {what}; policy files do not support YAML anchors and aliases: write the value out")]
+    AnchorOrAlias {
+        /// 1-based line number.
+        line: usize,
+        /// `an anchor (&)` or `an alias (*)`.
+        what: &'static str,
+    },
+    /// Collections nested deeper than [`MAX_DEPTH`].
+    #[error("line {line}: nested more than {MAX_DEPTH} levels deep; {note}")]
+    TooDeep {
+        /// 1-based line number.
+        line: usize,
+        /// How deep such documents normally go.
+        note: &'static str,
+    },
+    /// Aliases expand a policy file past twice its size.
+    #[error("YAML aliases expand it to more than twice its size; policy files do not support anchors and aliases: write the values out")]
+    PolicyExpansion,
+    /// Aliases expand a stream of manifests past twice its size.
+    #[error("YAML aliases expand it to more than twice its size; refusing it")]
+    StreamExpansion,
+}
+
 /// Refuse anchors, aliases and nesting deeper than [`MAX_DEPTH`]; the error names the line.
-pub fn scan(text: &str) -> Result<(), String> {
+pub fn scan(text: &str) -> Result<(), YamlGuardError> {
     scan_with(text, false, "a policy file needs only a few")
 }
 
 /// For Kubernetes manifests, which kubectl reads with anchors and aliases: refuse only
 /// nesting deeper than [`MAX_DEPTH`] (aliases are bounded by [`check_expansion_stream`]).
-pub fn scan_nesting(text: &str) -> Result<(), String> {
+pub fn scan_nesting(text: &str) -> Result<(), YamlGuardError> {
     scan_with(text, true, "even large manifests need far fewer")
 }
 
-fn scan_with(text: &str, anchors_allowed: bool, depth_note: &str) -> Result<(), String> {
+fn scan_with(
+    text: &str,
+    anchors_allowed: bool,
+    depth_note: &'static str,
+) -> Result<(), YamlGuardError> {
     let mut flow: usize = 0; // depth of [ and { open around the current position
     let mut indents: Vec<usize> = Vec::new(); // block indentation levels open
     let mut quote: Option<u8> = None; // inside a "..." or '...' scalar
@@ -110,9 +142,7 @@ fn scan_with(text: &str, anchors_allowed: bool, depth_note: &str) -> Result<(), 
                     } else {
                         "an alias (*)"
                     };
-                    return Err(format!(
-                        "line {n}: {what}; policy files do not support YAML anchors and aliases: write the value out"
-                    ));
+                    return Err(YamlGuardError::AnchorOrAlias { line: n, what });
                 }
                 b'|' | b'>' if node_start && flow == 0 => {
                     block_scalar = Some(indent);
@@ -134,16 +164,18 @@ fn scan_with(text: &str, anchors_allowed: bool, depth_note: &str) -> Result<(), 
                 }
             }
             if indents.len() + line_depth + flow > MAX_DEPTH {
-                return Err(format!(
-                    "line {n}: nested more than {MAX_DEPTH} levels deep; {depth_note}"
-                ));
+                return Err(YamlGuardError::TooDeep {
+                    line: n,
+                    note: depth_note,
+                });
             }
             j += 1;
         }
         if indents.len() + line_depth + flow > MAX_DEPTH {
-            return Err(format!(
-                "line {n}: nested more than {MAX_DEPTH} levels deep; {depth_note}"
-            ));
+            return Err(YamlGuardError::TooDeep {
+                line: n,
+                note: depth_note,
+            });
         }
     }
     Ok(())
@@ -152,7 +184,7 @@ fn scan_with(text: &str, anchors_allowed: bool, depth_note: &str) -> Result<(), 
 /// Refuse a document that expands to more than twice its text (scalar bytes plus one per
 /// node), which only aliases can do. Walks the document as serde_yaml_ng presents it,
 /// stopping as soon as the budget is spent, so the cost is bounded by the text's size.
-pub fn check_expansion(text: &str) -> Result<(), String> {
+pub fn check_expansion(text: &str) -> Result<(), YamlGuardError> {
     let budget = Cell::new(2 * text.len() as u64 + 4096);
     let exceeded = Cell::new(false);
     let seed = Budget {
@@ -162,9 +194,7 @@ pub fn check_expansion(text: &str) -> Result<(), String> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
     match seed.deserialize(de) {
         Ok(()) => Ok(()),
-        Err(_) if exceeded.get() => Err(
-            "YAML aliases expand it to more than twice its size; policy files do not support anchors and aliases: write the values out".into()
-        ),
+        Err(_) if exceeded.get() => Err(YamlGuardError::PolicyExpansion),
         // Syntax errors are reported by the real parse, with their line.
         Err(_) => Ok(()),
     }
@@ -172,7 +202,7 @@ pub fn check_expansion(text: &str) -> Result<(), String> {
 
 /// [`check_expansion`] for a stream of YAML documents (Kubernetes manifests), all of them
 /// together against one budget of twice the text.
-pub fn check_expansion_stream(text: &str) -> Result<(), String> {
+pub fn check_expansion_stream(text: &str) -> Result<(), YamlGuardError> {
     let budget = Cell::new(2 * text.len() as u64 + 4096);
     let exceeded = Cell::new(false);
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
@@ -182,11 +212,7 @@ pub fn check_expansion_stream(text: &str) -> Result<(), String> {
         };
         match seed.deserialize(doc) {
             Ok(()) => {}
-            Err(_) if exceeded.get() => {
-                return Err(
-                    "YAML aliases expand it to more than twice its size; refusing it".into(),
-                )
-            }
+            Err(_) if exceeded.get() => return Err(YamlGuardError::StreamExpansion),
             // Syntax errors are reported by the real parse, with their line.
             Err(_) => return Ok(()),
         }
@@ -309,26 +335,35 @@ rules:
 
     #[test]
     fn anchors_and_aliases_are_refused_with_their_line() {
-        let e = scan("a: &x 1\nb: *x\n").unwrap_err();
+        let e = scan("a: &x 1\nb: *x\n").unwrap_err().to_string();
         assert!(e.starts_with("line 1: an anchor"), "{e}");
-        let e = scan("a: 1\nb: [1, *x]\n").unwrap_err();
+        let e = scan("a: 1\nb: [1, *x]\n").unwrap_err().to_string();
         assert!(e.starts_with("line 2: an alias"), "{e}");
-        let e = scan("- - &x y\n").unwrap_err();
+        let e = scan("- - &x y\n").unwrap_err().to_string();
         assert!(e.starts_with("line 1: an anchor"), "{e}");
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let deep = "[".repeat(MAX_DEPTH + 1);
-        assert!(scan(&deep).unwrap_err().contains("more than 64 levels"));
+        assert!(scan(&deep)
+            .unwrap_err()
+            .to_string()
+            .contains("more than 64 levels"));
         let dashes = "- ".repeat(MAX_DEPTH + 1) + "x";
-        assert!(scan(&dashes).unwrap_err().contains("more than 64 levels"));
+        assert!(scan(&dashes)
+            .unwrap_err()
+            .to_string()
+            .contains("more than 64 levels"));
         let mut indented = String::new();
         for i in 0..=MAX_DEPTH {
             indented.push_str(&" ".repeat(i));
             indented.push_str("a:\n");
         }
-        assert!(scan(&indented).unwrap_err().contains("more than 64 levels"));
+        assert!(scan(&indented)
+            .unwrap_err()
+            .to_string()
+            .contains("more than 64 levels"));
         let ok = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
         scan(&ok).unwrap();
     }
@@ -337,7 +372,7 @@ rules:
     fn expansion_is_bounded_even_past_the_scanner() {
         let big = "x".repeat(10_000);
         let text = format!("a: &a {big}\nb: [{}]\n", vec!["*a"; 100].join(", "));
-        let e = check_expansion(&text).unwrap_err();
+        let e = check_expansion(&text).unwrap_err().to_string();
         assert!(e.contains("twice its size"), "{e}");
         check_expansion("a: &a 1\nb: *a\n").unwrap();
     }

@@ -199,15 +199,33 @@ pub struct LogKey {
     algorithm: LogKeyAlgorithm,
 }
 
+/// Why a log or authority key could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogKeyError {
+    /// Not a DER SubjectPublicKeyInfo.
+    #[error("not a DER SubjectPublicKeyInfo ({0})")]
+    NotSpki(String),
+    /// Bytes after the SubjectPublicKeyInfo.
+    #[error("trailing bytes after the SubjectPublicKeyInfo")]
+    TrailingBytes,
+    /// Not PEM text.
+    #[error("not PEM ({0})")]
+    NotPem(String),
+    /// A PEM block of another type.
+    #[error("PEM block is {0:?}, not \"PUBLIC KEY\"")]
+    NotPublicKey(String),
+}
+
 impl LogKey {
     /// Parses a DER SubjectPublicKeyInfo.
-    pub fn from_spki_der(der: &[u8]) -> std::result::Result<LogKey, String> {
+    pub fn from_spki_der(der: &[u8]) -> std::result::Result<LogKey, LogKeyError> {
         use x509_parser::oid_registry as oids;
         use x509_parser::prelude::FromDer;
         let (rest, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der)
-            .map_err(|e| format!("not a DER SubjectPublicKeyInfo ({e})"))?;
+            .map_err(|e| LogKeyError::NotSpki(e.to_string()))?;
         if !rest.is_empty() {
-            return Err("trailing bytes after the SubjectPublicKeyInfo".into());
+            return Err(LogKeyError::TrailingBytes);
         }
         let alg = &spki.algorithm.algorithm;
         let algorithm = if *alg == oids::OID_KEY_TYPE_EC_PUBLIC_KEY {
@@ -237,7 +255,10 @@ impl LogKey {
 
     /// Parses a root's `rawBytes` with its `keyDetails`: DER SubjectPublicKeyInfo, or for the
     /// `PKCS1_RSA_*` details a PKCS#1 `RSAPublicKey` (as protobuf-specs defines them).
-    pub fn from_raw_bytes(der: &[u8], key_details: &str) -> std::result::Result<LogKey, String> {
+    pub fn from_raw_bytes(
+        der: &[u8],
+        key_details: &str,
+    ) -> std::result::Result<LogKey, LogKeyError> {
         if key_details.starts_with("PKCS1_RSA_") {
             use x509_parser::prelude::FromDer;
             if let Ok(([], _)) = x509_parser::public_key::RSAPublicKey::from_der(der) {
@@ -252,13 +273,10 @@ impl LogKey {
     }
 
     /// Parses a PEM `PUBLIC KEY` block.
-    pub fn from_pem(pem_text: &[u8]) -> std::result::Result<LogKey, String> {
-        let block = pem::parse(pem_text).map_err(|e| format!("not PEM ({e})"))?;
+    pub fn from_pem(pem_text: &[u8]) -> std::result::Result<LogKey, LogKeyError> {
+        let block = pem::parse(pem_text).map_err(|e| LogKeyError::NotPem(e.to_string()))?;
         if block.tag() != "PUBLIC KEY" {
-            return Err(format!(
-                "PEM block is {:?}, not \"PUBLIC KEY\"",
-                block.tag()
-            ));
+            return Err(LogKeyError::NotPublicKey(block.tag().to_string()));
         }
         LogKey::from_spki_der(block.contents())
     }
