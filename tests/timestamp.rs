@@ -290,6 +290,7 @@ fn authentic(
         .map(|d| Certificate::from_der(d).unwrap())
         .collect();
     notation_timestamp::notation_authentic_timestamp(&env, &chain, statement, &store, now)
+        .map_err(|e| e.to_string())
 }
 
 #[test]

@@ -534,7 +534,7 @@ impl ContainersPolicy {
     pub fn requirements_for_docker(&self, image: &Reference) -> Result<ScopeMatch<'_>> {
         let candidates = docker_scopes(image).map_err(|reason| ContainersPolicyError::Image {
             image: image.to_string(),
-            reason,
+            reason: reason.to_string(),
         })?;
         Ok(self.lookup("docker", candidates))
     }
@@ -572,15 +572,22 @@ impl ContainersPolicy {
     }
 }
 
+/// An image that containers/image's `docker` transport cannot look up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScopeLookupError {
+    /// `name:tag@digest`.
+    #[error("it has both a tag and a digest, which containers/image's docker transport refuses; name it by one of them")]
+    TagAndDigest,
+}
+
 /// The `docker` scopes tried for an image, most specific first (the transport default and
 /// the global default follow): `name:tag` or `name@digest`, the repository, each parent
 /// namespace, the host, then `*.` wildcards of the host without its port.
-pub fn docker_scopes(image: &Reference) -> Result<Vec<String>, String> {
+pub fn docker_scopes(image: &Reference) -> Result<Vec<String>, ScopeLookupError> {
     let name = format!("{}/{}", image.registry(), image.repository());
     let identity = match (image.tag(), image.digest()) {
-        (Some(_), Some(_)) => {
-            return Err("it has both a tag and a digest, which containers/image's docker transport refuses; name it by one of them".into())
-        }
+        (Some(_), Some(_)) => return Err(ScopeLookupError::TagAndDigest),
         (Some(t), None) => format!("{name}:{t}"),
         (None, Some(d)) => format!("{name}@{d}"),
         (None, None) => format!("{name}:latest"),

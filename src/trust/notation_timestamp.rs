@@ -9,6 +9,46 @@ use crate::pki::cert::Certificate;
 use crate::pki::tsp::{verify, VerifiedTimestamp};
 use crate::util::time::format_rfc3339;
 
+/// Why the authentic-timestamp validation failed, one line, in notation's words where it has
+/// them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticTimestampError {
+    /// The trust policy calls for a timestamp and the envelope has none.
+    #[error("no timestamp countersignature was found in the signature envelope")]
+    NoCountersignature,
+    /// The statement's tsa trust stores could not be read.
+    #[error("{0}")]
+    TrustStore(String),
+    /// The RFC 3161 token does not verify.
+    #[error("failed to verify the timestamp countersignature: {0}")]
+    Countersignature(String),
+    /// The timestamp may lie before a certificate's validity.
+    #[error("timestamp can be before certificate {subject:?} validity period, it will be valid from {} (timestamp {} ± {accuracy}s)", format_rfc3339(*not_before), format_rfc3339(*gen_time))]
+    BeforeValidity {
+        /// The certificate's subject.
+        subject: String,
+        /// Its notBefore.
+        not_before: SystemTime,
+        /// The timestamp's genTime.
+        gen_time: SystemTime,
+        /// The timestamp's accuracy in seconds.
+        accuracy: f64,
+    },
+    /// The timestamp may lie after a certificate's validity.
+    #[error("timestamp can be after certificate {subject:?} validity period, it was expired at {} (timestamp {} ± {accuracy}s)", format_rfc3339(*not_after), format_rfc3339(*gen_time))]
+    AfterValidity {
+        /// The certificate's subject.
+        subject: String,
+        /// Its notAfter.
+        not_after: SystemTime,
+        /// The timestamp's genTime.
+        gen_time: SystemTime,
+        /// The timestamp's accuracy in seconds.
+        accuracy: f64,
+    },
+}
+
 /// What the Notary Project's authenticTimestamp validation (`notary.x509` signing scheme)
 /// decided to check certificate validity against.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,14 +78,14 @@ pub enum AuthenticTime {
 ///   over the envelope's signature bytes against the statement's `tsa` roots ([`verify`]), and
 ///   every certificate of `chain` must be valid over the timestamp's whole accuracy range.
 ///
-/// `Err` is the validation's failure, one line, in notation's words where it has them.
+/// `Err` is the validation's failure ([`AuthenticTimestampError`]).
 pub fn notation_authentic_timestamp(
     envelope: &crate::formats::notation::VerifiedEnvelope,
     chain: &[Certificate],
     statement: &crate::trust::PolicyStatement,
     store: &crate::trust::TrustStore,
     now: SystemTime,
-) -> Result<AuthenticTime, String> {
+) -> Result<AuthenticTime, AuthenticTimestampError> {
     use crate::trust::{TrustStoreKind, VerifyTimestamp};
     let tsa_configured = statement
         .trust_stores()
@@ -60,31 +100,29 @@ pub fn notation_authentic_timestamp(
         });
     }
     let Some(token) = envelope.timestamp_signature.as_deref() else {
-        return Err("no timestamp countersignature was found in the signature envelope".into());
+        return Err(AuthenticTimestampError::NoCountersignature);
     };
     let roots = store
         .roots_for(statement, TrustStoreKind::Tsa)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| AuthenticTimestampError::TrustStore(e.to_string()))?;
     let ts = verify(token, &envelope.signature, &roots)
-        .map_err(|e| format!("failed to verify the timestamp countersignature: {e}"))?;
+        .map_err(|e| AuthenticTimestampError::Countersignature(e.to_string()))?;
     for cert in chain {
         if ts.earliest() < cert.not_before() {
-            return Err(format!(
-                "timestamp can be before certificate {:?} validity period, it will be valid from {} (timestamp {} ± {}s)",
-                cert.subject(),
-                format_rfc3339(cert.not_before()),
-                format_rfc3339(ts.gen_time),
-                ts.accuracy.unwrap_or_default().as_secs_f64()
-            ));
+            return Err(AuthenticTimestampError::BeforeValidity {
+                subject: cert.subject().to_string(),
+                not_before: cert.not_before(),
+                gen_time: ts.gen_time,
+                accuracy: ts.accuracy.unwrap_or_default().as_secs_f64(),
+            });
         }
         if ts.latest() > cert.not_after() {
-            return Err(format!(
-                "timestamp can be after certificate {:?} validity period, it was expired at {} (timestamp {} ± {}s)",
-                cert.subject(),
-                format_rfc3339(cert.not_after()),
-                format_rfc3339(ts.gen_time),
-                ts.accuracy.unwrap_or_default().as_secs_f64()
-            ));
+            return Err(AuthenticTimestampError::AfterValidity {
+                subject: cert.subject().to_string(),
+                not_after: cert.not_after(),
+                gen_time: ts.gen_time,
+                accuracy: ts.accuracy.unwrap_or_default().as_secs_f64(),
+            });
         }
     }
     Ok(AuthenticTime::Timestamp(ts))

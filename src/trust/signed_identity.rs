@@ -192,7 +192,7 @@ impl Remap {
 
     /// The image's reference with the prefix replaced, or unchanged when the prefix does not
     /// match. `Err` carries the rewritten text when it is not a reference in canonical form.
-    pub fn remap(&self, image: &Reference) -> Result<Reference, String> {
+    pub fn remap(&self, image: &Reference) -> Result<Reference, RemapError> {
         if !self.matches_prefix(image) {
             return Ok(image.clone());
         }
@@ -200,10 +200,15 @@ impl Remap {
         let rewritten = format!("{}{}", self.signed_prefix, &full[self.prefix.len()..]);
         match rewritten.parse::<Reference>() {
             Ok(r) if r.to_string() == rewritten => Ok(r),
-            _ => Err(rewritten),
+            _ => Err(RemapError(rewritten)),
         }
     }
 }
+
+/// A remapped name that is not a reference in canonical form (it holds the rewritten text).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the remapped name {0:?} is not a reference in canonical form")]
+pub struct RemapError(pub String);
 
 /// A rule that cannot be built: the field and why. Messages are one line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -451,7 +456,7 @@ impl SignedIdentity {
                     image: image.to_string(),
                     prefix: remap.prefix.clone(),
                     signed_prefix: remap.signed_prefix.clone(),
-                    remapped,
+                    remapped: remapped.0,
                 })
         };
         match (self, image) {

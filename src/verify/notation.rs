@@ -425,7 +425,7 @@ fn verify_authentic_timestamp(
                     }
                     validity_problem.map_or(Ok(()), Err)
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             }
         }
     };
