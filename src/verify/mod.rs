@@ -852,18 +852,17 @@ impl Verifier {
             .await
             .map_err(|e| e.to_string())
         {
-            Ok(bytes) => {
-                notation::verify_envelope(
-                    &bytes,
-                    subject,
-                    statement,
-                    trust,
-                    &self.required(required),
-                    self.now(),
-                    &mut out,
-                )
-                .await
-            }
+            Ok(bytes) => notation::verify_envelope(
+                &bytes,
+                subject,
+                statement,
+                trust,
+                &self.required(required),
+                self.now(),
+                &mut out,
+            )
+            .await
+            .map_err(|e| e.to_string()),
             Err(why) => Err(why),
         };
         match result {

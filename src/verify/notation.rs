@@ -155,14 +155,107 @@ pub(crate) struct ValidationResult {
     /// Enforce, log or skip, from the statement's level and overrides.
     pub action: Action,
     /// Why it failed, if it did.
-    pub error: Option<String>,
+    pub error: Option<ValidationFailure>,
+}
+
+/// Why one of the validations after integrity failed (rendered after the validation's name).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ValidationFailure {
+    /// The statement names no trust store of the kind the signing scheme needs.
+    #[error("the trust policy statement {statement:?} names no {kind} trust store")]
+    NoTrustStore {
+        /// The statement's name.
+        statement: String,
+        /// `ca` or `signingAuthority`.
+        kind: &'static str,
+    },
+    /// The envelope's chain stops short of a root.
+    #[error("the envelope's certificate chain does not end in a self-signed root")]
+    NotRooted,
+    /// The chain does not validate to a root of the trust store (or a certificate was outside
+    /// its validity period).
+    #[error(transparent)]
+    Chain(#[from] crate::pki::CertError),
+    /// The leaf's subject is not one of the statement's trusted identities.
+    #[error("signing certificate subject {subject:?} is not a trusted identity of statement {statement:?}")]
+    UntrustedIdentity {
+        /// The leaf certificate's subject.
+        subject: String,
+        /// The statement's name.
+        statement: String,
+    },
+    /// The signature's own expiry has passed.
+    #[error("the signature expired at {0}")]
+    Expired(String),
+    /// The RFC 3161 timestamp countersignature does not hold.
+    #[error(transparent)]
+    Timestamp(#[from] crate::trust::notation_timestamp::AuthenticTimestampError),
+    /// A certificate of the chain is revoked or its status is unknown (the CRL check's report).
+    #[error("{0}")]
+    Revocation(String),
+    /// The chain is untrusted, so the CRL URLs it names are not fetched.
+    #[error("not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)")]
+    RevocationNotChecked,
+    /// The CRL fetcher could not be built.
+    #[error(transparent)]
+    RevocationUnavailable(#[from] crate::pki::crl::RevocationError),
+}
+
+/// Why a notation signature does not count: integrity (always enforced), a trust store that
+/// cannot be read, the first enforced validation failure, or missing user metadata.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum NotationFailure {
+    /// The envelope does not parse or its signature does not verify with its own leaf.
+    #[error("integrity: {0}")]
+    Envelope(#[source] notation::EnvelopeError),
+    /// The envelope signs another manifest.
+    #[error("integrity: the envelope signs {signed} ({signed_media_type}, {signed_size} bytes), not this image ({media_type}, {size} bytes)")]
+    OtherTarget {
+        /// The digest the envelope signs.
+        signed: String,
+        /// Its media type.
+        signed_media_type: String,
+        /// Its size.
+        signed_size: u64,
+        /// This image's media type.
+        media_type: String,
+        /// This image's size.
+        size: u64,
+    },
+    /// A critical extended attribute imgseal cannot evaluate (a verification plugin's).
+    #[error("the envelope has critical attribute {name:?} (verification plugin {plugin}), which imgseal cannot evaluate; verification is inconclusive")]
+    CriticalAttribute {
+        /// The attribute's name.
+        name: String,
+        /// The plugin the envelope names, or "none named".
+        plugin: String,
+    },
+    /// A certificate of the envelope's `x5c` chain does not parse.
+    #[error("integrity: x5c: {0}")]
+    Chain(#[source] crate::pki::CertError),
+    /// The statement's trust store cannot be read (fails whatever the level).
+    #[error("authenticity: {0}")]
+    TrustStore(#[source] crate::trust::TrustError),
+    /// A validation failed and the statement enforces it.
+    #[error("{validation}: {failure}")]
+    Enforced {
+        /// The validation's name.
+        validation: &'static str,
+        /// Why it failed.
+        failure: ValidationFailure,
+    },
+    /// User metadata the caller requires is missing or different.
+    #[error(transparent)]
+    Metadata(#[from] super::annotations::AnnotationMismatch),
 }
 
 impl ValidationResult {
     fn new(
         statement: &PolicyStatement,
         validation: ValidationType,
-        result: Result<(), String>,
+        result: Result<(), ValidationFailure>,
     ) -> Self {
         ValidationResult {
             validation,
@@ -186,7 +279,7 @@ struct Authenticity {
     /// its certificates name fetched.
     chain_trusted: bool,
     /// The chain is trusted but a certificate was outside its validity period then.
-    validity_problem: Option<String>,
+    validity_problem: Option<crate::pki::CertError>,
 }
 
 /// Verify the envelope `bytes` of a notation signature of `subject`, with the trust policy
@@ -203,14 +296,14 @@ pub(crate) async fn verify_envelope(
     required: &Required<'_>,
     now: SystemTime,
     out: &mut Outcome,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), NotationFailure> {
     let Integrity {
         envelope,
         chain,
         leaf_subject,
     } = verify_integrity(bytes, subject)?;
     let mut logged = Vec::new();
-    let mut apply = |r: ValidationResult| -> Result<(), String> {
+    let mut apply = |r: ValidationResult| -> Result<(), NotationFailure> {
         match (r.error, r.action) {
             (None, _) | (_, Action::Skip) => Ok(()),
             (Some(e), Action::Log) => {
@@ -221,7 +314,10 @@ pub(crate) async fn verify_envelope(
                 ));
                 Ok(())
             }
-            (Some(e), Action::Enforce) => Err(format!("{}: {e}", r.validation.as_str())),
+            (Some(failure), Action::Enforce) => Err(NotationFailure::Enforced {
+                validation: r.validation.as_str(),
+                failure,
+            }),
         }
     };
     let (result, facts) =
@@ -256,9 +352,7 @@ pub(crate) async fn verify_envelope(
     // User metadata the caller requires (like `notation verify --user-metadata`), after the
     // trust policy's validations as in notation-go; always enforced.
     let meta = &envelope.target.annotations;
-    required
-        .check(|k| meta.get(k).map(|v| serde_json::Value::String(v.clone())))
-        .map_err(|e| e.to_string())?;
+    required.check(|k| meta.get(k).map(|v| serde_json::Value::String(v.clone())))?;
     out.logged.extend(logged);
     let key = chain
         .first()
@@ -270,10 +364,13 @@ pub(crate) async fn verify_envelope(
 /// Integrity (always enforced): the envelope parses, its signature verifies with its own
 /// leaf certificate, it signs exactly `subject`, it has no critical attribute imgseal cannot
 /// evaluate, and its `x5c` chain parses.
-pub(crate) fn verify_integrity(bytes: &[u8], subject: &Manifest) -> Result<Integrity, String> {
+pub(crate) fn verify_integrity(
+    bytes: &[u8],
+    subject: &Manifest,
+) -> Result<Integrity, NotationFailure> {
     let envelope = notation::parse_envelope(bytes)
         .and_then(|e| e.verify_integrity())
-        .map_err(|e| format!("integrity: {e}"))?;
+        .map_err(NotationFailure::Envelope)?;
     let target = Descriptor {
         media_type: subject.media_type.clone(),
         size: subject.bytes.len() as u64,
@@ -281,28 +378,29 @@ pub(crate) fn verify_integrity(bytes: &[u8], subject: &Manifest) -> Result<Integ
         ..Descriptor::default()
     };
     if !envelope.matches_target(&target) {
-        return Err(format!(
-            "integrity: the envelope signs {} ({}, {} bytes), not this image ({}, {} bytes)",
-            envelope.target.digest,
-            envelope.target.media_type,
-            envelope.target.size,
-            target.media_type,
-            target.size
-        ));
+        return Err(NotationFailure::OtherTarget {
+            signed: envelope.target.digest.clone(),
+            signed_media_type: envelope.target.media_type.clone(),
+            signed_size: envelope.target.size,
+            media_type: target.media_type,
+            size: target.size,
+        });
     }
     if let Some(attr) = envelope.critical_extended_attributes().next() {
-        return Err(format!(
-            "the envelope has critical attribute {:?} (verification plugin {}), which imgseal cannot evaluate; verification is inconclusive",
-            attr.name,
-            envelope.verification_plugin().unwrap_or("none named")
-        ));
+        return Err(NotationFailure::CriticalAttribute {
+            name: attr.name.clone(),
+            plugin: envelope
+                .verification_plugin()
+                .unwrap_or("none named")
+                .to_string(),
+        });
     }
     let chain = envelope
         .certificate_chain
         .iter()
         .map(|der| Certificate::from_der(der))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("integrity: x5c: {e}"))?;
+        .map_err(NotationFailure::Chain)?;
     let leaf_subject = chain
         .first()
         .map(|c| c.subject().to_string())
@@ -324,7 +422,7 @@ fn verify_authenticity(
     statement: &PolicyStatement,
     trust: &NotationTrust,
     now: SystemTime,
-) -> Result<(ValidationResult, Authenticity), String> {
+) -> Result<(ValidationResult, Authenticity), NotationFailure> {
     let store_type = match envelope.signing_scheme {
         SigningScheme::X509 => TrustStoreKind::Ca,
         SigningScheme::X509SigningAuthority => TrustStoreKind::SigningAuthority,
@@ -336,37 +434,34 @@ fn verify_authenticity(
     let roots = trust
         .store
         .roots_for(statement, store_type)
-        .map_err(|e| format!("authenticity: {e}"))?;
+        .map_err(NotationFailure::TrustStore)?;
     let mut facts = Authenticity {
         chain_trusted: false,
         validity_problem: None,
     };
     let result = (|| {
         if roots.is_empty() {
-            return Err(format!(
-                "the trust policy statement {:?} names no {} trust store",
-                statement.name(),
-                store_type.as_str()
-            ));
+            return Err(ValidationFailure::NoTrustStore {
+                statement: statement.name().to_string(),
+                kind: store_type.as_str(),
+            });
         }
         if chain.last().is_some_and(|c| !c.is_self_signed()) {
-            return Err(
-                "the envelope's certificate chain does not end in a self-signed root".to_string(),
-            );
+            return Err(ValidationFailure::NotRooted);
         }
         match validate_chain(chain, &roots, validity_at, Profile::Notary) {
             Ok(()) => facts.chain_trusted = true,
             Err(e) if e.is_validity_period() => {
                 facts.chain_trusted = true;
-                facts.validity_problem = Some(e.to_string())
+                facts.validity_problem = Some(e)
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
         if !trusted_identity_matches(statement, leaf_subject) {
-            return Err(format!(
-                "signing certificate subject {leaf_subject:?} is not a trusted identity of statement {:?}",
-                statement.name()
-            ));
+            return Err(ValidationFailure::UntrustedIdentity {
+                subject: leaf_subject.to_string(),
+                statement: statement.name().to_string(),
+            });
         }
         Ok(())
     })();
@@ -383,7 +478,7 @@ fn verify_expiry(
     now: SystemTime,
 ) -> ValidationResult {
     let result = match envelope.expiry {
-        Some(t) if t < now => Err(format!("the signature expired at {}", rfc3339(t))),
+        Some(t) if t < now => Err(ValidationFailure::Expired(rfc3339(t))),
         _ => Ok(()),
     };
     ValidationResult::new(statement, ValidationType::Expiry, result)
@@ -399,12 +494,12 @@ fn verify_authentic_timestamp(
     statement: &PolicyStatement,
     trust: &NotationTrust,
     now: SystemTime,
-    validity_problem: Option<String>,
+    validity_problem: Option<crate::pki::CertError>,
     notes: &mut Vec<String>,
 ) -> (ValidationResult, Option<SystemTime>) {
     let mut timestamped_at = None;
     let result = match envelope.signing_scheme {
-        SigningScheme::X509SigningAuthority => validity_problem.map_or(Ok(()), Err),
+        SigningScheme::X509SigningAuthority => validity_problem.map_or(Ok(()), |e| Err(e.into())),
         SigningScheme::X509 => {
             match crate::trust::notation_timestamp::notation_authentic_timestamp(
                 envelope,
@@ -423,9 +518,9 @@ fn verify_authentic_timestamp(
                             "authenticTimestamp: the RFC 3161 timestamp countersignature was not verified (the trust policy statement names no tsa trust store, or verifyTimestamp is afterCertExpiry and the certificates are unexpired); certificate validity was checked at the current time".to_string(),
                         );
                     }
-                    validity_problem.map_or(Ok(()), Err)
+                    validity_problem.map_or(Ok(()), |e| Err(e.into()))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
     };
@@ -457,16 +552,13 @@ async fn verify_revocation(
     // only logs authenticity) would let anyone who can push make imgseal probe addresses from
     // wherever it runs. Its status stays unknown.
     let result = match crate::trust::revocation_fetch::Checker::new() {
-        Ok(_) if !chain_trusted => Err(
-            "not checked: the signing chain does not lead to a trusted root, so the CRL URLs its certificates name are not fetched (status unknown)"
-                .to_string(),
-        ),
+        Ok(_) if !chain_trusted => Err(ValidationFailure::RevocationNotChecked),
         Ok(checker) => checker
             .check_chain(chain, now, signing_time)
             .await
             .failure()
-            .map_or(Ok(()), Err),
-        Err(e) => Err(e.to_string()),
+            .map_or(Ok(()), |report| Err(ValidationFailure::Revocation(report))),
+        Err(e) => Err(e.into()),
     };
     Some(ValidationResult::new(
         statement,
