@@ -134,16 +134,25 @@ pub struct ImageManifest {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// Parse `what` from JSON bytes.
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::invalid(what, format!("invalid JSON: {e}")))
+}
+
+/// `value` as compact JSON bytes.
+fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::invalid(what, e.to_string()))
+}
+
 impl ImageManifest {
     /// Parse manifest bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<ImageManifest> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid("image manifest", format!("invalid JSON: {e}")))
+        decode("image manifest", bytes)
     }
 
     /// Compact JSON bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::invalid("image manifest", e.to_string()))
+        encode("image manifest", self)
     }
 }
 
@@ -177,13 +186,12 @@ pub struct Index {
 impl Index {
     /// Parse index bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Index> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid("image index", format!("invalid JSON: {e}")))
+        decode("image index", bytes)
     }
 
     /// Compact JSON bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::invalid("image index", e.to_string()))
+        encode("image index", self)
     }
 }
 

@@ -205,5 +205,5 @@ impl Checker {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::util::text::one_line(s, usize::MAX)
 }

@@ -45,6 +45,17 @@ pub fn escape_lines(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// Outside text (a response body, a helper's stderr) as one short line: control characters
+/// become spaces, whitespace collapses, at most `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `d` the way Go prints a `time.Duration` (cosign's `--timeout`): `3m0s`, `2s`, `1h0m0s`,
 /// `1.5s`, `250ms`.
 ///

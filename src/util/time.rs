@@ -159,12 +159,23 @@ mod tests {
             parse_rfc3339("2023-01-19T08:21:36Z")
         );
         assert_eq!(
+            parse_rfc3339("2024-06-18T15:21:38+08:00"),
+            parse_rfc3339("2024-06-18T07:21:38Z")
+        );
+        assert_eq!(
             parse_rfc3339("2020-11-09T07:00:00.5Z"),
             Some(at(1_604_905_200) + Duration::from_millis(500))
         );
         assert_eq!(parse_rfc3339("2000-02-29t12:00:00z"), Some(at(951_825_600)));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
-        for secs in [0u64, 951_825_600, 1_661_781_000, 4_102_444_799] {
+        for secs in [
+            0u64,
+            951_825_600,
+            1_661_781_000,
+            4_092_599_400,
+            4_102_444_799,
+            253_402_300_799,
+        ] {
             let text = format_rfc3339(at(secs));
             assert_eq!(parse_rfc3339(&text), Some(at(secs)), "{text}");
         }

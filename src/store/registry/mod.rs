@@ -16,6 +16,7 @@ use crate::oci::MANIFEST_MEDIA_TYPES;
 use crate::oci::{embedded_media_type, Manifest};
 
 mod auth;
+pub mod credentials;
 mod referrers;
 
 use crate::reference::is_loopback_host;
@@ -850,15 +851,9 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// A response body as one short line: control characters become spaces, whitespace collapses,
-/// at most 300 characters.
+/// A response body as one short line (at most 300 characters).
 fn one_line(body: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(body)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::util::text::one_line(&String::from_utf8_lossy(body), 300)
 }
 
 #[cfg(test)]
