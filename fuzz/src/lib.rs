@@ -31,6 +31,9 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("policy_yaml", policy_yaml),
     ("k8s_manifest", k8s_manifest),
     ("admission_review", admission_review),
+    ("trusted_root", trusted_root),
+    ("checkpoint", checkpoint),
+    ("containers_policy", containers_policy),
 ];
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -282,6 +285,59 @@ pub fn policy_yaml(data: &[u8]) {
         std::path::Path::new("/nonexistent/imgseal-fuzz"),
         "fuzz.yaml",
     );
+}
+
+/// Sigstore `trusted_root.json`: whatever parses also survives a round trip through its writer
+/// and every lookup by log ID and time.
+pub fn trusted_root(data: &[u8]) {
+    let Ok(root) = trust::sigstore_root::TrustedRoot::from_json(data) else {
+        return;
+    };
+    let again = trust::sigstore_root::TrustedRoot::from_json(root.to_json().as_bytes())
+        .expect("a written trusted root parses back");
+    assert_eq!(again.tlogs().len(), root.tlogs().len());
+    assert_eq!(again.ctlogs().len(), root.ctlogs().len());
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for log in root.tlogs() {
+        let _ = root.tlog_by_log_id(log.log_id(), at);
+    }
+    let _ = root.fulcio_chains_at(at);
+    let _ = root.timestamp_authorities_at(at);
+}
+
+/// Signed-note checkpoints (transparency-log tree heads): parsing, and verifying against a
+/// fixed log key, never panic.
+pub fn checkpoint(data: &[u8]) {
+    let Some(s) = text(data) else { return };
+    let _ = trust::tlog::Checkpoint::parse(s);
+    static ROOT: OnceLock<Option<trust::sigstore_root::TrustedRoot>> = OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        let key = imgseal::SigningKey::generate().ok()?;
+        trust::sigstore_root::TrustedRoot::builder()
+            .rekor_key_pem(
+                "https://rekor.fuzz.example",
+                key.public_key().to_pem().as_bytes(),
+                std::time::UNIX_EPOCH,
+                None,
+            )
+            .build()
+            .ok()
+    });
+    if let Some(log) = root.as_ref().and_then(|r| r.tlogs().first()) {
+        let _ = trust::tlog::verify_checkpoint(s, log);
+    }
+}
+
+/// containers/image's `policy.json`: loading, and looking up the scopes of a few images.
+pub fn containers_policy(data: &[u8]) {
+    let Ok(p) = policy::containers::ContainersPolicy::from_json(data) else {
+        return;
+    };
+    for image in ["docker.io/library/busybox:latest", "registry.example/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000"] {
+        if let Ok(r) = imgseal::ImageRef::parse(image) {
+            let _ = p.requirements_for(&r);
+        }
+    }
 }
 
 /// Kubernetes manifests: documents, the images of every workload (each pointer leads to its
