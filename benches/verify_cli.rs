@@ -1,0 +1,106 @@
+//! Benchmark: one `imgseal verify --key` run, as a user runs it — a fresh process per
+//! verification — against an image on the loopback registry (Debian's docker-registry, plain
+//! HTTP) and against the same image in an OCI layout, plus the in-process library call for
+//! comparison. Prints the mean wall time of each and the registry requests of one run.
+//! Target (issue 14): loopback `verify` ≤ 5 ms wall.
+//!
+//! `cargo bench --bench verify_cli`
+
+#[path = "../tests/support/registry.rs"]
+mod common;
+
+use common::{push_image, unique_repo, Registry};
+use imgseal::{ImageRef, Signer, SigningKey, Verifier};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUNDS: u32 = 30;
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let reg = Registry::start();
+    let dir = std::env::temp_dir().join(format!("imgseal-bench-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key = SigningKey::generate().expect("key");
+    let public = key.public_key();
+    let pub_path = dir.join("bench.pub");
+    std::fs::write(&pub_path, public.to_pem()).expect("public key file");
+    let none = BTreeMap::new();
+
+    let repo = unique_repo("benchcli");
+    let image_text = format!("{}/{repo}:v1", reg.host);
+    let image = ImageRef::parse(&image_text).expect("reference");
+    rt.block_on(async {
+        push_image(&reg.host, &repo, "v1").await;
+        Signer::new(key.clone())
+            .sign(&image, &none)
+            .await
+            .expect("sign");
+    });
+    let layout = dir.join("layout");
+    let layout_ref = format!("oci:{}:v1", layout.display());
+    let copied = Command::new(env!("CARGO_BIN_EXE_imgseal"))
+        .args(["copy", &image_text, &layout_ref])
+        .output()
+        .expect("run imgseal copy");
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+
+    let cli = |target: &str, identity: Option<&str>| {
+        let mut total = Duration::ZERO;
+        for _ in 0..ROUNDS {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_imgseal"));
+            cmd.args(["verify", "--key"]).arg(&pub_path).arg(target);
+            if let Some(id) = identity {
+                cmd.args(["--identity", id]);
+            }
+            let t = Instant::now();
+            let out = cmd.output().expect("run imgseal verify");
+            total += t.elapsed();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        total / ROUNDS
+    };
+    let registry_repo = format!("{}/{repo}", reg.host);
+    let loopback = cli(&image_text, None);
+    let on_layout = cli(&layout_ref, Some(&registry_repo));
+
+    let (library, requests) = rt.block_on(async {
+        let mut total = Duration::ZERO;
+        let mut requests = 0;
+        for _ in 0..ROUNDS {
+            let t = Instant::now();
+            let v = Verifier::new(public.clone())
+                .verify(&image, &none)
+                .await
+                .expect("verify");
+            total += t.elapsed();
+            assert!(v.verified);
+            requests = v.requests;
+        }
+        (total / ROUNDS, requests)
+    });
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("mean of {ROUNDS} runs each (target: loopback CLI verify <= 5 ms wall)");
+    println!(
+        "imgseal verify (CLI process), loopback registry  {:>7.2} ms  {requests} registry requests",
+        ms(loopback)
+    );
+    println!(
+        "imgseal verify (CLI process), OCI layout         {:>7.2} ms",
+        ms(on_layout)
+    );
+    println!(
+        "Verifier::verify (library), loopback registry    {:>7.2} ms  {requests} registry requests",
+        ms(library)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
