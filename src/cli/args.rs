@@ -50,6 +50,77 @@ pub(crate) enum Command {
         /// Directory for the pages (created when missing).
         dir: PathBuf,
     },
+    /// Store registry credentials in docker's config.json (as `docker login`; read by every tool).
+    #[command(
+        after_help = "Examples:\n  echo \"$TOKEN\" | imgseal login ghcr.io -u octocat --password-stdin\n  imgseal login registry.example:5000 -u ci\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
+    )]
+    Login(LoginArgs),
+    /// Remove a registry's credentials from docker's config.json.
+    Logout {
+        /// The registry host, e.g. registry.example:5000.
+        server: String,
+    },
+    /// Print the public key of a private key file (as `cosign public-key`).
+    #[command(
+        after_help = "Examples:\n  imgseal public-key --key imgseal.key\n  imgseal public-key --key imgseal.key --outfile imgseal.pub\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
+    )]
+    PublicKey(PublicKeyArgs),
+    /// Print imgseal's version, build and supported formats.
+    Version {
+        /// Print JSON (schemaVersion, version, gitCommit, rustVersion, platform, signatureFormats).
+        #[arg(long)]
+        json: bool,
+    },
+    #[command(hide = true)]
+    Save(ForeignArgs),
+    #[command(hide = true)]
+    Load(ForeignArgs),
+    #[command(hide = true)]
+    Triangulate(ForeignArgs),
+    #[command(hide = true)]
+    Download(ForeignArgs),
+    #[command(hide = true)]
+    Inspect(ForeignArgs),
+    #[command(hide = true, alias = "ls")]
+    List(ForeignArgs),
+}
+
+/// The arguments of a cosign or notation verb imgseal names differently (ignored: the verb
+/// answers with the imgseal way to do it).
+#[derive(Args, Debug)]
+pub(crate) struct ForeignArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub(crate) rest: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LoginArgs {
+    /// The registry host, e.g. ghcr.io or registry.example:5000.
+    pub(crate) server: String,
+    /// Username.
+    #[arg(short = 'u', long)]
+    pub(crate) username: String,
+    /// Password (visible to other users in the process list; prefer --password-stdin).
+    #[arg(short = 'p', long)]
+    pub(crate) password: Option<String>,
+    /// Read the password from standard input (its first line).
+    #[arg(long)]
+    pub(crate) password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PublicKeyArgs {
+    /// The private key (cosign's encrypted format, or an unencrypted PKCS#8 key).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// Write the public key to this file (mode 0644) instead of standard output.
+    #[arg(long = "outfile", value_name = "FILE")]
+    pub(crate) outfile: Option<PathBuf>,
+    /// Replace an existing --outfile.
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) password: PasswordArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +212,8 @@ pub(crate) struct K8sArgs {
     #[arg(long)]
     pub(crate) allow_http_registry: bool,
     #[command(flatten)]
+    pub(crate) auth: RegistryAuthArgs,
+    #[command(flatten)]
     pub(crate) timeout: TimeoutArgs,
 }
 
@@ -167,6 +240,8 @@ pub(crate) struct CopyArgs {
     /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
     #[arg(long)]
     pub(crate) allow_http_registry: bool,
+    #[command(flatten)]
+    pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]
     pub(crate) timeout: TimeoutArgs,
     /// Output format.
@@ -237,10 +312,44 @@ pub(crate) struct StoreArgs {
     #[arg(long)]
     pub(crate) allow_http_registry: bool,
     #[command(flatten)]
+    pub(crate) auth: RegistryAuthArgs,
+    #[command(flatten)]
     pub(crate) timeout: TimeoutArgs,
     /// Treat IMAGE as a ref name (or @digest) inside the OCI image layout at PATH.
     #[arg(long, value_name = "PATH")]
     pub(crate) oci_layout: Option<PathBuf>,
+}
+
+/// Credentials for this run, sent to every registry it talks to (as cosign's flags); without
+/// them docker's config.json, then podman's auth.json, are used.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct RegistryAuthArgs {
+    /// Registry username (with --registry-password).
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "IMGSEAL_REGISTRY_USERNAME",
+        help_heading = "Registry"
+    )]
+    pub(crate) registry_username: Option<String>,
+    /// Registry password or access token (with --registry-username).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "IMGSEAL_REGISTRY_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Registry"
+    )]
+    pub(crate) registry_password: Option<String>,
+    /// Registry bearer token, sent as it is when a registry asks for a bearer token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "IMGSEAL_REGISTRY_TOKEN",
+        hide_env_values = true,
+        help_heading = "Registry"
+    )]
+    pub(crate) registry_token: Option<String>,
 }
 
 #[derive(Args, Debug)]

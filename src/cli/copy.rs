@@ -8,6 +8,7 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
     warn_unused_http(a.allow_http_registry, &[&src, &dst]);
     let options = StoreOptions {
         allow_http: a.allow_http_registry,
+        credentials: given_credentials(&a.auth),
         ..StoreOptions::default()
     }
     .with_timeout(a.timeout.timeout);

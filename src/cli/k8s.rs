@@ -15,6 +15,7 @@ pub(crate) async fn k8s_report(
     let policy = policy.with_options(
         StoreOptions {
             allow_http: a.allow_http_registry,
+            credentials: given_credentials(&a.auth),
             ..StoreOptions::default()
         }
         .with_timeout(a.timeout.timeout),

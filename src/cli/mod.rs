@@ -40,30 +40,38 @@ mod cert;
 mod completion;
 mod copy;
 mod error;
+mod foreign;
 mod k8s;
 mod keys;
+mod login;
 pub(crate) mod out;
 mod password;
 mod policy;
+mod public_key;
 mod render;
 mod sarif;
 mod sign;
 mod tree;
 mod verify;
+mod version;
 
 use admission::*;
 use args::*;
 use cert::*;
 use completion::*;
 use copy::*;
+use foreign::*;
 use k8s::*;
 use keys::*;
+use login::*;
 use password::*;
 use policy::*;
+use public_key::*;
 use sarif::*;
 use sign::*;
 use tree::*;
 use verify::*;
+use version::*;
 
 /// Exit code: verification failed.
 pub(crate) const EXIT_FAILED: u8 = 1;
@@ -133,7 +141,23 @@ fn timeout_of(c: &Command) -> Option<std::time::Duration> {
     }
 }
 
+/// The registry credentials a command was given, to be checked before any work starts.
+fn auth_of(c: &Command) -> Option<&RegistryAuthArgs> {
+    match c {
+        Command::Sign(a) => Some(&a.store.auth),
+        Command::Verify(a) => Some(&a.store.auth),
+        Command::Tree(a) => Some(&a.store.auth),
+        Command::Copy(a) => Some(&a.auth),
+        Command::K8s(K8sCommand::Verify(a)) => Some(&a.k8s.auth),
+        Command::K8s(K8sCommand::Pin(a)) => Some(&a.k8s.auth),
+        _ => None,
+    }
+}
+
 async fn run(cli: Cli) -> Result<u8, Error> {
+    if let Some(auth) = auth_of(&cli.command) {
+        check_credentials(auth)?;
+    }
     match cli.command {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
@@ -152,6 +176,16 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Admission(AdmissionCommand::Serve(a)) => admission_serve(a).await,
         Command::Completion { shell } => Ok(completion(shell)),
         Command::Man { dir } => man_pages(&dir),
+        Command::PublicKey(a) => public_key(a),
+        Command::Login(a) => login(a),
+        Command::Logout { server } => logout(&server),
+        Command::Version { json } => version(json),
+        Command::Save(_) => foreign("save"),
+        Command::Load(_) => foreign("load"),
+        Command::Triangulate(_) => foreign("triangulate"),
+        Command::Download(_) => foreign("download"),
+        Command::Inspect(_) => foreign("inspect"),
+        Command::List(_) => foreign("list"),
     }
 }
 
@@ -175,7 +209,27 @@ pub(crate) fn warn_unused_http(allow_http: bool, images: &[&ImageRef]) {
 pub(crate) fn store_options(store: &StoreArgs) -> StoreOptions {
     StoreOptions {
         allow_http: store.allow_http_registry,
+        credentials: given_credentials(&store.auth),
         ..StoreOptions::default()
     }
     .with_timeout(store.timeout.timeout)
+}
+
+/// `--registry-username/--registry-password/--registry-token` for the library.
+pub(crate) fn given_credentials(
+    a: &RegistryAuthArgs,
+) -> imgseal::store::registry::credentials::GivenCredentials {
+    imgseal::store::registry::credentials::GivenCredentials {
+        username: a.registry_username.clone(),
+        password: a.registry_password.clone(),
+        token: a.registry_token.clone(),
+    }
+}
+
+/// Refuse incomplete or conflicting registry credentials before any work starts.
+pub(crate) fn check_credentials(a: &RegistryAuthArgs) -> Result<(), Error> {
+    given_credentials(a)
+        .credential()
+        .map(|_| ())
+        .map_err(|e| Error::Usage(e.to_string()))
 }

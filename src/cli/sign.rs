@@ -5,24 +5,7 @@ use super::*;
 pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
-    let pem = imgseal::crypto::keys::read_key_file(&a.key)?;
-    let password = if SigningKey::pem_is_encrypted(&pem) {
-        Some(read_password(&a.password, false)?)
-    } else {
-        if let Some(f) = &a.password.password_file {
-            errln!(
-                "imgseal: warning: --password-file {} is not used: {} is not encrypted",
-                f.display(),
-                a.key.display()
-            );
-        }
-        None
-    };
-    let key = SigningKey::from_pem(
-        &pem,
-        password.as_deref().map(|p| p.as_slice()),
-        &a.key.display().to_string(),
-    )?;
+    let key = load_signing_key(&a.key, &a.password)?;
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let mut signer = Signer::new(key)
         .with_format(SignatureFormat::from(a.format))

@@ -86,6 +86,8 @@ pub struct StoreOptions {
     /// Overall deadline for everything done with these options (`None`: only per-request
     /// timeouts). See [`StoreOptions::with_timeout`].
     pub deadline: Option<Deadline>,
+    /// Credentials given for this run (before docker's and podman's stored ones).
+    pub credentials: registry::credentials::GivenCredentials,
 }
 
 impl StoreOptions {
@@ -104,6 +106,7 @@ impl Default for StoreOptions {
             max_blob_bytes: MAX_SMALL_BLOB_BYTES,
             session: Session::default(),
             deadline: None,
+            credentials: Default::default(),
         }
     }
 }

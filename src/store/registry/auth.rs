@@ -5,37 +5,29 @@
 use super::*;
 
 impl Repository {
-    pub(super) fn credentials(&self) -> Result<Option<(String, String)>> {
-        let mut keys = vec![self.registry.clone()];
-        if self.registry == crate::reference::DOCKER_HUB {
-            keys.push("https://index.docker.io/v1/".into());
-            keys.push("index.docker.io".into());
-        }
-        // Read config.json ourselves (the crate would read a FIFO or /dev/zero without end),
-        // then let docker_credential interpret it (auths, credHelpers, credsStore).
-        let Some(config) = docker_config()? else {
-            return Ok(None);
-        };
-        for k in keys {
-            match docker_credential::get_credential_from_reader(config.as_slice(), &k) {
-                Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => {
-                    return Ok(Some((u, p)))
-                }
-                Ok(docker_credential::DockerCredential::IdentityToken(_)) => {
-                    return Err(Error::Unauthorized {
-                        registry: self.registry.clone(),
-                        reason: "docker config holds an identity token, which needs an OAuth2 refresh exchange imgseal does not do; run `docker login` with a username and password or token".into(),
-                    })
-                }
-                Err(_) => continue,
+    /// The credentials for this registry ([`super::credentials::lookup`]), with errors
+    /// reading them reported against the registry.
+    pub(super) fn credentials(&self) -> Result<Option<super::credentials::Credential>> {
+        super::credentials::lookup(&self.registry, &self.options.credentials).map_err(|e| {
+            Error::Unauthorized {
+                registry: self.registry.clone(),
+                reason: e.to_string(),
             }
-        }
-        Ok(None)
+        })
     }
 
     pub(super) async fn answer_challenge(&self, challenge: &str) -> Result<HeaderValue> {
+        use super::credentials::Secret;
         use base64::Engine as _;
-        let creds = self.credentials()?;
+        let found = self.credentials()?;
+        let token = match found.as_ref().map(|c| &c.secret) {
+            Some(Secret::Token(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let creds = match found.map(|c| c.secret) {
+            Some(Secret::Basic { username, password }) => Some((username, password)),
+            _ => None,
+        };
         let scheme = challenge
             .split_whitespace()
             .next()
@@ -46,6 +38,11 @@ impl Repository {
             reason,
         };
         if scheme == "basic" {
+            if token.is_some() {
+                return Err(unauthorized(
+                    "it asks for a username and password (basic auth); a registry token cannot answer that".into(),
+                ));
+            }
             let Some((u, p)) = creds else {
                 return Err(unauthorized(format!(
                     "it requires credentials and none are configured; run `docker login {}` or set DOCKER_CONFIG",
@@ -60,6 +57,12 @@ impl Repository {
             return Err(unauthorized(format!(
                 "unsupported authentication challenge {challenge:?}"
             )));
+        }
+        // A registry token given for this run is the bearer token itself.
+        if let Some(t) = token {
+            return HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                unauthorized("the registry token contains invalid characters".into())
+            });
         }
         // Bearer: the Docker token flow, with imgseal's own client so the token response is
         // size-capped and timed out like every other request.
@@ -149,32 +152,6 @@ impl Repository {
 }
 
 /// Cap on a token service's answer.
-/// A docker config.json is small; a larger one is refused rather than read without end.
-pub(super) const MAX_DOCKER_CONFIG: u64 = 4 * 1024 * 1024;
-
-/// The bytes of docker's config.json (`$DOCKER_CONFIG/config.json`, else
-/// `~/.docker/config.json`, where docker_credential looks); `None` when there is none.
-pub(super) fn docker_config() -> Result<Option<Vec<u8>>> {
-    let dir = match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => match std::env::var_os("HOME") {
-            Some(h) => std::path::Path::new(&h).join(".docker"),
-            None => return Ok(None),
-        },
-    };
-    match crate::util::fs::read_capped(
-        &dir.join("config.json"),
-        MAX_DOCKER_CONFIG,
-        "a docker config",
-    ) {
-        Ok(bytes) => Ok(Some(bytes)),
-        // Missing or unreadable: no credentials, as before (docker too carries on).
-        Err(crate::util::fs::FileError::Io { .. }) => Ok(None),
-        // A FIFO or device would hang or never end, a huge file exhaust memory: say so.
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub(super) const MAX_TOKEN_RESPONSE: u64 = 64 * 1024;
 
 /// The parameters of a `WWW-Authenticate: Bearer k="v",k2="v2"` challenge (quoted values may
