@@ -50,6 +50,36 @@ async fn given_credentials_flags_and_environment() {
     ]);
     assert_ok(&out);
 
+    // -d says each request and where the credentials came from, never the secret.
+    let out = cli.run(&[
+        "-d",
+        "tree",
+        "--registry-username",
+        USER,
+        "--registry-password",
+        PASS,
+        &image,
+    ]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("/v2/secured/manifests/v1 -> 401"), "{err}");
+    assert!(err.contains("/v2/secured/manifests/v1 -> 200"), "{err}");
+    assert!(
+        err.contains("from the registry username and password given"),
+        "{err}"
+    );
+    assert!(!err.contains(PASS), "{err}");
+    // Without -d (and without RUST_LOG), nothing of that.
+    let out = cli.run(&[
+        "tree",
+        "--registry-username",
+        USER,
+        "--registry-password",
+        PASS,
+        &image,
+    ]);
+    assert!(!stderr(&out).contains("-> 200"), "{}", stderr(&out));
+
     let out = cli
         .cmd(&["tree", &image])
         .env("IMGSEAL_REGISTRY_USERNAME", USER)

@@ -11,6 +11,10 @@ use super::*;
     after_help = "Exit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error."
 )]
 pub(crate) struct Cli {
+    /// Say what is being done on stderr: each registry request (method, URL, status, time), where
+    /// credentials and passwords came from. RUST_LOG (e.g. RUST_LOG=imgseal=debug) selects finer.
+    #[arg(short = 'd', long, global = true)]
+    pub(crate) verbose: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -81,6 +81,7 @@ pub(crate) const EXIT_ERROR: u8 = 2;
 /// Run the CLI and return its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -129,6 +130,26 @@ pub fn main() -> ExitCode {
 }
 
 /// The `-t/--timeout` of a command that talks to registries.
+/// `-d/--verbose`: imgseal's debug events on stderr; RUST_LOG, when set, decides instead.
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(v.trim()).unwrap_or_else(|e| {
+            errln!("imgseal: warning: RUST_LOG is not a valid filter ({e}); using -d's");
+            EnvFilter::new(if verbose { "imgseal=debug" } else { "off" })
+        }),
+        _ if verbose => EnvFilter::new("imgseal=debug"),
+        _ => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .without_time()
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
 fn timeout_of(c: &Command) -> Option<std::time::Duration> {
     match c {
         Command::Sign(a) => Some(a.store.timeout.timeout),

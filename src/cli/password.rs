@@ -16,10 +16,12 @@ pub(crate) fn read_password(
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Usage(format!("password file {} is not UTF-8", path.display())))?;
         let first = text.lines().next().unwrap_or("");
+        tracing::debug!(target: "imgseal::password", "key password: from --password-file {}", path.display());
         return Ok(Zeroizing::new(first.as_bytes().to_vec()));
     }
     for var in ["IMGSEAL_PASSWORD", "COSIGN_PASSWORD"] {
         if let Ok(v) = std::env::var(var) {
+            tracing::debug!(target: "imgseal::password", "key password: from {var}");
             return Ok(Zeroizing::new(v.into_bytes()));
         }
     }

@@ -79,6 +79,10 @@ impl Cli {
             .env("HOME", self.dir.path())
             .env_remove("COSIGN_PASSWORD")
             .env_remove("IMGSEAL_PASSWORD")
+            .env_remove("RUST_LOG")
+            .env_remove("IMGSEAL_REGISTRY_USERNAME")
+            .env_remove("IMGSEAL_REGISTRY_PASSWORD")
+            .env_remove("IMGSEAL_REGISTRY_TOKEN")
             .stdin(std::process::Stdio::null());
         c
     }

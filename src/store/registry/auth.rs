@@ -8,12 +8,27 @@ impl Repository {
     /// The credentials for this registry ([`super::credentials::lookup`]), with errors
     /// reading them reported against the registry.
     pub(super) fn credentials(&self) -> Result<Option<super::credentials::Credential>> {
-        super::credentials::lookup(&self.registry, &self.options.credentials).map_err(|e| {
-            Error::Unauthorized {
-                registry: self.registry.clone(),
-                reason: e.to_string(),
-            }
-        })
+        let found =
+            super::credentials::lookup(&self.registry, &self.options.credentials).map_err(|e| {
+                Error::Unauthorized {
+                    registry: self.registry.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+        match &found {
+            Some(c) => tracing::debug!(
+                target: "imgseal::credentials",
+                "credentials for {}: from {}",
+                self.registry,
+                c.source
+            ),
+            None => tracing::debug!(
+                target: "imgseal::credentials",
+                "credentials for {}: none found (given, docker config, podman auth file)",
+                self.registry
+            ),
+        }
+        Ok(found)
     }
 
     pub(super) async fn answer_challenge(&self, challenge: &str) -> Result<HeaderValue> {

@@ -162,7 +162,22 @@ impl Repository {
                 req.headers_mut().insert(AUTHORIZATION, a);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let (method, url) = (req.method().clone(), req.url().clone());
+            let started = std::time::Instant::now();
             let sent = self.within_deadline(self.http.execute(req), &doing).await?;
+            match &sent {
+                Ok(r) => tracing::debug!(
+                    target: "imgseal::registry",
+                    "{method} {url} -> {} in {:.1} ms",
+                    r.status().as_u16(),
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+                Err(e) => tracing::debug!(
+                    target: "imgseal::registry",
+                    "{method} {url} -> failed after {:.1} ms: {e}",
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+            }
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
