@@ -77,6 +77,20 @@ pub enum Error {
         /// What was under way when time ran out.
         doing: String,
     },
+    /// The registry's TLS certificate is not trusted (or not valid for its name).
+    #[error("registry {registry}: its TLS certificate is not trusted ({reason}); give the CA that issued it")]
+    UntrustedCertificate {
+        /// Registry host.
+        registry: String,
+        /// What rustls said of the certificate.
+        reason: String,
+    },
+    /// A registry reached over plain HTTP answered that it speaks HTTPS.
+    #[error("registry {registry} speaks HTTPS, not plain HTTP (a loopback registry is reached over plain HTTP unless TLS settings are given for it)")]
+    HttpsOnly {
+        /// Registry host.
+        registry: String,
+    },
     /// The registry refused our credentials (or demanded some we do not have).
     #[error("registry {registry} refused access: {reason}")]
     Unauthorized {

@@ -354,6 +354,28 @@ pub(crate) struct RegistryAuthArgs {
         help_heading = "Registry"
     )]
     pub(crate) registry_token: Option<String>,
+    /// CA certificate(s) (PEM) trusted for registries besides the system's; means HTTPS, loopback included.
+    #[arg(long, value_name = "FILE", help_heading = "Registry")]
+    pub(crate) registry_cacert: Option<PathBuf>,
+    /// Client certificate (PEM) for registries that require mutual TLS (with --registry-client-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "registry_client_key",
+        help_heading = "Registry"
+    )]
+    pub(crate) registry_client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, unencrypted).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "registry_client_cert",
+        help_heading = "Registry"
+    )]
+    pub(crate) registry_client_key: Option<PathBuf>,
+    /// Do not verify registries' TLS certificates (the connection is then not authenticated).
+    #[arg(long, help_heading = "Registry")]
+    pub(crate) allow_insecure_registry: bool,
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
     let options = StoreOptions {
         allow_http: a.allow_http_registry,
         credentials: given_credentials(&a.auth),
+        tls: tls_options(&a.auth),
         ..StoreOptions::default()
     }
     .with_timeout(a.timeout.timeout);

@@ -22,6 +22,15 @@ pub(crate) fn render(e: &Error) -> String {
             "--expiry applies to --format notation only".to_string()
         }
         Error::Sign(SignError::NoCertificateChain) => format!("{e} (--certificate-chain)"),
+        Error::UntrustedCertificate { .. } => format!(
+            "{e} with --registry-cacert FILE (or, to skip verification, --allow-insecure-registry)"
+        ),
+        Error::HttpsOnly { .. } => {
+            format!("{e}; give its CA with --registry-cacert FILE to use HTTPS")
+        }
+        Error::Unauthorized { .. } if e.to_string().contains("none are configured") => format!(
+            "{e} (or pass --registry-username/--registry-password, or imgseal login)"
+        ),
         e if is_deadline(e) => format!("{e}; allow more time with -t/--timeout"),
         e => e.to_string(),
     }

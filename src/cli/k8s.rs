@@ -16,6 +16,7 @@ pub(crate) async fn k8s_report(
         StoreOptions {
             allow_http: a.allow_http_registry,
             credentials: given_credentials(&a.auth),
+            tls: tls_options(&a.auth),
             ..StoreOptions::default()
         }
         .with_timeout(a.timeout.timeout),

@@ -231,9 +231,28 @@ pub(crate) fn store_options(store: &StoreArgs) -> StoreOptions {
     StoreOptions {
         allow_http: store.allow_http_registry,
         credentials: given_credentials(&store.auth),
+        tls: tls_options(&store.auth),
         ..StoreOptions::default()
     }
     .with_timeout(store.timeout.timeout)
+}
+
+/// The TLS files of `a`, read once per run (checked before any work in [`check_credentials`]).
+pub(crate) fn tls_options(a: &RegistryAuthArgs) -> imgseal::store::TlsOptions {
+    use std::sync::OnceLock;
+    static LOADED: OnceLock<imgseal::store::TlsOptions> = OnceLock::new();
+    LOADED
+        .get_or_init(|| load_tls(a).unwrap_or_default())
+        .clone()
+}
+
+fn load_tls(a: &RegistryAuthArgs) -> Result<imgseal::store::TlsOptions, Error> {
+    imgseal::store::TlsOptions::from_pem_files(
+        a.registry_cacert.as_deref(),
+        a.registry_client_cert.as_deref(),
+        a.registry_client_key.as_deref(),
+        a.allow_insecure_registry,
+    )
 }
 
 /// `--registry-username/--registry-password/--registry-token` for the library.
@@ -251,6 +270,10 @@ pub(crate) fn given_credentials(
 pub(crate) fn check_credentials(a: &RegistryAuthArgs) -> Result<(), Error> {
     given_credentials(a)
         .credential()
-        .map(|_| ())
-        .map_err(|e| Error::Usage(e.to_string()))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    load_tls(a)?;
+    if a.allow_insecure_registry {
+        errln!("imgseal: warning: --allow-insecure-registry: registries' TLS certificates are NOT verified; anyone on the network path can impersonate them");
+    }
+    Ok(())
 }

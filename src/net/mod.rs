@@ -8,6 +8,8 @@
 
 mod tls;
 
+pub use tls::{TlsError, TlsOptions};
+
 use crate::{Error, Result};
 use std::time::Duration;
 
@@ -77,12 +79,36 @@ pub(crate) fn client_builder() -> reqwest::ClientBuilder {
         .tls_backend_preconfigured(tls::client_config())
 }
 
-/// The client registries are reached with: 10 s to connect, [`REQUEST_TIMEOUT`] per request.
-pub(crate) fn registry_client() -> std::result::Result<reqwest::Client, reqwest::Error> {
-    client_builder()
+/// The client registries are reached with: 10 s to connect, [`REQUEST_TIMEOUT`] per request,
+/// the TLS settings `tls`. `direct`: no proxy (loopback registries are never reached through
+/// `HTTP(S)_PROXY`, as Go's tools behave).
+pub(crate) fn registry_client(
+    tls: &TlsOptions,
+    direct: bool,
+) -> std::result::Result<reqwest::Client, ClientError> {
+    install_crypto_provider();
+    let config = tls::client_config_with(tls)?;
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(config)
         .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
+        .timeout(REQUEST_TIMEOUT);
+    if direct {
+        builder = builder.no_proxy();
+    }
+    Ok(builder.build()?)
+}
+
+/// Why an HTTP client could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// reqwest refused the configuration.
+    #[error(transparent)]
+    Build(#[from] reqwest::Error),
 }
 
 /// Read a response body, failing as soon as it exceeds `cap` bytes (before buffering more).

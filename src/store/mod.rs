@@ -5,6 +5,8 @@
 //! Everything read is size-capped before it is buffered and re-hashed against the digest it was
 //! fetched by; a registry's `Docker-Content-Digest` header is never trusted on its own.
 
+pub use crate::net::{TlsError, TlsOptions};
+
 pub mod layout;
 pub mod registry;
 pub(crate) mod resolve;
@@ -37,21 +39,31 @@ pub struct Session {
 #[derive(Debug, Default)]
 struct SessionInner {
     client: std::sync::OnceLock<reqwest::Client>,
+    /// The client for loopback registries: never through a proxy.
+    direct: std::sync::OnceLock<reqwest::Client>,
     tokens: std::sync::Mutex<
         std::collections::HashMap<(String, String, bool), reqwest::header::HeaderValue>,
     >,
 }
 
 impl Session {
+    /// The session's client (`direct`: the one that never uses a proxy), built by `build`
+    /// the first time.
     pub(crate) fn client(
         &self,
+        direct: bool,
         build: impl FnOnce() -> Result<reqwest::Client>,
     ) -> Result<reqwest::Client> {
-        if let Some(c) = self.inner.client.get() {
+        let slot = if direct {
+            &self.inner.direct
+        } else {
+            &self.inner.client
+        };
+        if let Some(c) = slot.get() {
             return Ok(c.clone());
         }
         let c = build()?;
-        Ok(self.inner.client.get_or_init(|| c).clone())
+        Ok(slot.get_or_init(|| c).clone())
     }
 
     pub(crate) fn token(
@@ -88,6 +100,9 @@ pub struct StoreOptions {
     pub deadline: Option<Deadline>,
     /// Credentials given for this run (before docker's and podman's stored ones).
     pub credentials: registry::credentials::GivenCredentials,
+    /// TLS beyond the system roots (extra CAs, a client certificate, or no verification);
+    /// with any of it, loopback registries are reached over HTTPS too.
+    pub tls: TlsOptions,
 }
 
 impl StoreOptions {
@@ -107,6 +122,7 @@ impl Default for StoreOptions {
             session: Session::default(),
             deadline: None,
             credentials: Default::default(),
+            tls: TlsOptions::default(),
         }
     }
 }

@@ -45,13 +45,11 @@ impl Checker {
 
     /// A checker with another per-download timeout and size cap.
     pub fn with_limits(timeout: Duration, max_size: u64) -> Result<Checker, RevocationError> {
-        // One crypto stack (ring) for TLS; ignore "already installed".
-        crate::net::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        // The process's one TLS configuration (ring, system roots read on first use).
+        let http = crate::net::client_builder()
             .connect_timeout(timeout)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("imgseal/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RevocationError::Client(e.to_string()))?;
         Ok(Checker {

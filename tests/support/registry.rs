@@ -43,6 +43,24 @@ impl Registry {
 
     /// Start a registry requiring HTTP basic auth for `user`/`password` (htpasswd, bcrypt).
     pub fn start_with_auth(creds: Option<(&str, &str)>) -> Registry {
+        Self::start_with(creds, None)
+    }
+
+    /// Start a registry serving HTTPS only with this certificate and key (PEM), optionally
+    /// requiring client certificates issued by `client_ca` (PEM), and basic auth.
+    pub fn start_tls(
+        creds: Option<(&str, &str)>,
+        cert_pem: &str,
+        key_pem: &str,
+        client_ca: Option<&str>,
+    ) -> Registry {
+        Self::start_with(creds, Some((cert_pem, key_pem, client_ca)))
+    }
+
+    fn start_with(
+        creds: Option<(&str, &str)>,
+        tls: Option<(&str, &str, Option<&str>)>,
+    ) -> Registry {
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
@@ -58,6 +76,24 @@ impl Registry {
                     "auth:\n  htpasswd:\n    realm: imgseal-test\n    path: {}\n",
                     htpasswd.display()
                 ));
+            }
+            if let Some((cert, key, client_ca)) = tls {
+                let (c, k) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+                std::fs::write(&c, cert).unwrap();
+                std::fs::write(&k, key).unwrap();
+                let mut section = format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    c.display(),
+                    k.display()
+                );
+                if let Some(ca) = client_ca {
+                    let p = dir.path().join("client-ca.crt");
+                    std::fs::write(&p, ca).unwrap();
+                    section.push_str(&format!("    clientcas:\n      - {}\n", p.display()));
+                }
+                // The tls block belongs under http:, which ends the base config.
+                let at = config.find("http:\n").unwrap() + "http:\n".len();
+                config.insert_str(at, &section);
             }
             let cfg = dir.path().join("config.yml");
             std::fs::write(&cfg, config).unwrap();

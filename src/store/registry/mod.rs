@@ -54,13 +54,15 @@ impl Repository {
     /// Prepare a connection (no network traffic until the first call).
     pub fn new(reference: &Reference, options: &StoreOptions, write: bool) -> Result<Repository> {
         crate::net::install_crypto_provider();
-        let scheme = if is_loopback_host(reference.registry()) || options.allow_http {
+        let loopback = is_loopback_host(reference.registry());
+        // TLS settings given for the run mean HTTPS, loopback included.
+        let scheme = if (loopback || options.allow_http) && options.tls.is_default() {
             "http"
         } else {
             "https"
         };
-        let http = options.session.client(|| {
-            crate::net::registry_client().map_err(|e| Error::Registry {
+        let http = options.session.client(loopback, || {
+            crate::net::registry_client(&options.tls, loopback).map_err(|e| Error::Registry {
                 registry: reference.registry().to_string(),
                 reason: format!("cannot set up HTTP client: {e}"),
             })
@@ -114,9 +116,22 @@ impl Repository {
             format!("request failed: {e}")
         };
         let mut source = std::error::Error::source(&e);
+        let mut certificate = None;
         while let Some(s) = source {
             msg.push_str(&format!(": {s}"));
+            if let Some(rustls::Error::InvalidCertificate(c)) = s.downcast_ref::<rustls::Error>() {
+                certificate = Some(format!("{c:?}"));
+            }
+            if certificate.is_none() && s.to_string().contains("invalid peer certificate") {
+                certificate = Some(s.to_string());
+            }
             source = s.source();
+        }
+        if let Some(why) = certificate {
+            return Error::UntrustedCertificate {
+                registry: self.registry.clone(),
+                reason: why,
+            };
         }
         if e.is_connect() {
             msg.push_str(" (is the registry running and the address right?)");
@@ -327,6 +342,13 @@ impl Repository {
         let status = resp.status();
         let body = self.read_body(resp, 1024, what).await.unwrap_or_default();
         let text = one_line(&body);
+        if status == StatusCode::BAD_REQUEST
+            && text.contains("Client sent an HTTP request to an HTTPS server")
+        {
+            return Error::HttpsOnly {
+                registry: self.registry.clone(),
+            };
+        }
         self.err(format!(
             "HTTP {} for {what}: {}",
             status.as_u16(),
