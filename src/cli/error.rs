@@ -22,9 +22,27 @@ pub(crate) fn render(e: &Error) -> String {
             "--expiry applies to --format notation only".to_string()
         }
         Error::Sign(SignError::NoCertificateChain) => format!("{e} (--certificate-chain)"),
+        Error::Sign(SignError::Identity(_)) | Error::IdentityRule(_) => format!("{e} (--identity)"),
+        Error::Sign(SignError::IdentityNeedsCosign) => {
+            "--identity applies to --format cosign only: notation signatures name no repository"
+                .to_string()
+        }
         e if is_deadline(e) => format!("{e}; allow more time with -t/--timeout"),
         e => e.to_string(),
     }
+}
+
+/// The way forward when valid signatures were refused only for the repository they name
+/// (`repositories`, from `Verification::refused_identities`): accept it explicitly.
+pub(crate) fn identity_hint(repositories: &[String]) -> Option<String> {
+    let first = repositories.first()?;
+    let others = match repositories.len() {
+        1 => String::new(),
+        n => format!(" (and {} other repositor{})", n - 1, if n == 2 { "y" } else { "ies" }),
+    };
+    Some(format!(
+        "a valid signature names {first}{others}; if this image is a copy or mirror of it, pass --identity {first}, or in a policy file give the rule signedIdentity: {{exactRepository: {first}}} (or a remapIdentity for a whole mirror)"
+    ))
 }
 
 /// True when the run ran out of its `-t/--timeout` budget.

@@ -47,7 +47,7 @@ impl Policy {
                     Ok(resolved) => {
                         d.digest = Some(resolved.manifest.digest.to_string());
                         d.checks
-                            .push(self.check_signatures(None, None, image, &resolved).await);
+                            .push(self.check_signatures(None, None, None, image, &resolved).await);
                         d.requests = resolved.store.requests();
                     }
                     Err(e) => d.checks.push(Check::new("resolve", false, e.to_string())),
@@ -165,6 +165,7 @@ impl Policy {
                 self.check_signatures(
                     rule.authorities.as_ref(),
                     rule.annotations.as_ref(),
+                    rule.signed_identity.as_ref(),
                     image,
                     r,
                 )
