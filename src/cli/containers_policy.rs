@@ -44,7 +44,7 @@ pub(crate) async fn verify_containers(a: &VerifyArgs, file: &std::path::Path) ->
     for w in policy.warnings() {
         errln!("imgseal: warning: {file}: {w}", file = file.display());
     }
-    let evaluator = ContainersEvaluator::new(policy)?.with_options(store_options(&a.store));
+    let evaluator = ContainersEvaluator::new(policy).with_options(store_options(&a.store));
     let images = a
         .image
         .iter()
@@ -76,11 +76,8 @@ pub(crate) fn import_containers(file: &std::path::Path) -> Result<u8, Error> {
     }
     let base = std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the working directory: {e}")))?;
-    let imported = imgseal::policy::containers_import::import(
-        &policy,
-        &file.display().to_string(),
-        &base,
-    )?;
+    let imported =
+        imgseal::policy::containers_import::import(&policy, &file.display().to_string(), &base)?;
     for n in &imported.notes {
         errln!("imgseal: note: {n}");
     }

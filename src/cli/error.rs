@@ -32,17 +32,12 @@ pub(crate) fn render(e: &Error) -> String {
     }
 }
 
-/// The way forward when valid signatures were refused only for the repository they name
-/// (`repositories`, from `Verification::refused_identities`): accept it explicitly.
+/// The command line's way forward when valid signatures were refused only for the repository
+/// they name (`repositories`, from `Verification::refused_identities`), appended to the
+/// library's message (which names `signedIdentity`, the policy file's way).
 pub(crate) fn identity_hint(repositories: &[String]) -> Option<String> {
     let first = repositories.first()?;
-    let others = match repositories.len() {
-        1 => String::new(),
-        n => format!(" (and {} other repositor{})", n - 1, if n == 2 { "y" } else { "ies" }),
-    };
-    Some(format!(
-        "a valid signature names {first}{others}; if this image is a copy or mirror of it, pass --identity {first}, or in a policy file give the rule signedIdentity: {{exactRepository: {first}}} (or a remapIdentity for a whole mirror)"
-    ))
+    Some(format!("on the command line: --identity {first}"))
 }
 
 /// True when the run ran out of its `-t/--timeout` budget.

@@ -86,10 +86,7 @@ pub(crate) fn render_decisions(
                 "decisions".into(),
                 serde_json::to_value(decisions).unwrap_or_default(),
             );
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            )
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
         }
         VerifyOutput::Text => {
             let width = decisions

@@ -122,14 +122,15 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         {
             why.push_str(" (see --output json)");
         }
+        if let Some(hint) = error::identity_hint(&v.refused_identities()) {
+            why.push_str("; ");
+            why.push_str(&hint);
+        }
         errln!(
             "imgseal: verification failed for {} ({}): {why}",
             part.image,
             part.digest
         );
-        if let Some(hint) = error::identity_hint(&v.refused_identities()) {
-            errln!("imgseal: hint: {hint}");
-        }
         return Ok(EXIT_FAILED);
     }
     if a.output == VerifyOutput::Text {

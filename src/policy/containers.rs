@@ -250,7 +250,9 @@ impl Requirement {
                             None => {}
                         }
                         if p.subject_email.is_some() && p.subject_hostname.is_some() {
-                            return Some(Unsupported::Pki("subjectEmail and subjectHostname together"));
+                            return Some(Unsupported::Pki(
+                                "subjectEmail and subjectHostname together",
+                            ));
                         }
                     }
                     SigstoreTrust::Keys(_) => {}

@@ -16,8 +16,9 @@
 //! referrers or in a Sigstore bundle is reported and does not satisfy a requirement. Images in
 //! an OCI layout (`oci` transport) have no registry name in containers/image, so there only
 //! `exactReference` and `exactRepository` can match. Trust material is read once, at
-//! [`ContainersEvaluator::new`]; relative paths are relative to the working directory, as
-//! for containers/image.
+//! [`ContainersEvaluator::new`]; a key or root that cannot be read fails the requirements that
+//! name it (as containers/image reads keys when it evaluates), naming the field, not the whole
+//! policy. Relative paths are relative to the working directory, as for containers/image.
 
 use super::containers::{
     ContainersPolicy, ContainersPolicyError, KeySource, Requirement, Scope, SigstoreTrust,
@@ -49,7 +50,7 @@ type ListKey = (String, Option<String>);
 #[derive(Clone, Debug)]
 pub struct ContainersEvaluator {
     policy: ContainersPolicy,
-    loaded: BTreeMap<(ListKey, usize), Loaded>,
+    loaded: BTreeMap<(ListKey, usize), Result<Loaded, ContainersPolicyError>>,
     options: StoreOptions,
     now: Option<std::time::SystemTime>,
 }
@@ -57,9 +58,9 @@ pub struct ContainersEvaluator {
 impl ContainersEvaluator {
     /// Load the keys and certificate roots of every `sigstoreSigned` requirement imgseal can
     /// evaluate (the `docker` and `oci` transports and the global default). A file that
-    /// cannot be read or a key that does not parse is an error naming the field by its JSON
-    /// path.
-    pub fn new(policy: ContainersPolicy) -> Result<ContainersEvaluator, ContainersPolicyError> {
+    /// cannot be read or a key that does not parse fails the requirement where it applies,
+    /// with an error naming the field by its JSON path.
+    pub fn new(policy: ContainersPolicy) -> ContainersEvaluator {
         let mut loaded = BTreeMap::new();
         let mut lists: Vec<(ListKey, String, &[Requirement])> = vec![(
             (String::new(), None),
@@ -84,40 +85,15 @@ impl ContainersEvaluator {
                     continue;
                 }
                 let at = format!("{path}[{i}]");
-                let material = match &s.trust {
-                    SigstoreTrust::Keys(k) => Loaded::Keys(load_keys(k, &at)?),
-                    SigstoreTrust::Pki(p) => {
-                        let roots = match &p.ca_roots {
-                            KeySource::Path(file) => CertificateTrust::load(file, None)
-                                .map_err(|e| invalid(&format!("{at}.pki.caRootsPath"), e))?
-                                .roots,
-                            KeySource::Data(pem) => crate::pki::load_pem_certificates(pem)
-                                .map_err(|e| invalid(&format!("{at}.pki.caRootsData"), e))?,
-                            _ => {
-                                return Err(invalid(
-                                    &format!("{at}.pki"),
-                                    "caRoots takes one path or one value",
-                                ))
-                            }
-                        };
-                        Loaded::Pki(CertificateTrust {
-                            roots,
-                            identity: p.subject_email.clone().or(p.subject_hostname.clone()),
-                            subject: None,
-                        })
-                    }
-                    // Keyless trust is reported by `unsupported` above.
-                    _ => continue,
-                };
-                loaded.insert((key.clone(), i), material);
+                loaded.insert((key.clone(), i), load_trust(&s.trust, &at));
             }
         }
-        Ok(ContainersEvaluator {
+        ContainersEvaluator {
             policy,
             loaded,
             options: StoreOptions::default(),
             now: None,
-        })
+        }
     }
 
     /// Use these store options (plain HTTP, caps, deadline).
@@ -179,7 +155,8 @@ impl ContainersEvaluator {
                 (Requirement::Reject, _) => Check::new(&name, false, "reject refuses every image"),
                 (Requirement::SigstoreSigned(s), None) => match self.loaded.get(&(key.clone(), i))
                 {
-                    Some(material) => {
+                    Some(Err(e)) => Check::new(&name, false, e.to_string()),
+                    Some(Ok(material)) => {
                         if resolved.is_none() {
                             resolved = Some(
                                 resolve(image, &self.options, false)
@@ -236,7 +213,10 @@ impl ContainersEvaluator {
         let (verifier, trusted) = match material {
             Loaded::Keys(keys) => (
                 Verifier::with_keys(keys.clone()),
-                keys.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                keys.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ),
             Loaded::Pki(t) => (
                 Verifier::with_keys(Vec::new()).with_certificate_trust(Some(t.clone())),
@@ -251,7 +231,13 @@ impl ContainersEvaluator {
             .with_signed_identity(identity.clone())
             .with_options(self.options.clone())
             .with_now(self.now)
-            .verify_resolved(&r.store, image, &r.manifest, &r.repository, &BTreeMap::new())
+            .verify_resolved(
+                &r.store,
+                image,
+                &r.manifest,
+                &r.repository,
+                &BTreeMap::new(),
+            )
             .await;
         let v = match v {
             Ok(v) => v,
@@ -317,6 +303,39 @@ impl ContainersEvaluator {
             })
             .collect()
     }
+}
+
+/// The keys or certificate roots of a supported `sigstoreSigned` trust source at `at`.
+fn load_trust(trust: &SigstoreTrust, at: &str) -> Result<Loaded, ContainersPolicyError> {
+    Ok(match trust {
+        SigstoreTrust::Keys(k) => Loaded::Keys(load_keys(k, at)?),
+        SigstoreTrust::Pki(p) => {
+            let roots = match &p.ca_roots {
+                KeySource::Path(file) => {
+                    CertificateTrust::load(file, None)
+                        .map_err(|e| invalid(&format!("{at}.pki.caRootsPath"), e))?
+                        .roots
+                }
+                KeySource::Data(pem) => crate::pki::load_pem_certificates(pem)
+                    .map_err(|e| invalid(&format!("{at}.pki.caRootsData"), e))?,
+                _ => {
+                    return Err(invalid(
+                        &format!("{at}.pki"),
+                        "caRoots takes one path or one value",
+                    ))
+                }
+            };
+            Loaded::Pki(CertificateTrust {
+                roots,
+                identity: p.subject_email.clone().or(p.subject_hostname.clone()),
+                subject: None,
+            })
+        }
+        // Keyless trust is reported as unsupported before anything is loaded.
+        SigstoreTrust::Fulcio(_) => {
+            return Err(invalid(at, "keyless verification is not supported yet"))
+        }
+    })
 }
 
 fn invalid(path: &str, why: impl std::fmt::Display) -> ContainersPolicyError {

@@ -94,10 +94,7 @@ impl Authorities {
             name = format!("{stem}-{n}");
             n += 1;
         }
-        let mut line = format!(
-            "  {name}: {{{kind}: {}",
-            quote(&path.to_string_lossy())
-        );
+        let mut line = format!("  {name}: {{{kind}: {}", quote(&path.to_string_lossy()));
         if let Some(id) = &identity {
             let _ = write!(line, ", identity: {}", quote(id));
         }
@@ -236,7 +233,8 @@ pub fn import(
                     if *any_of { "anyOf" } else { "allOf" },
                     authorities.join(", ")
                 );
-                let id = serde_json::to_string(identity).map_err(|e| refuse(&r.source, e.to_string()))?;
+                let id = serde_json::to_string(identity)
+                    .map_err(|e| refuse(&r.source, e.to_string()))?;
                 let _ = writeln!(y, "    signedIdentity: {id}");
             }
         }

@@ -46,8 +46,10 @@ impl Policy {
                 match resolve(image, &self.options, false).await {
                     Ok(resolved) => {
                         d.digest = Some(resolved.manifest.digest.to_string());
-                        d.checks
-                            .push(self.check_signatures(None, None, None, image, &resolved).await);
+                        d.checks.push(
+                            self.check_signatures(None, None, None, image, &resolved)
+                                .await,
+                        );
                         d.requests = resolved.store.requests();
                     }
                     Err(e) => d.checks.push(Check::new("resolve", false, e.to_string())),

@@ -606,7 +606,7 @@ impl IdentityMismatch {
                 | IdentityMismatch::SignedRepositoryOnly { .. },
                 Some(repo),
             ) => format!(
-                "{self}; if this image is a copy of {repo} (a mirror, a layout), accept the repository the signature names explicitly: signedIdentity {{exactRepository: {repo}}}, or a remapIdentity/remapRepository for a whole mirror"
+                "{self}; if this image is a copy of {repo}, accept that repository explicitly (signedIdentity {{exactRepository: {repo}}}, or a remapIdentity for a whole mirror)"
             ),
             _ => self.to_string(),
         }
