@@ -248,6 +248,13 @@ async fn layouts_have_no_identity_from_their_directory() {
     std::fs::rename(d.join("build"), d.join("dist")).unwrap();
     assert_ok(&env.verify("oci:./dist:v1", &[]));
     assert_ok(&env.verify("v1", &["--oci-layout", "./dist"]));
+    // Policies match unnamed layout images as oci-layout/unnamed, wherever the directory is.
+    let policy = env.policy(
+        "  - name: layouts\n    images: ['oci-layout/unnamed']\n    authorities: {anyOf: [k]}\n",
+    );
+    let (_, v) = env.decide(&policy, &["oci:./dist:v1"], &[]);
+    assert_eq!(allowed(&v), vec![true], "{v:#}");
+    assert_eq!(v["decisions"][0]["rule"], "layouts");
     let out = env.verify("oci:./dist:v1", &["--identity", &format!("{h}/app")]);
     assert_fails(
         &out,

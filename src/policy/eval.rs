@@ -23,9 +23,14 @@ impl Policy {
                 r.tag().map(str::to_string),
                 r.digest().is_some(),
             ),
+            // Rules match a layout image as `oci-layout/<its full reference's repository>`, or
+            // `oci-layout/unnamed`: never by the directory's name, so moving it changes nothing.
             ImageRef::Layout(l) => (
                 "oci-layout".to_string(),
-                l.identity(),
+                match crate::trust::signed_identity::image_identity(image) {
+                    Some(_) => l.identity(),
+                    None => "unnamed".to_string(),
+                },
                 l.name.clone(),
                 l.digest.is_some(),
             ),
