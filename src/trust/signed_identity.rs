@@ -1498,6 +1498,39 @@ mod tests {
     }
 
     #[test]
+    fn unnamed_layouts_compare_with_the_reserved_name() {
+        let id = |s: &str| compared_identity(&ImageRef::parse(s).unwrap()).map(|r| r.to_string());
+        assert_eq!(
+            id("oci:./build:v1").as_deref(),
+            Some("oci-layout.invalid/unnamed:latest")
+        );
+        assert_eq!(
+            id("oci:./elsewhere").as_deref(),
+            id("oci:./build:v2").as_deref()
+        );
+        assert_eq!(
+            id("oci:./dist:registry.example/app:v1").as_deref(),
+            Some("registry.example/app:v1")
+        );
+        let unnamed = compared_identity(&ImageRef::parse("oci:./x:v1").unwrap());
+        assert!(SignedIdentity::MatchRepository
+            .matches(unnamed.as_ref(), UNNAMED_LAYOUT_IDENTITY)
+            .is_ok());
+        let e = SignedIdentity::MatchRepository
+            .matches(unnamed.as_ref(), "registry.example/app")
+            .unwrap_err();
+        let text = e.explain();
+        assert!(
+            text.contains("signedIdentity {exactRepository: registry.example/app}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("--"),
+            "library messages name no flags: {text}"
+        );
+    }
+
+    #[test]
     fn yaml_shape_round_trips() {
         let cases = [
             ("matchRepository", SignedIdentity::MatchRepository),
