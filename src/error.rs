@@ -148,6 +148,14 @@ pub enum Error {
     /// (see [`crate::sign::SignError`]).
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    /// A signed-identity rule (which `docker-reference` a signature may name) is not valid
+    /// (see [`crate::trust::signed_identity::IdentityRuleError`]).
+    #[error(transparent)]
+    IdentityRule(#[from] crate::trust::signed_identity::IdentityRuleError),
+    /// A containers/image `policy.json` cannot be read, or an image cannot be evaluated
+    /// against it (see [`crate::policy::containers::ContainersPolicyError`]).
+    #[error(transparent)]
+    ContainersPolicy(#[from] crate::policy::containers::ContainersPolicyError),
 }
 
 impl Error {

@@ -122,6 +122,23 @@ async fn every_command_in_the_readme_and_docs_runs() {
     )
     .unwrap();
 
+    // docs/mirrors.md's policy files, as shown there, with the test registry for the hosts.
+    let mirrors =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mirrors.md"))
+            .unwrap();
+    for (lang, name) in [
+        ("yaml", "mirror-policy.yaml"),
+        ("json", "containers-policy.json"),
+    ] {
+        let fence = format!("```{lang}\n");
+        let start = mirrors.find(&fence).expect("a block") + fence.len();
+        let block = &mirrors[start..start + mirrors[start..].find("```").unwrap()];
+        let block = block
+            .replace("mirror.internal", &format!("{h}/mirror"))
+            .replace("registry.example", &h);
+        std::fs::write(d.join(name), block).unwrap();
+    }
+
     let mut ran = 0;
     for file in doc_files() {
         for shown in commands_in(&file) {

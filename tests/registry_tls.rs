@@ -92,7 +92,12 @@ async fn private_ca_and_basic_auth() {
     assert_ok(&out);
 
     // Loopback is never sent through a proxy (as Go's tools behave): a dead proxy changes nothing.
-    let args = [&["tree", "--registry-cacert", "ca.pem"][..], &creds, &[&image]].concat();
+    let args = [
+        &["tree", "--registry-cacert", "ca.pem"][..],
+        &creds,
+        &[&image],
+    ]
+    .concat();
     let out = cli
         .cmd(&args)
         .env("HTTPS_PROXY", "http://127.0.0.1:9")

@@ -410,6 +410,12 @@ pub(crate) struct SignArgs {
     /// For an image index, also sign every platform manifest it lists.
     #[arg(long)]
     pub(crate) recursive: bool,
+    /// The repository the signature names (cosign's docker-reference), e.g.
+    /// registry.example/app: the one the image will be published under. Default: the image's
+    /// repository; for an OCI layout image whose ref name is not a full reference,
+    /// oci-layout.invalid/unnamed.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub(crate) identity: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
@@ -420,7 +426,7 @@ pub(crate) struct SignArgs {
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trust_policy"])]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "containers_policy", "certificate_chain", "trust_policy"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
@@ -446,8 +452,15 @@ pub(crate) struct VerifyArgs {
     /// --platform apply on top of it; other trust flags are refused).
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     pub(crate) policy: Option<PathBuf>,
+    /// Evaluate the images as podman, CRI-O and skopeo would at pull time, against
+    /// containers/image's policy.json (containers-policy.json(5)): the docker transport for
+    /// registry images, oci for layouts. Trust comes from the file; --identity, -a and the
+    /// other trust flags are refused.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "policy"])]
+    pub(crate) containers_policy: Option<PathBuf>,
     /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
-    /// image's own: for a mirror or copy, whose signatures name the repository they were made in.
+    /// image's own: for a mirror or copy, whose signatures name the repository they were made in
+    /// (with --policy: for every image, in place of each rule's signedIdentity).
     #[arg(long, value_name = "REPOSITORY")]
     pub(crate) identity: Option<String>,
     /// With --policy: how many images to resolve and verify at once (default 16).
@@ -561,6 +574,12 @@ pub(crate) enum PolicyCommand {
     /// regexes; warns about rules that can never match and catch-alls listed first.
     Validate {
         /// The policy file (YAML).
+        file: PathBuf,
+    },
+    /// Print the imgseal policy (YAML) equivalent to a containers/image policy.json, or refuse,
+    /// naming the scope and field, what imgseal's policy cannot say the same way.
+    ImportContainers {
+        /// containers/image's policy.json (e.g. /etc/containers/policy.json).
         file: PathBuf,
     },
 }

@@ -31,9 +31,22 @@ pub(crate) fn render(e: &Error) -> String {
         Error::Unauthorized { .. } if e.to_string().contains("none are configured") => format!(
             "{e} (or pass --registry-username/--registry-password, or imgseal login)"
         ),
+        Error::Sign(SignError::Identity(_)) | Error::IdentityRule(_) => format!("{e} (--identity)"),
+        Error::Sign(SignError::IdentityNeedsCosign) => {
+            "--identity applies to --format cosign only: notation signatures name no repository"
+                .to_string()
+        }
         e if is_deadline(e) => format!("{e}; allow more time with -t/--timeout"),
         e => e.to_string(),
     }
+}
+
+/// The command line's way forward when valid signatures were refused only for the repository
+/// they name (`repositories`, from `Verification::refused_identities`), appended to the
+/// library's message (which names `signedIdentity`, the policy file's way).
+pub(crate) fn identity_hint(repositories: &[String]) -> Option<String> {
+    let first = repositories.first()?;
+    Some(format!("on the command line: --identity {first}"))
 }
 
 /// True when the run ran out of its `-t/--timeout` budget.

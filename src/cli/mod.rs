@@ -38,6 +38,7 @@ mod admission;
 mod args;
 mod cert;
 mod completion;
+mod containers_policy;
 mod copy;
 mod error;
 mod foreign;
@@ -59,6 +60,7 @@ use admission::*;
 use args::*;
 use cert::*;
 use completion::*;
+use containers_policy::*;
 use copy::*;
 use foreign::*;
 use k8s::*;
@@ -184,6 +186,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
+        Command::Policy(PolicyCommand::ImportContainers { file }) => import_containers(&file),
         Command::Cert(CertCommand::GenerateTest {
             name,
             trust_store,

@@ -16,7 +16,7 @@ pub(crate) fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
 }
 
 pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Result<u8, Error> {
-    use imgseal::policy::{Mode, Policy};
+    use imgseal::policy::Policy;
     let (policy, warnings) = Policy::load(file)?;
     render::warnings(&warnings);
     let images = a
@@ -34,10 +34,16 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
         None => 16,
     };
     // Flags that apply on top of the policy file, to every image's signature check.
+    // --identity is honoured: it replaces every rule's signedIdentity for this run.
+    let identity = a
+        .identity
+        .as_deref()
+        .map(imgseal::trust::signed_identity::SignedIdentity::exact_repository)
+        .transpose()?;
     let policy = policy
         .with_options(store_options(&a.store))
         .with_required_annotations(a.annotations.iter().cloned().collect())
-        .with_signed_repository(a.identity.clone())
+        .with_signed_identity(identity)
         .with_platform(a.platform.clone());
     let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
     let decisions = policy
@@ -50,18 +56,38 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
             }
         })
         .await;
+    render_decisions(
+        a.output,
+        &file.display().to_string(),
+        &decisions,
+        "RULE",
+        "policy",
+    )
+}
+
+/// Print decisions as `verify --policy` does (text table, JSON under `json_key`, or SARIF)
+/// and return the exit code: 1 when any image is denied.
+pub(crate) fn render_decisions(
+    output: VerifyOutput,
+    file: &str,
+    decisions: &[imgseal::Decision],
+    rule_header: &str,
+    json_key: &str,
+) -> Result<u8, Error> {
+    use imgseal::policy::Mode;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
-    match a.output {
-        VerifyOutput::Sarif => outln!("{}", render::json(&sarif(&decisions))),
-        VerifyOutput::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "policy": file.display().to_string(),
-                "allowed": denied == 0,
-                "decisions": decisions,
-            }))
-            .unwrap_or_default()
-        ),
+    match output {
+        VerifyOutput::Sarif => outln!("{}", render::json(&sarif(decisions))),
+        VerifyOutput::Json => {
+            let mut doc = serde_json::Map::new();
+            doc.insert(json_key.to_string(), serde_json::Value::from(file));
+            doc.insert("allowed".into(), serde_json::Value::Bool(denied == 0));
+            doc.insert(
+                "decisions".into(),
+                serde_json::to_value(decisions).unwrap_or_default(),
+            );
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+        }
         VerifyOutput::Text => {
             let width = decisions
                 .iter()
@@ -70,12 +96,12 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
                 .unwrap_or(5)
                 .max(5);
             outln!(
-                "{:<width$}  {:<8}  {:<7}  RULE",
+                "{:<width$}  {:<8}  {:<7}  {rule_header}",
                 "IMAGE",
                 "DECISION",
                 "MODE"
             );
-            for d in &decisions {
+            for d in decisions {
                 let failed = d.checks.iter().any(|c| !c.passed);
                 let decision = match (d.allowed, failed, d.mode) {
                     (false, _, _) => "DENY",

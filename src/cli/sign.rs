@@ -9,7 +9,8 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let mut signer = Signer::new(key)
         .with_format(SignatureFormat::from(a.format))
-        .with_expiry(a.expiry);
+        .with_expiry(a.expiry)
+        .with_identity(a.identity.as_deref())?;
     if let Some(attach) = a.attach {
         signer = signer.with_attach(match attach {
             AttachArg::Tag => Attach::Tag,
@@ -34,6 +35,16 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
         .await?;
+    if signed.identity == imgseal::trust::signed_identity::UNNAMED_LAYOUT_IDENTITY
+        && a.format == FormatArg::Cosign
+        && a.identity.is_none()
+    {
+        errln!(
+            "imgseal: note: {} has no registry name (its ref name is not a full reference such as registry.example/app:v1), so the signature names {}, which verifies only for layout images without one; to sign for the repository it will be published under, pass --identity REPOSITORY",
+            a.image,
+            signed.identity
+        );
+    }
     if a.recursive && !signed.manifests.iter().any(|m| m.platform.is_some()) {
         errln!(
             "imgseal: warning: --recursive had nothing to add: {} is not an image index listing platform manifests",

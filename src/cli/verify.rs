@@ -35,6 +35,9 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
 }
 
 pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
+    if let Some(file) = &a.containers_policy {
+        return verify_containers(&a, file).await;
+    }
     if let Some(policy) = &a.policy {
         if let Some(why) = policy_conflicts(&a) {
             return Err(Error::Usage(why));
@@ -87,11 +90,20 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         _ => {}
     }
     let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
-    let v = Verifier::with_keys(keys)
+    let identity = a
+        .identity
+        .as_deref()
+        .map(imgseal::trust::signed_identity::SignedIdentity::exact_repository)
+        .transpose()?;
+    let mut verifier = Verifier::with_keys(keys);
+    if let Some(rule) = identity {
+        verifier = verifier.with_signed_identity(rule);
+    }
+    let verifier_identity = verifier.signed_identity().to_string();
+    let v = verifier
         .with_certificate_trust(certificates)
         .with_notation_trust(notation)
         .with_format(format)
-        .with_signed_repository(a.identity.clone())
         .with_platform(a.platform.clone())
         .with_options(store_options(&a.store))
         .verify(&image, &required)
@@ -110,6 +122,10 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         {
             why.push_str(" (see --output json)");
         }
+        if let Some(hint) = error::identity_hint(&v.refused_identities()) {
+            why.push_str("; ");
+            why.push_str(&hint);
+        }
         errln!(
             "imgseal: verification failed for {} ({}): {why}",
             part.image,
@@ -124,7 +140,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             .iter()
             .any(|s| s.verified && s.format == "cosign")
         {
-            errln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and repository");
+            errln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and an accepted repository ({verifier_identity})");
             if !required.is_empty() {
                 errln!("  - cosign: the required annotations are present");
             }

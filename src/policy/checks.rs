@@ -27,10 +27,26 @@ impl Policy {
         }
     }
 
+    /// The identity rule for a verifier: the caller's override, else the rule's
+    /// `signedIdentity`, else the default.
+    fn with_identity(
+        &self,
+        v: Verifier,
+        rule: Option<&crate::trust::signed_identity::SignedIdentity>,
+    ) -> Verifier {
+        match (&self.extra.signed_identity, &self.extra.identity, rule) {
+            (Some(id), _, _) => v.with_signed_identity(id.clone()),
+            (None, Some(repo), _) => v.with_signed_repository(Some(repo.clone())),
+            (None, None, Some(id)) => v.with_signed_identity(id.clone()),
+            (None, None, None) => v,
+        }
+    }
+
     pub(super) async fn check_signatures(
         &self,
         authorities: Option<&AuthorityRequirement>,
         annotations: Option<&Annotations>,
+        identity: Option<&crate::trust::signed_identity::SignedIdentity>,
         image: &ImageRef,
         r: &Resolved,
     ) -> Check {
@@ -121,9 +137,9 @@ impl Policy {
             })
             .collect();
         if !keys.is_empty() {
-            let v = Verifier::with_keys(keys)
+            let v = self
+                .with_identity(Verifier::with_keys(keys), identity)
                 .with_options(self.options.clone())
-                .with_signed_repository(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
                 .with_now(self.extra.now)
                 .with_required_annotation_keys(presence.clone())
@@ -149,11 +165,11 @@ impl Policy {
                     .with_format(Some(crate::formats::SignatureFormat::Notation)),
                 _ => continue,
             };
-            let v = verifier
+            let v = self
+                .with_identity(verifier, identity)
                 .with_required_annotation_keys(presence.clone())
                 .examine_all(examine_all)
                 .with_options(self.options.clone())
-                .with_signed_repository(self.extra.identity.clone())
                 .with_platform(self.extra.platform.clone())
                 .with_now(self.extra.now)
                 .verify_resolved(&r.store, image, &r.manifest, &r.repository, &exact)

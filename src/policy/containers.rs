@@ -199,6 +199,10 @@ pub enum Unsupported {
     SignedBaseLayer,
     /// `sigstoreSigned` with this keyless field (`fulcio`, `rekorPublicKeyPath`, …).
     Keyless(&'static str),
+    /// `sigstoreSigned.pki` with this field or combination imgseal's certificate trust does
+    /// not express yet (`caIntermediatesPath`, `caIntermediatesData`, `subjectEmail and
+    /// subjectHostname`).
+    Pki(&'static str),
 }
 
 impl fmt::Display for Unsupported {
@@ -210,6 +214,9 @@ impl fmt::Display for Unsupported {
                 f,
                 "sigstoreSigned with {field} needs keyless verification, not yet supported"
             ),
+            Unsupported::Pki(field) => {
+                write!(f, "sigstoreSigned pki with {field} is not supported yet")
+            }
         }
     }
 }
@@ -232,8 +239,23 @@ impl Requirement {
             Requirement::SignedBy(_) => Some(Unsupported::SignedBy),
             Requirement::SignedBaseLayer(_) => Some(Unsupported::SignedBaseLayer),
             Requirement::SigstoreSigned(s) => {
-                if matches!(s.trust, SigstoreTrust::Fulcio(_)) {
-                    return Some(Unsupported::Keyless("fulcio"));
+                match &s.trust {
+                    SigstoreTrust::Fulcio(_) => return Some(Unsupported::Keyless("fulcio")),
+                    SigstoreTrust::Pki(p) => {
+                        match &p.ca_intermediates {
+                            Some(KeySource::Path(_) | KeySource::Paths(_)) => {
+                                return Some(Unsupported::Pki("caIntermediatesPath"))
+                            }
+                            Some(_) => return Some(Unsupported::Pki("caIntermediatesData")),
+                            None => {}
+                        }
+                        if p.subject_email.is_some() && p.subject_hostname.is_some() {
+                            return Some(Unsupported::Pki(
+                                "subjectEmail and subjectHostname together",
+                            ));
+                        }
+                    }
+                    SigstoreTrust::Keys(_) => {}
                 }
                 s.rekor_public_keys.as_ref().map(|k| {
                     Unsupported::Keyless(match k {
@@ -403,6 +425,15 @@ pub enum ContainersPolicyError {
         /// What is not supported.
         what: Unsupported,
     },
+    /// A part of the policy an imgseal policy file cannot say the same way
+    /// ([`super::containers_import`]).
+    #[error("{path}: cannot be imported: {reason}")]
+    NotImportable {
+        /// Where (JSON path).
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The image cannot be looked up.
     #[error("{image}: {reason}")]
     Image {
@@ -506,6 +537,11 @@ impl ContainersPolicy {
     /// The scopes of a transport (`""` is its default), if the policy has the transport.
     pub fn scopes(&self, transport: &str) -> Option<&BTreeMap<String, Vec<Requirement>>> {
         self.transports.get(transport)
+    }
+
+    /// The transports the policy names (`docker`, `oci`, `dir`, …).
+    pub fn transports(&self) -> impl Iterator<Item = &str> {
+        self.transports.keys().map(String::as_str)
     }
 
     /// Scopes that loaded but can never match an image.
@@ -1432,8 +1468,12 @@ mod tests {
             s.trust,
             SigstoreTrust::Keys(KeySource::Data(b"keydata".to_vec()))
         );
-        let (_, r, ok) = req("a.example/pki:1");
-        assert!(ok.is_ok());
+        let (scope, r, ok) = req("a.example/pki:1");
+        // Policy-supplied intermediates are parsed, and reported where they apply.
+        assert_eq!(
+            ok.unwrap_err().to_string(),
+            format!("{scope}, requirement 0: sigstoreSigned pki with caIntermediatesData is not supported yet")
+        );
         let Requirement::SigstoreSigned(SigstoreSigned {
             trust: SigstoreTrust::Pki(pki),
             ..

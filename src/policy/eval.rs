@@ -23,9 +23,14 @@ impl Policy {
                 r.tag().map(str::to_string),
                 r.digest().is_some(),
             ),
+            // Rules match a layout image as `oci-layout/<its full reference's repository>`, or
+            // `oci-layout/unnamed`: never by the directory's name, so moving it changes nothing.
             ImageRef::Layout(l) => (
                 "oci-layout".to_string(),
-                l.identity(),
+                match crate::trust::signed_identity::image_identity(image) {
+                    Some(_) => l.identity(),
+                    None => "unnamed".to_string(),
+                },
                 l.name.clone(),
                 l.digest.is_some(),
             ),
@@ -46,8 +51,10 @@ impl Policy {
                 match resolve(image, &self.options, false).await {
                     Ok(resolved) => {
                         d.digest = Some(resolved.manifest.digest.to_string());
-                        d.checks
-                            .push(self.check_signatures(None, None, image, &resolved).await);
+                        d.checks.push(
+                            self.check_signatures(None, None, None, image, &resolved)
+                                .await,
+                        );
                         d.requests = resolved.store.requests();
                     }
                     Err(e) => d.checks.push(Check::new("resolve", false, e.to_string())),
@@ -165,6 +172,7 @@ impl Policy {
                 self.check_signatures(
                     rule.authorities.as_ref(),
                     rule.annotations.as_ref(),
+                    rule.signed_identity.as_ref(),
                     image,
                     r,
                 )

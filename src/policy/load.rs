@@ -185,6 +185,18 @@ impl Policy {
                     }
                 }
             }
+            if let Some(id) = &rule.signed_identity {
+                if rule.authorities.is_none() && rule.annotations.is_none() {
+                    return Err(bad(format!(
+                        "{what}: signedIdentity applies to signature checks, and this rule has none; add authorities or remove signedIdentity"
+                    )));
+                }
+                if *id == crate::trust::signed_identity::SignedIdentity::Ignore {
+                    warnings.push(format!(
+                        "{what}: signedIdentity ignore accepts a signature made for any repository holding the same image (staging for prod, one vendor product for another); prefer exactRepository or remapIdentity"
+                    ));
+                }
+            }
             if rule.allow_missing_created.is_some() && rule.max_image_age.is_none() {
                 return Err(bad(format!(
                     "{what}: allowMissingCreated only applies with maxImageAge; add maxImageAge or remove it"

@@ -38,6 +38,8 @@ use std::path::{Path, PathBuf};
 
 mod checks;
 pub mod containers;
+pub mod containers_eval;
+pub mod containers_import;
 mod eval;
 mod glob;
 mod load;
@@ -79,6 +81,8 @@ pub struct Policy {
 struct Extra {
     annotations: BTreeMap<String, String>,
     identity: Option<String>,
+    /// Overrides every rule's `signedIdentity` (and `identity`).
+    signed_identity: Option<crate::trust::signed_identity::SignedIdentity>,
     platform: Option<String>,
     /// The instant time-dependent checks use (`None`: the system clock).
     now: Option<std::time::SystemTime>,
@@ -144,9 +148,20 @@ impl Policy {
     }
 
     /// Accept signatures naming `identity` (a repository) instead of each image's own, as
-    /// [`Verifier::with_signed_repository`] does, in every signature check.
+    /// [`Verifier::with_signed_repository`] does, in every signature check, in place of each
+    /// rule's `signedIdentity`.
     pub fn with_signed_repository(mut self, identity: Option<String>) -> Policy {
         self.extra.identity = identity;
+        self
+    }
+
+    /// Check every signature with this identity rule, in place of each rule's
+    /// `signedIdentity` (`None`: each rule's own, default `matchRepository`).
+    pub fn with_signed_identity(
+        mut self,
+        rule: Option<crate::trust::signed_identity::SignedIdentity>,
+    ) -> Policy {
+        self.extra.signed_identity = rule;
         self
     }
 

@@ -119,6 +119,12 @@ pub struct Rule {
     /// Signature requirement.
     #[serde(default)]
     pub authorities: Option<AuthorityRequirement>,
+    /// Which `docker-reference` an accepted cosign signature may name (default
+    /// `matchRepository`: the image's own repository); for mirrors and copies, e.g.
+    /// `{exactRepository: registry.example/app}` or `{remapIdentity: {prefix: …, signedPrefix: …}}`
+    /// (see [`crate::trust::signed_identity`]).
+    #[serde(default)]
+    pub signed_identity: Option<crate::trust::signed_identity::SignedIdentity>,
     /// Annotations an accepted signature must carry: a list of keys (any value) or a map of
     /// exact values.
     #[serde(default)]

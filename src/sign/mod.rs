@@ -1,5 +1,11 @@
 //! The signing pipeline: resolve → payload → sign → attach (cosign's `.sig` tag, an OCI 1.1
 //! referrer, or both).
+//!
+//! The payload's `docker-reference` (the identity the signature names) is the image's
+//! repository; for an OCI layout image, its ref name when that is a full reference
+//! (`oci:DIR:registry.example/app:v1`, as `copy` writes them), else
+//! [`UNNAMED_LAYOUT_IDENTITY`] — never the directory's name. [`Signer::with_identity`] names
+//! the repository instead: the one the image will be published under.
 
 use crate::formats::cosign::{self, Descriptor, Payload, SignatureManifest};
 use crate::formats::format::SignatureFormat;
@@ -8,6 +14,7 @@ use crate::oci::{Manifest, OCI_MANIFEST};
 use crate::reference::ImageRef;
 use crate::store::resolve::{resolve, Resolved};
 use crate::store::{ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite};
+use crate::trust::signed_identity::{image_identity, IdentityRuleError, UNNAMED_LAYOUT_IDENTITY};
 use crate::{Digest, Error, Result, SigningKey};
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -39,6 +46,12 @@ pub enum SignError {
     /// Notation signing needs the signing certificate chain (the envelope's `x5c`).
     #[error("notation signatures need the signing certificate chain")]
     NoCertificateChain,
+    /// A signed identity was given for notation signatures, which name no repository.
+    #[error("a signed identity (docker-reference) applies to cosign signatures only; notation signatures name no repository")]
+    IdentityNeedsCosign,
+    /// The signed identity is not a repository.
+    #[error("signed identity: {0}")]
+    Identity(#[source] IdentityRuleError),
 }
 
 /// One manifest signed by [`Signer::sign`].
@@ -108,6 +121,8 @@ pub struct Signer {
     recursive: bool,
     /// `None`: the system clock, read at each signature.
     now: Option<std::time::SystemTime>,
+    /// The repository the payload names instead of the image's (cosign's `docker-reference`).
+    identity: Option<String>,
 }
 
 /// The simple-signing layer for `payload` signed with `key`.
@@ -217,6 +232,50 @@ impl Signer {
             attach: None,
             recursive: false,
             now: None,
+            identity: None,
+        }
+    }
+
+    /// Name `repository` (e.g. `registry.example/app`, no tag or digest) in the payload instead
+    /// of the image's own repository: the repository the image will be published under, so
+    /// that the signature verifies there after a copy with the default identity rule. Needed
+    /// for an OCI layout image whose ref name is not a full reference, which otherwise names
+    /// [`UNNAMED_LAYOUT_IDENTITY`]. cosign signatures only ([`SignError::IdentityNeedsCosign`]).
+    pub fn with_identity(mut self, repository: Option<&str>) -> Result<Signer> {
+        self.identity = match repository {
+            None => None,
+            Some(text) => {
+                let invalid = |reason: String| {
+                    SignError::Identity(IdentityRuleError::Invalid {
+                        field: "identity",
+                        value: text.to_string(),
+                        reason,
+                    })
+                };
+                let (r, name_only) =
+                    crate::trust::signed_identity::parse_docker_reference(text).map_err(invalid)?;
+                if !name_only {
+                    return Err(invalid(
+                        "it names a repository, without a tag or digest (the payload names the image's digest already)".into(),
+                    )
+                    .into());
+                }
+                Some(r.cosign_identity())
+            }
+        };
+        Ok(self)
+    }
+
+    /// The `docker-reference` a signature of `image` names: the identity given to
+    /// [`Signer::with_identity`]; else the image's repository (`resolved`, from its store);
+    /// for a layout image without a registry name, [`UNNAMED_LAYOUT_IDENTITY`].
+    pub fn identity_for(&self, image: &ImageRef, resolved: &str) -> String {
+        match (&self.identity, image) {
+            (Some(repo), _) => repo.clone(),
+            (None, ImageRef::Layout(_)) if image_identity(image).is_none() => {
+                UNNAMED_LAYOUT_IDENTITY.to_string()
+            }
+            (None, _) => resolved.to_string(),
         }
     }
 
@@ -254,6 +313,9 @@ impl Signer {
         }
         if self.expiry.is_some() && self.format != SignatureFormat::Notation {
             return Err(SignError::ExpiryNeedsNotation.into());
+        }
+        if self.identity.is_some() && self.format == SignatureFormat::Notation {
+            return Err(SignError::IdentityNeedsCosign.into());
         }
         Ok(())
     }
@@ -411,8 +473,9 @@ impl Signer {
         let Resolved {
             store,
             manifest,
-            repository: identity,
+            repository,
         } = resolve(image, &self.options, true).await?;
+        let identity = self.identity_for(image, &repository);
         let mut manifests = vec![
             self.sign_one(&store, &manifest, &identity, annotations, None)
                 .await?,

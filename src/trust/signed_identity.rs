@@ -580,6 +580,39 @@ impl fmt::Display for SignedIdentity {
     }
 }
 
+/// The `docker-reference` imgseal writes for, and compares with, an OCI layout image that has
+/// no registry name (its ref name is a plain tag such as `v1`, or absent) when no identity is
+/// given: a repository under the reserved `.invalid` top-level domain (RFC 2606), so it can
+/// never name an image in a real registry, and independent of the layout directory's name, so
+/// moving or renaming the directory changes nothing.
+pub const UNNAMED_LAYOUT_IDENTITY: &str = "oci-layout.invalid/unnamed";
+
+/// The name identity rules compare a payload with for `image`: its [`image_identity`], or for
+/// a layout image without a registry name, [`UNNAMED_LAYOUT_IDENTITY`] (which only a signature
+/// made for an unnamed layout image names). `None` never happens in practice: the constant is
+/// a valid reference (tested).
+pub fn compared_identity(image: &ImageRef) -> Option<Reference> {
+    image_identity(image).or_else(|| UNNAMED_LAYOUT_IDENTITY.parse().ok())
+}
+
+impl IdentityMismatch {
+    /// The message with the way forward, in the library's words (no command-line flags): for
+    /// a valid signature naming another repository, how to accept that repository explicitly.
+    pub fn explain(&self) -> String {
+        match (self, self.signed_repository()) {
+            (
+                IdentityMismatch::Repository { .. }
+                | IdentityMismatch::Reference { .. }
+                | IdentityMismatch::SignedRepositoryOnly { .. },
+                Some(repo),
+            ) => format!(
+                "{self}; if this image is a copy of {repo}, accept that repository explicitly (signedIdentity {{exactRepository: {repo}}}, or a remapIdentity for a whole mirror)"
+            ),
+            _ => self.to_string(),
+        }
+    }
+}
+
 /// The registry name of an image, as identity rules compare it: a registry image's own
 /// reference; for an OCI layout image, its ref name when that is a full reference with a
 /// registry host (`oci:dir:registry.example/app:v1`), otherwise none — a layout directory's
@@ -1461,6 +1494,39 @@ mod tests {
         assert_eq!(
             id("registry.example/app").as_deref(),
             Some("registry.example/app:latest")
+        );
+    }
+
+    #[test]
+    fn unnamed_layouts_compare_with_the_reserved_name() {
+        let id = |s: &str| compared_identity(&ImageRef::parse(s).unwrap()).map(|r| r.to_string());
+        assert_eq!(
+            id("oci:./build:v1").as_deref(),
+            Some("oci-layout.invalid/unnamed:latest")
+        );
+        assert_eq!(
+            id("oci:./elsewhere").as_deref(),
+            id("oci:./build:v2").as_deref()
+        );
+        assert_eq!(
+            id("oci:./dist:registry.example/app:v1").as_deref(),
+            Some("registry.example/app:v1")
+        );
+        let unnamed = compared_identity(&ImageRef::parse("oci:./x:v1").unwrap());
+        assert!(SignedIdentity::MatchRepository
+            .matches(unnamed.as_ref(), UNNAMED_LAYOUT_IDENTITY)
+            .is_ok());
+        let e = SignedIdentity::MatchRepository
+            .matches(unnamed.as_ref(), "registry.example/app")
+            .unwrap_err();
+        let text = e.explain();
+        assert!(
+            text.contains("signedIdentity {exactRepository: registry.example/app}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("--"),
+            "library messages name no flags: {text}"
         );
     }
 

@@ -8,6 +8,7 @@ use super::annotations::Required;
 use super::certificate;
 use crate::formats::cosign::{self, Payload};
 use crate::formats::format::strip_whitespace;
+use crate::trust::signed_identity::SignedIdentity;
 use crate::trust::CertificateTrust;
 use crate::{Digest, PublicKey, Reference};
 use base64::Engine as _;
@@ -34,8 +35,11 @@ pub(crate) struct Trust<'a> {
 pub(crate) struct Expected<'a> {
     /// The image's manifest digest.
     pub digest: &'a Digest,
-    /// The repository the payload must name.
-    pub signed_repository: &'a str,
+    /// The image's name as identity rules compare it
+    /// ([`crate::trust::signed_identity::compared_identity`]).
+    pub image: Option<&'a Reference>,
+    /// Which `docker-reference` the payload may name.
+    pub identity: &'a SignedIdentity,
     /// Annotations the payload must carry.
     pub required: Required<'a>,
 }
@@ -138,11 +142,8 @@ pub(crate) fn check(
         )));
     }
     let named = &payload.critical.identity.docker_reference;
-    let signed_repository = expected.signed_repository;
-    if !same_repository(signed_repository, named) {
-        return Err(with(format!(
-            "payload names repository {named:?}, not {signed_repository:?}"
-        )));
+    if let Err(e) = expected.identity.matches(expected.image, named) {
+        return Err(with(e.explain()));
     }
     expected
         .required
@@ -153,15 +154,4 @@ pub(crate) fn check(
         signed_by,
         signer_key,
     })
-}
-
-/// Whether the payload's `docker-reference` `named` is the repository `expected`.
-fn same_repository(expected: &str, named: &str) -> bool {
-    if expected == named {
-        return true;
-    }
-    match expected.parse::<Reference>() {
-        Ok(r) if expected.contains('/') => r.same_repository(named),
-        _ => false,
-    }
 }

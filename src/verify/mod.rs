@@ -1,5 +1,11 @@
 //! The verification pipeline: resolve → fetch `sha256-<hex>.sig` → check each signature
-//! (key, digest, repository, annotations) → [`Verification`] with a reason for every failure.
+//! (key, digest, identity, annotations) → [`Verification`] with a reason for every failure.
+//!
+//! The identity a cosign payload may name (`docker-reference`) is a [`SignedIdentity`] rule
+//! ([`Verifier::with_signed_identity`]; default `matchRepository`: the image's own repository),
+//! compared with the image's registry name — for an OCI layout image, its ref name when that
+//! is a full reference, never the layout directory
+//! ([`crate::trust::signed_identity::compared_identity`]).
 
 use crate::formats::cosign::{self as cosign_format, Payload, SignatureManifest};
 use crate::reference::ImageRef;
@@ -21,7 +27,9 @@ use std::time::SystemTime;
 pub use notation::NotationTrust;
 
 use crate::formats::SignatureFormat;
+use crate::trust::signed_identity::{compared_identity, IdentityRuleError, SignedIdentity};
 use crate::trust::CertificateTrust;
+use crate::Reference;
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -47,6 +55,11 @@ pub struct SignatureCheck {
     /// bare or in a certificate has one fingerprint; policies count distinct signing keys).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_key: Option<String>,
+    /// The canonical repository this signature names when it is valid for this image (key or
+    /// certificate, digest) and only the identity rule refused it: the repository to accept
+    /// explicitly when the image is a copy or mirror of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_identity: Option<String>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -115,6 +128,23 @@ impl Verification {
         self.parts().find(|p| !p.own_verified())
     }
 
+    /// The repositories named by signatures that are valid for this image but were refused by
+    /// the identity rule (each [`SignatureCheck::refused_identity`], in every part, once):
+    /// what a caller may accept explicitly for a copy or mirror.
+    pub fn refused_identities(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in self
+            .parts()
+            .flat_map(|p| p.signatures.iter())
+            .filter_map(|s| s.refused_identity.clone())
+        {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
     /// The payloads of the verified signatures.
     pub fn verified_payloads(&self) -> impl Iterator<Item = &Payload> {
         self.signatures
@@ -152,7 +182,10 @@ pub struct Verifier {
     required_keys: Vec<String>,
     options: StoreOptions,
     platform: Option<String>,
-    signed_repository: Option<String>,
+    signed_identity: SignedIdentity,
+    /// An identity given to [`Verifier::with_signed_repository`] that is not a repository:
+    /// reported by [`Verifier::verify`].
+    identity_error: Option<IdentityRuleError>,
     /// `None`: the system clock, read at each check.
     now: Option<SystemTime>,
 }
@@ -170,17 +203,40 @@ impl Verifier {
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
-            signed_repository: None,
+            signed_identity: SignedIdentity::default(),
+            identity_error: None,
             now: None,
         }
     }
 
     /// Require signatures to name repository `signed_repository` (e.g. `registry.example/app`) instead
     /// of the one the image is read from: for a copy or mirror (`imgseal copy`), whose
-    /// signatures still name the repository they were made in.
+    /// signatures still name the repository they were made in. The same as
+    /// [`Verifier::with_signed_identity`] with [`SignedIdentity::ExactRepository`]; `None`
+    /// keeps the rule set so far. A value that is not a repository makes
+    /// [`Verifier::verify`] fail with [`IdentityRuleError`].
     pub fn with_signed_repository(mut self, signed_repository: Option<String>) -> Verifier {
-        self.signed_repository = signed_repository;
+        if let Some(repo) = signed_repository {
+            match SignedIdentity::exact_repository(&repo) {
+                Ok(rule) => self.signed_identity = rule,
+                Err(e) => self.identity_error = Some(e),
+            }
+        }
         self
+    }
+
+    /// Which `docker-reference` a cosign signature may name (default
+    /// [`SignedIdentity::MatchRepository`]: the image's own repository). See
+    /// [`crate::trust::signed_identity`].
+    pub fn with_signed_identity(mut self, rule: SignedIdentity) -> Verifier {
+        self.signed_identity = rule;
+        self.identity_error = None;
+        self
+    }
+
+    /// The identity rule signatures are checked with.
+    pub fn signed_identity(&self) -> &SignedIdentity {
+        &self.signed_identity
     }
 
     /// A verifier accepting signatures by any of these named keys (see
@@ -196,7 +252,8 @@ impl Verifier {
             required_keys: Vec::new(),
             options: StoreOptions::default(),
             platform: None,
-            signed_repository: None,
+            signed_identity: SignedIdentity::default(),
+            identity_error: None,
             now: None,
         }
     }
@@ -295,16 +352,24 @@ impl Verifier {
         signed_repository: &str,
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
-        let signed_repository = self
-            .signed_repository
-            .clone()
-            .unwrap_or_else(|| signed_repository.to_string());
+        if let Some(e) = &self.identity_error {
+            return Err(e.clone().into());
+        }
+        let named = compared_identity(image);
+        // notation's trust policy scopes by repository: an explicitly accepted one, else the
+        // image's own.
+        let notation_scope = match &self.signed_identity {
+            SignedIdentity::ExactRepository(r) => r.repository().to_string(),
+            _ => signed_repository.to_string(),
+        };
+        let signed_repository = notation_scope.as_str();
+        let named = named.as_ref();
         let mut result = self
             .verify_manifest(
                 store,
                 image.to_string(),
                 manifest,
-                &signed_repository,
+                (signed_repository, named),
                 required,
             )
             .await?;
@@ -334,7 +399,7 @@ impl Verifier {
                     store,
                     format!("{image} ({platform})"),
                     &child_manifest,
-                    &signed_repository,
+                    (signed_repository, named),
                     required,
                 )
                 .await?;
@@ -353,7 +418,7 @@ impl Verifier {
         store: &Store,
         image: String,
         manifest: &crate::oci::Manifest,
-        signed_repository: &str,
+        (signed_repository, named): (&str, Option<&Reference>),
         required: &BTreeMap<String, String>,
     ) -> Result<Verification> {
         let digest = &manifest.digest;
@@ -410,7 +475,7 @@ impl Verifier {
                         }
                         let source = format!("tag {tag}, layer {i}");
                         let check = self
-                            .check_layer(store, layer, digest, signed_repository, required, &source)
+                            .check_layer(store, layer, digest, named, required, &source)
                             .await;
                         if self.record(&mut result, check) {
                             return Ok(result);
@@ -478,6 +543,7 @@ impl Verifier {
                             payload: None,
                             signed_by: None,
                             signer_key: None,
+                            refused_identity: None,
                         };
                         self.record(&mut result, check);
                     }
@@ -539,7 +605,7 @@ impl Verifier {
                 }
                 let source = format!("{where_}, layer {i}");
                 let check = self
-                    .check_layer(store, layer, digest, signed_repository, required, &source)
+                    .check_layer(store, layer, digest, named, required, &source)
                     .await;
                 if self.record(&mut result, check) {
                     return Ok(result);
@@ -637,7 +703,7 @@ impl Verifier {
         store: &Store,
         layer: &cosign_format::Descriptor,
         digest: &Digest,
-        signed_repository: &str,
+        named: Option<&Reference>,
         required: &BTreeMap<String, String>,
         source: &str,
     ) -> SignatureCheck {
@@ -649,6 +715,7 @@ impl Verifier {
             payload: None,
             signed_by: None,
             signer_key: None,
+            refused_identity: None,
             format: "cosign",
         };
         let checked = match cosign::read_layer(layer) {
@@ -669,7 +736,8 @@ impl Verifier {
                     &self.cosign_trust(),
                     &cosign::Expected {
                         digest,
-                        signed_repository,
+                        image: named,
+                        identity: &self.signed_identity,
                         required: self.required(required),
                     },
                 ),
@@ -683,6 +751,15 @@ impl Verifier {
                 check.signer_key = Some(v.signer_key);
             }
             Err((payload, why)) => {
+                // A payload comes back only once the signature verified; one naming this
+                // digest and refused by the identity rule is a copy's signature.
+                check.refused_identity = payload.as_ref().and_then(|p| {
+                    let signed = &p.critical.identity.docker_reference;
+                    (p.critical.image.docker_manifest_digest == digest.to_string())
+                        .then(|| self.signed_identity.matches(named, signed).err())
+                        .flatten()
+                        .and_then(|e| e.signed_repository())
+                });
                 check.payload = payload.map(|p| *p);
                 check.failure = Some(why);
             }
@@ -797,6 +874,7 @@ impl Verifier {
             payload: None,
             signed_by: None,
             signer_key: None,
+            refused_identity: None,
         };
         let mut notes = Vec::new();
         let verdict = match bundle::read_layer(layer) {
