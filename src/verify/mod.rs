@@ -14,6 +14,7 @@ mod bundle;
 mod certificate;
 mod cosign;
 mod notation;
+pub mod sigstore;
 
 use annotations::Required;
 use std::time::SystemTime;
