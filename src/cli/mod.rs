@@ -49,7 +49,9 @@ mod render;
 mod sarif;
 mod sign;
 mod tree;
+mod trusted_root;
 mod verify;
+mod verify_blob;
 
 use admission::*;
 use args::*;
@@ -63,7 +65,9 @@ use policy::*;
 use sarif::*;
 use sign::*;
 use tree::*;
+use trusted_root::*;
 use verify::*;
+use verify_blob::*;
 
 /// Exit code: verification failed.
 pub(crate) const EXIT_FAILED: u8 = 1;
@@ -138,6 +142,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
+        Command::VerifyBlob(a) => verify_blob(a),
+        Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
         Command::Cert(CertCommand::GenerateTest {
             name,
