@@ -156,6 +156,8 @@ pub struct Verifier {
     signed_repository: Option<String>,
     /// `None`: the system clock, read at each check.
     now: Option<SystemTime>,
+    /// Sigstore bundles: the trusted root and keyless identities their checks use.
+    sigstore: bundle::SigstoreTrust,
 }
 
 impl Verifier {
@@ -173,6 +175,7 @@ impl Verifier {
             platform: None,
             signed_repository: None,
             now: None,
+            sigstore: bundle::SigstoreTrust::default(),
         }
     }
 
@@ -199,6 +202,7 @@ impl Verifier {
             platform: None,
             signed_repository: None,
             now: None,
+            sigstore: bundle::SigstoreTrust::default(),
         }
     }
 
@@ -222,6 +226,28 @@ impl Verifier {
         self
     }
 
+    /// Verify Sigstore bundles (cosign v3 referrers) in full against this trusted root:
+    /// transparency-log entries, timestamps, and for keyless bundles the Fulcio certificate
+    /// (see [`sigstore`]). `None`: bundles are checked with the given keys or certificate
+    /// roots only, and their log entries and timestamps are reported as not verified.
+    pub fn with_sigstore_root(
+        mut self,
+        root: Option<Arc<crate::trust::sigstore_root::TrustedRoot>>,
+    ) -> Verifier {
+        self.sigstore.root = root;
+        self
+    }
+
+    /// The identities a keyless Sigstore bundle's certificate may name (any one counts; with
+    /// [`Verifier::with_sigstore_root`]).
+    pub fn with_sigstore_identities(
+        mut self,
+        identities: Vec<crate::trust::keyless::CertificateIdentity>,
+    ) -> Verifier {
+        self.sigstore.identities = identities;
+        self
+    }
+
     /// Also verify Notary Project signatures against this trust policy and trust store.
     pub fn with_notation_trust(mut self, trust: Option<NotationTrust>) -> Verifier {
         self.notation = trust.map(Arc::new);
@@ -238,7 +264,11 @@ impl Verifier {
     fn wants(&self, f: SignatureFormat) -> bool {
         self.format.is_none_or(|x| x == f)
             && match f {
-                SignatureFormat::Cosign => !self.keys.is_empty() || self.certificates.is_some(),
+                SignatureFormat::Cosign => {
+                    !self.keys.is_empty()
+                        || self.certificates.is_some()
+                        || (self.sigstore.root.is_some() && !self.sigstore.identities.is_empty())
+                }
                 SignatureFormat::Notation => self.notation.is_some(),
             }
     }
@@ -812,6 +842,7 @@ impl Verifier {
                         &manifest.digest,
                         &manifest.bytes,
                         &self.cosign_trust(),
+                        &self.sigstore,
                         &self.required(required),
                         &mut notes,
                     ),
