@@ -145,6 +145,8 @@ type Result<T> = std::result::Result<T, SigstoreError>;
 /// The signer, as verified.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// One value per verified bundle: boxing would only add an indirection to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum SignerVerified {
     /// A Fulcio certificate.
     Certificate {
