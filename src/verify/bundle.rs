@@ -340,6 +340,7 @@ mod tests {
         let trust = Trust {
             keys: &[],
             certificates: None,
+            keyless: None,
             now: std::time::SystemTime::now(),
         };
         let values = BTreeMap::new();

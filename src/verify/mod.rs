@@ -13,19 +13,23 @@ mod annotations;
 mod bundle;
 mod certificate;
 mod cosign;
+mod keyless;
 mod notation;
 pub mod sigstore;
 
 use annotations::Required;
 use std::time::SystemTime;
 
+pub use keyless::{
+    CertificateEvidence, KeylessError, KeylessTrust, RekorBundle, TimestampEvidence, TlogEvidence,
+};
 pub use notation::NotationTrust;
 
 use crate::formats::SignatureFormat;
 use crate::trust::CertificateTrust;
 
 /// One signature looked at, and what became of it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SignatureCheck {
     /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
     pub source: String,
@@ -48,6 +52,17 @@ pub struct SignatureCheck {
     /// bare or in a certificate has one fingerprint; policies count distinct signing keys).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_key: Option<String>,
+    /// A keyless signature's certificate, once it verified: the identity found (SAN, issuer,
+    /// GitHub workflow) and the Fulcio CA and CT log of the trusted root it was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateEvidence>,
+    /// The transparency-log entry verified (log ID and base URL in the trusted root, index,
+    /// integrated time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<TlogEvidence>,
+    /// The RFC 3161 timestamp verified (time, TSA subject and trusted-root URI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimestampEvidence>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -146,6 +161,7 @@ impl Verification {
 pub struct Verifier {
     keys: Vec<(String, PublicKey)>,
     certificates: Option<Arc<CertificateTrust>>,
+    keyless: Option<Arc<KeylessTrust>>,
     notation: Option<Arc<NotationTrust>>,
     format: Option<SignatureFormat>,
     require_all: bool,
@@ -166,6 +182,7 @@ impl Verifier {
         Verifier {
             keys: vec![("key".to_string(), key)],
             certificates: None,
+            keyless: None,
             notation: None,
             format: None,
             require_all: false,
@@ -193,6 +210,7 @@ impl Verifier {
         Verifier {
             keys,
             certificates: None,
+            keyless: None,
             notation: None,
             format: None,
             require_all: false,
@@ -248,6 +266,20 @@ impl Verifier {
         self
     }
 
+    /// Verify cosign signatures' Rekor bundles and RFC 3161 timestamps against this Sigstore
+    /// trusted root (cosign's `--trusted-root`): a key signature then also needs its
+    /// transparency-log entry when the trust requires one.
+    /// The same root and identities apply to Sigstore bundle referrers
+    /// ([`Verifier::with_sigstore_root`], [`Verifier::with_sigstore_identities`]).
+    pub fn with_keyless(mut self, trust: Option<KeylessTrust>) -> Verifier {
+        if let Some(t) = &trust {
+            self.sigstore.root = Some(t.root.clone());
+            self.sigstore.identities = t.identities.clone();
+        }
+        self.keyless = trust.map(Arc::new);
+        self
+    }
+
     /// Also verify Notary Project signatures against this trust policy and trust store.
     pub fn with_notation_trust(mut self, trust: Option<NotationTrust>) -> Verifier {
         self.notation = trust.map(Arc::new);
@@ -268,6 +300,10 @@ impl Verifier {
                     !self.keys.is_empty()
                         || self.certificates.is_some()
                         || (self.sigstore.root.is_some() && !self.sigstore.identities.is_empty())
+                        || self
+                            .keyless
+                            .as_ref()
+                            .is_some_and(|k| !k.identities.is_empty())
                 }
                 SignatureFormat::Notation => self.notation.is_some(),
             }
@@ -509,6 +545,7 @@ impl Verifier {
                             payload: None,
                             signed_by: None,
                             signer_key: None,
+                            ..Default::default()
                         };
                         self.record(&mut result, check);
                     }
@@ -681,6 +718,7 @@ impl Verifier {
             signed_by: None,
             signer_key: None,
             format: "cosign",
+            ..Default::default()
         };
         let checked = match cosign::read_layer(layer) {
             Err(why) => Err((None, why.to_string())),
@@ -712,6 +750,9 @@ impl Verifier {
                 check.payload = Some(v.payload);
                 check.signed_by = Some(v.signed_by);
                 check.signer_key = Some(v.signer_key);
+                check.certificate = v.certificate;
+                check.tlog = v.tlog;
+                check.timestamp = v.timestamp;
             }
             Err((payload, why)) => {
                 check.payload = payload.map(|p| *p);
@@ -726,6 +767,7 @@ impl Verifier {
         cosign::Trust {
             keys: &self.keys,
             certificates: self.certificates.as_deref(),
+            keyless: self.keyless.as_deref(),
             now: self.now(),
         }
     }
@@ -828,6 +870,7 @@ impl Verifier {
             payload: None,
             signed_by: None,
             signer_key: None,
+            ..Default::default()
         };
         let mut notes = Vec::new();
         let verdict = match bundle::read_layer(layer) {
