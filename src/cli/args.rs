@@ -290,19 +290,64 @@ pub(crate) struct SignArgs {
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trust_policy"])]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trust_policy", "trusted_root"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
     pub(crate) certificate_chain: Option<PathBuf>,
-    /// cosign certificate mode: identity the signing certificate must carry, as cosign
-    /// matches it: a SAN email, URI or DNS name (never the subject CN or DN).
-    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
+    /// Identity the signing certificate must carry, as cosign matches it: with
+    /// --certificate-chain a SAN email, URI or DNS name (never the subject CN or DN); with
+    /// --trusted-root (keyless) the Fulcio certificate's email, URI or username SAN.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
     pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regular expression the certificate's SAN must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name (Fulcio extension 1.3.6.1.4.1.57264.1.8, or .1.1).
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        requires = "trusted_root",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub Actions workflow repository (owner/repo) the certificate must name.
+    #[arg(long, value_name = "OWNER/REPO", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub Actions workflow git ref (refs/heads/main, refs/tags/v1).
+    #[arg(long, value_name = "REF", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub Actions workflow commit SHA.
+    #[arg(long, value_name = "SHA", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub Actions workflow trigger (push, release, …).
+    #[arg(long, value_name = "EVENT", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub Actions workflow name.
+    #[arg(long, value_name = "NAME", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
     /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
     /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
     #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
     pub(crate) certificate_subject: Option<String>,
+    /// Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp
+    /// authorities), pinned, checked offline: keyless signatures (with --certificate-identity…
+    /// and --certificate-oidc-issuer…), and the Rekor bundle of key signatures, which it then
+    /// requires.
+    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// With --trusted-root: do not require a keyless certificate to carry an embedded SCT
+    /// (proof of inclusion in a certificate-transparency log); one that is present is still
+    /// verified.
+    #[arg(long, requires = "trusted_root")]
+    pub(crate) insecure_ignore_sct: bool,
     /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
     #[arg(long, value_name = "FILE", requires = "trust_store")]
     pub(crate) trust_policy: Option<PathBuf>,
