@@ -145,6 +145,14 @@ async fn every_command_in_the_readme_and_docs_runs() {
         ] {
             std::fs::copy(&from, d.join(to)).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
         }
+        // docs/policy.md's keyless policy, for `policy validate keyless-policy.yaml`.
+        let policy_md =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+                .unwrap();
+        let section = &policy_md[policy_md.find("## Keyless authorities").unwrap()..];
+        let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let yaml = &section[start..start + section[start..].find("```").unwrap()];
+        std::fs::write(d.join("keyless-policy.yaml"), yaml).unwrap();
         let root: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&production).unwrap()).unwrap();
         use base64::Engine as _;

@@ -836,3 +836,122 @@ fn certificate_valid_but_not_at_the_integrated_time_is_refused() {
         "keyless certificate chain (at ",
     );
 }
+
+// ---------------------------------------------------------------- policy `keyless` authorities
+
+/// docs/policy.md's keyless example policy, for registry `host`, written beside the production
+/// trusted root in `cli`'s directory.
+fn docs_keyless_policy(root: &Path, cli: &Cli, host: &str) -> PathBuf {
+    let md = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+        .unwrap();
+    let section = &md[md.find("## Keyless authorities").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").unwrap()];
+    std::fs::copy(production(root), cli.path("trusted_root.json")).unwrap();
+    let path = cli.path("keyless-policy.yaml");
+    std::fs::write(
+        &path,
+        yaml.replace("registry.example/", &format!("{host}/")),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_documented_keyless_policy_admits_the_keyless_image() {
+    let Some(root) = keyless() else { return };
+    let (reg, image) = serve_fulcio(&root, layer(&root, "dir-img-cosign-fulcio-rekor-valid"));
+    let cli = Cli::new();
+    let policy = docs_keyless_policy(&root, &cli, &reg.host);
+    let p = arg(&policy);
+    assert_ok(&cli.run(&["policy", "validate", &p]));
+    let out = cli.run(&["verify", "--policy", &p, "--identity", FULCIO_REPO, &image]);
+    assert_ok(&out);
+    // Another signer only: denied, naming the identity check.
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("subject: mitr@redhat.com", "subject: someone@redhat.com");
+    std::fs::write(&policy, text).unwrap();
+    let out = cli.run(&["verify", "--policy", &p, "--identity", FULCIO_REPO, &image]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("certificate identity"), "{all}");
+    // allOf with a key authority the image lacks: denied; anyOf with it: admitted.
+    let key = containers(&root).join("cosign.pub");
+    std::fs::copy(&key, cli.path("cosign.pub")).unwrap();
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("subject: someone@redhat.com", "subject: mitr@redhat.com")
+        .replace(
+            "authorities:\n",
+            "authorities:\n  release: { key: cosign.pub }\n",
+        );
+    for (req, code) in [
+        ("allOf: [redhat-ci, release]", 1),
+        ("anyOf: [release, redhat-ci]", 0),
+    ] {
+        std::fs::write(&policy, text.replace("anyOf: [redhat-ci]", req)).unwrap();
+        let out = cli.run(&["verify", "--policy", &p, "--identity", FULCIO_REPO, &image]);
+        assert_eq!(out.status.code(), Some(code), "{req}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn keyless_authorities_that_cannot_be_used_are_refused_at_load() {
+    let Some(root) = keyless() else { return };
+    let cli = Cli::new();
+    std::fs::copy(production(&root), cli.path("trusted_root.json")).unwrap();
+    let id = "{issuer: https://github.com/login/oauth, subject: mitr@redhat.com}";
+    for (authority, why) in [
+        (
+            format!("{{keyless: {{trustedRoot: trusted_root.json, identities: [{id}], requireSct: true}}}}"),
+            "unknown field `requireSct`",
+        ),
+        (
+            "{keyless: {trustedRoot: trusted_root.json, identities: [{issuer: a, subject: b, subjectRegexp: c}]}}".to_string(),
+            "unknown field `subjectRegexp`",
+        ),
+        (
+            "{keyless: {trustedRoot: trusted_root.json, identities: []}}".to_string(),
+            "keyless.identities is empty",
+        ),
+        (
+            "{keyless: {trustedRoot: trusted_root.json, identities: [{issuer: a, issuerRegExp: a, subject: b}]}}".to_string(),
+            "keyless.identities[0].give one of issuer and issuerRegExp, not both",
+        ),
+        (
+            "{keyless: {trustedRoot: trusted_root.json, identities: [{issuer: a}]}}".to_string(),
+            "keyless.identities[0].subject or subjectRegExp is required",
+        ),
+        (
+            "{keyless: {trustedRoot: trusted_root.json, identities: [{issuer: a, subjectRegExp: '('}]}}".to_string(),
+            "subjectRegExp",
+        ),
+        (
+            format!("{{key: cosign.pub, keyless: {{trustedRoot: trusted_root.json, identities: [{id}]}}}}"),
+            "give exactly one of key, certificateRoots",
+        ),
+        (
+            format!("{{identity: x, keyless: {{trustedRoot: trusted_root.json, identities: [{id}]}}}}"),
+            "give exactly one of key, certificateRoots",
+        ),
+        (
+            format!("{{keyless: {{trustedRoot: missing.json, identities: [{id}]}}}}"),
+            "missing.json",
+        ),
+        (
+            format!("{{keyless: {{identities: [{id}]}}}}"),
+            "missing field `trustedRoot`",
+        ),
+    ] {
+        let policy = cli.path("p.yaml");
+        std::fs::write(
+            &policy,
+            format!("version: 1\ndefaultAction: reject\nauthorities:\n  ci: {authority}\nrules:\n  - name: a\n    images: ['**']\n    authorities: {{anyOf: [ci]}}\n"),
+        )
+        .unwrap();
+        let out = cli.run(&["policy", "validate", &arg(&policy)]);
+        assert_eq!(out.status.code(), Some(2), "{authority}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{authority}: {why:?} not in {}", stderr(&out));
+    }
+}
