@@ -22,7 +22,7 @@ pub(crate) enum Command {
     /// Sign an image and attach the signature (cosign .sig tag, OCI 1.1 referrer, or a notation signature).
     Sign(SignArgs),
     /// Verify an image's signatures against a public key, or images against a policy.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Verify a file (or a sha256:HEX digest) against a Sigstore bundle, offline, with a pinned trusted root.
     VerifyBlob(VerifyBlobArgs),
     /// Work with Sigstore trusted roots (trusted_root.json).

@@ -141,7 +141,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
-        Command::Verify(a) => verify(a).await,
+        Command::Verify(a) => verify(*a).await,
         Command::VerifyBlob(a) => verify_blob(a),
         Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
