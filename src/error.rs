@@ -156,6 +156,15 @@ pub enum Error {
     /// against it (see [`crate::policy::containers::ContainersPolicyError`]).
     #[error(transparent)]
     ContainersPolicy(#[from] crate::policy::containers::ContainersPolicyError),
+    /// A Sigstore trusted root cannot be loaded or built.
+    #[error(transparent)]
+    SigstoreRoot(#[from] crate::trust::sigstore_root::SigstoreRootError),
+    /// A keyless identity matcher is invalid (see [`crate::trust::keyless::KeylessError`]).
+    #[error(transparent)]
+    Keyless(#[from] crate::trust::keyless::KeylessError),
+    /// A Sigstore bundle did not verify (see [`crate::verify::sigstore::SigstoreError`]).
+    #[error(transparent)]
+    Sigstore(#[from] crate::verify::sigstore::SigstoreError),
 }
 
 impl Error {

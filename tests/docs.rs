@@ -139,6 +139,50 @@ async fn every_command_in_the_readme_and_docs_runs() {
         std::fs::write(d.join(name), block).unwrap();
     }
 
+    // docs/keyless.md: a real Sigstore bundle, its artifact and trusted root, and PEM parts
+    // for `trusted-root create` (../shared/interop/keyless).
+    if let Some(keyless) = support::interop::set("keyless") {
+        let suite = keyless.join("sigstore-conformance/bundle-verify");
+        let production = keyless.join("trust-roots/public-good-production.trusted_root.json");
+        for (from, to) in [
+            (
+                suite.join("happy-path-v0.3-new-mediaType/bundle.sigstore.json"),
+                "artifact.sigstore.json",
+            ),
+            (suite.join("a.txt"), "artifact.txt"),
+            (production.clone(), "trusted_root.json"),
+            (
+                keyless.join("containers-container-libs/fulcio_v1.crt.pem"),
+                "fulcio.pem",
+            ),
+            (
+                keyless.join("containers-container-libs/rekor.pub"),
+                "rekor.pub",
+            ),
+        ] {
+            std::fs::copy(&from, d.join(to)).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        }
+        // docs/policy.md's keyless policy, for `policy validate keyless-policy.yaml`.
+        let policy_md =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+                .unwrap();
+        let section = &policy_md[policy_md.find("## Keyless authorities").unwrap()..];
+        let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+        let yaml = &section[start..start + section[start..].find("```").unwrap()];
+        std::fs::write(d.join("keyless-policy.yaml"), yaml).unwrap();
+        let root: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&production).unwrap()).unwrap();
+        use base64::Engine as _;
+        let ctfe = base64::engine::general_purpose::STANDARD
+            .decode(root["ctlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(
+            d.join("ctfe.pub"),
+            pem::encode(&pem::Pem::new("PUBLIC KEY", ctfe)),
+        )
+        .unwrap();
+    }
+
     let mut ran = 0;
     for file in doc_files() {
         for shown in commands_in(&file) {

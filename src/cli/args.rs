@@ -26,7 +26,12 @@ pub(crate) enum Command {
     /// Sign an image and attach the signature (cosign .sig tag, OCI 1.1 referrer, or a notation signature).
     Sign(SignArgs),
     /// Verify an image's signatures against a public key, or images against a policy.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
+    /// Verify a file (or a sha256:HEX digest) against a Sigstore bundle, offline, with a pinned trusted root.
+    VerifyBlob(VerifyBlobArgs),
+    /// Work with Sigstore trusted roots (trusted_root.json).
+    #[command(subcommand)]
+    TrustedRoot(TrustedRootCommand),
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -426,19 +431,64 @@ pub(crate) struct SignArgs {
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "containers_policy", "certificate_chain", "trust_policy"])]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "containers_policy", "certificate_chain", "trust_policy", "trusted_root"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
     pub(crate) certificate_chain: Option<PathBuf>,
-    /// cosign certificate mode: identity the signing certificate must carry, as cosign
-    /// matches it: a SAN email, URI or DNS name (never the subject CN or DN).
-    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
+    /// Identity the signing certificate must carry, as cosign matches it: with
+    /// --certificate-chain a SAN email, URI or DNS name (never the subject CN or DN); with
+    /// --trusted-root (keyless) the Fulcio certificate's email, URI or username SAN.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
     pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regular expression the certificate's SAN must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name (Fulcio extension 1.3.6.1.4.1.57264.1.8, or .1.1).
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        requires = "trusted_root",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub Actions workflow repository (owner/repo) the certificate must name.
+    #[arg(long, value_name = "OWNER/REPO", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub Actions workflow git ref (refs/heads/main, refs/tags/v1).
+    #[arg(long, value_name = "REF", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub Actions workflow commit SHA.
+    #[arg(long, value_name = "SHA", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub Actions workflow trigger (push, release, …).
+    #[arg(long, value_name = "EVENT", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub Actions workflow name.
+    #[arg(long, value_name = "NAME", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
     /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
     /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
     #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
     pub(crate) certificate_subject: Option<String>,
+    /// Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp
+    /// authorities), pinned, checked offline: keyless signatures (with --certificate-identity…
+    /// and --certificate-oidc-issuer…), and the Rekor bundle of key signatures, which it then
+    /// requires.
+    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// With --trusted-root: do not require a keyless certificate to carry an embedded SCT
+    /// (proof of inclusion in a certificate-transparency log); one that is present is still
+    /// verified.
+    #[arg(long, requires = "trusted_root")]
+    pub(crate) insecure_ignore_sct: bool,
     /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
     #[arg(long, value_name = "FILE", requires = "trust_store")]
     pub(crate) trust_policy: Option<PathBuf>,
@@ -482,6 +532,90 @@ pub(crate) struct VerifyArgs {
     /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
     #[arg(required = true, num_args = 1..)]
     pub(crate) image: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyBlobArgs {
+    /// The Sigstore bundle (v0.1, v0.2 or v0.3 JSON).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: PathBuf,
+    /// Verify a key-signed bundle with this public key (PKIX PEM) instead of a certificate identity.
+    #[arg(long, value_name = "PUBKEY")]
+    pub(crate) key: Option<PathBuf>,
+    /// Keyless: the identity (email, URI or username SAN) the certificate must carry, exactly.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name, exactly.
+    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub workflow repository (owner/repo) the certificate must name.
+    #[arg(long, value_name = "REPOSITORY", conflicts_with = "key")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub workflow git ref (e.g. refs/heads/main) the certificate must name.
+    #[arg(long, value_name = "REF", conflicts_with = "key")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub workflow commit SHA the certificate must name.
+    #[arg(long, value_name = "SHA", conflicts_with = "key")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub workflow trigger (event name) the certificate must name.
+    #[arg(long, value_name = "TRIGGER", conflicts_with = "key")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub workflow name the certificate must name.
+    #[arg(long, value_name = "NAME", conflicts_with = "key")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
+    /// The Sigstore trusted root (trusted_root.json) to verify against; imgseal bundles none.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// Do not require a transparency-log entry (cosign's flag; then the certificate is
+    /// checked at a verified timestamp, or now).
+    #[arg(long)]
+    pub(crate) insecure_ignore_tlog: bool,
+    /// Keyless: do not require the certificate's embedded SCT.
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) insecure_ignore_sct: bool,
+    /// Require an RFC 3161 timestamp from a timestamp authority of the trusted root.
+    #[arg(long)]
+    pub(crate) use_signed_timestamps: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// The artifact: a file, or sha256:HEX for its digest.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    pub(crate) artifact: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TrustedRootCommand {
+    /// Write a trusted_root.json for a private Sigstore deployment (cosign trusted-root create's flags).
+    Create(TrustedRootCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TrustedRootCreateArgs {
+    /// A Fulcio CA: url=URI,certificate-chain=PEM[,start-time=RFC3339][,end-time=RFC3339] (repeatable; chain: issuing CA first, root last).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) fulcio: Vec<String>,
+    /// A Rekor log: url=URL,public-key=PEM[,start-time=…][,end-time=…] (repeatable; an Ed25519 key is a Rekor v2 log named by the URL's host).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) rekor: Vec<String>,
+    /// A certificate-transparency log: url=URL,public-key=PEM[,start-time=…][,end-time=…] (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) ctfe: Vec<String>,
+    /// An RFC 3161 timestamp authority: url=URL,certificate-chain=PEM[,start-time=…][,end-time=…] (repeatable; TSA certificate first, root last).
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) tsa: Vec<String>,
+    /// Write the root to this file (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -53,7 +53,9 @@ mod render;
 mod sarif;
 mod sign;
 mod tree;
+mod trusted_root;
 mod verify;
+mod verify_blob;
 mod version;
 
 use admission::*;
@@ -72,7 +74,9 @@ use public_key::*;
 use sarif::*;
 use sign::*;
 use tree::*;
+use trusted_root::*;
 use verify::*;
+use verify_blob::*;
 use version::*;
 
 /// Exit code: verification failed.
@@ -184,7 +188,9 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
-        Command::Verify(a) => verify(a).await,
+        Command::Verify(a) => verify(*a).await,
+        Command::VerifyBlob(a) => verify_blob(a),
+        Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
         Command::Policy(PolicyCommand::ImportContainers { file }) => import_containers(&file),
         Command::Cert(CertCommand::GenerateTest {

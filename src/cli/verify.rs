@@ -9,6 +9,23 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
         given("--certificate-chain", a.certificate_chain.is_some()),
         given("--certificate-identity", a.certificate_identity.is_some()),
     ];
+    let keyless = [
+        given("--trusted-root", a.trusted_root.is_some()),
+        given("--insecure-ignore-sct", a.insecure_ignore_sct),
+        given(
+            "--certificate-identity-regexp",
+            a.certificate_identity_regexp.is_some(),
+        ),
+        given(
+            "--certificate-oidc-issuer",
+            a.certificate_oidc_issuer.is_some(),
+        ),
+        given(
+            "--certificate-oidc-issuer-regexp",
+            a.certificate_oidc_issuer_regexp.is_some(),
+        ),
+        given("--certificate-github-workflow-*", workflow_given(a)),
+    ];
     let notation = [
         given("--trust-policy", a.trust_policy.is_some()),
         given("--trust-store", a.trust_store.is_some()),
@@ -24,6 +41,10 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
     if !cert.is_empty() {
         return Some(format!("{cert} cannot be combined with --policy: the policy file names who must sign; add an authority with certificateRoots (and identity) to it and list it in the rule, or drop --policy"));
     }
+    let kl = flags(&keyless);
+    if !kl.is_empty() {
+        return Some(format!("{kl} cannot be combined with --policy: the policy file names who must sign; add an authority with keyless: {{trustedRoot, identities: [{{issuer, subject}}]}} to it and list it in the rule, or drop --policy"));
+    }
     let nota = flags(&notation);
     if !nota.is_empty() {
         return Some(format!("{nota} cannot be combined with --policy: the policy file names who must sign; add an authority with notation: {{trustPolicy, trustStore}} to it and list it in the rule, or drop --policy"));
@@ -32,6 +53,62 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
         return Some("--format cannot be combined with --policy: each rule's authorities decide which signature formats count (key and certificateRoots authorities: cosign; notation authorities: notation); change the rule, or drop --policy".into());
     }
     None
+}
+
+/// True when a `--certificate-github-workflow-*` flag was given.
+fn workflow_given(a: &VerifyArgs) -> bool {
+    [
+        &a.certificate_github_workflow_repository,
+        &a.certificate_github_workflow_ref,
+        &a.certificate_github_workflow_sha,
+        &a.certificate_github_workflow_trigger,
+        &a.certificate_github_workflow_name,
+    ]
+    .iter()
+    .any(|f| f.is_some())
+}
+
+/// The keyless identity the flags name: none when no identity flag was given; a usage error
+/// when only half of one (subject or issuer) was.
+fn keyless_identity(
+    a: &VerifyArgs,
+) -> Result<Option<imgseal::trust::keyless::CertificateIdentity>, Error> {
+    use imgseal::trust::keyless::{CertificateIdentity, GithubWorkflow, Matcher};
+    let subject_flag = a.certificate_identity.is_some() || a.certificate_identity_regexp.is_some();
+    let issuer_flag =
+        a.certificate_oidc_issuer.is_some() || a.certificate_oidc_issuer_regexp.is_some();
+    if !subject_flag && !issuer_flag && !workflow_given(a) {
+        return Ok(None);
+    }
+    let matcher = |exact: &Option<String>, re: &Option<String>, flag: &str| {
+        match (exact, re) {
+            (Some(e), _) => Ok(Matcher::exact(e.clone())),
+            (None, Some(r)) => Matcher::regex(r)
+                .map_err(|e| Error::Usage(format!("{flag}-regexp: {e}"))),
+            (None, None) => Err(Error::Usage(format!(
+                "keyless verification needs {flag} or {flag}-regexp too: a keyless signature counts only for the identity (--certificate-identity…) and OIDC issuer (--certificate-oidc-issuer…) it must carry"
+            ))),
+        }
+    };
+    let subject = matcher(
+        &a.certificate_identity,
+        &a.certificate_identity_regexp,
+        "--certificate-identity",
+    )?;
+    let issuer = matcher(
+        &a.certificate_oidc_issuer,
+        &a.certificate_oidc_issuer_regexp,
+        "--certificate-oidc-issuer",
+    )?;
+    Ok(Some(
+        CertificateIdentity::new(subject, issuer).with_github_workflow(GithubWorkflow {
+            repository: a.certificate_github_workflow_repository.clone(),
+            git_ref: a.certificate_github_workflow_ref.clone(),
+            sha: a.certificate_github_workflow_sha.clone(),
+            trigger: a.certificate_github_workflow_trigger.clone(),
+            name: a.certificate_github_workflow_name.clone(),
+        }),
+    ))
 }
 
 pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
@@ -70,16 +147,39 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         ),
         None => None,
     };
+    if a.certificate_identity.is_some() && a.certificate_chain.is_none() && a.trusted_root.is_none()
+    {
+        return Err(Error::Usage(
+            "--certificate-identity needs --certificate-chain (your own PKI) or --trusted-root (keyless)".into(),
+        ));
+    }
+    let keyless = match &a.trusted_root {
+        Some(path) => {
+            let identity = keyless_identity(&a)?;
+            if identity.is_none() && keys.is_empty() {
+                return Err(Error::Usage(
+                    "keyless verification needs the signer's identity: --certificate-identity or --certificate-identity-regexp, and --certificate-oidc-issuer or --certificate-oidc-issuer-regexp (there is no any-identity default); or give --key to check a key signature's Rekor entry".into(),
+                ));
+            }
+            let mut t = imgseal::verify::KeylessTrust::load(path)?
+                .with_identities(identity.into_iter().collect());
+            t.require_sct = !a.insecure_ignore_sct;
+            Some(t)
+        }
+        None => None,
+    };
     let notation = match (&a.trust_policy, &a.trust_store) {
         (Some(p), Some(d)) => Some(NotationTrust::load(p, d)?),
         _ => None,
     };
     let format = a.format.map(SignatureFormat::from);
-    let can_cosign = !keys.is_empty() || certificates.is_some();
+    let can_cosign = !keys.is_empty()
+        || certificates.is_some()
+        || keyless.as_ref().is_some_and(|k| !k.identities.is_empty());
     match format {
         Some(SignatureFormat::Cosign) if !can_cosign => {
             return Err(Error::Usage(
-                "--format cosign needs --key or --certificate-chain".into(),
+                "--format cosign needs --key, --certificate-chain, or --trusted-root with --certificate-identity…".into(),
             ))
         }
         Some(SignatureFormat::Notation) if notation.is_none() => {
@@ -102,6 +202,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     let verifier_identity = verifier.signed_identity().to_string();
     let v = verifier
         .with_certificate_trust(certificates)
+        .with_keyless(keyless)
         .with_notation_trust(notation)
         .with_format(format)
         .with_platform(a.platform.clone())
@@ -138,6 +239,18 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         errln!("The following checks were performed on each of these signatures:");
         if v.signatures
             .iter()
+            .any(|s| s.verified && s.format == "cosign" && s.certificate.is_some())
+        {
+            errln!("  - cosign keyless: the signature verified with the attached Fulcio certificate, which chains to a Fulcio CA of the trusted root at the signing time the transparency log (and any RFC 3161 timestamp) established, carries an SCT verified with a CT log key of the root (unless --insecure-ignore-sct), and names the given identity and OIDC issuer");
+        }
+        if v.signatures
+            .iter()
+            .any(|s| s.verified && s.format == "cosign" && s.tlog.is_some())
+        {
+            errln!("  - cosign transparency log: the Rekor SET verified with the key of the log it names, valid at the integrated time, and the entry body records this signature, its certificate or key, and the payload's digest");
+        }
+        if v.signatures
+            .iter()
             .any(|s| s.verified && s.format == "cosign")
         {
             errln!("  - cosign: the claims were validated, the signature verified with the given key or a certificate chaining to the given roots, and the payload names this image's digest and an accepted repository ({verifier_identity})");
@@ -168,6 +281,9 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                     s.format,
                     s.signed_by.as_deref().unwrap_or("?"),
                 );
+                for line in evidence_lines(s) {
+                    errln!("    {line}");
+                }
             }
             for p in part.verified_payloads() {
                 outln!("{}", serde_json::to_string(p).unwrap_or_default());
@@ -175,4 +291,60 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+/// What a verified signature's keyless certificate, log entry and timestamp were checked
+/// against, one line each (terminal-escaped: the values come from the signature).
+fn evidence_lines(s: &imgseal::verify::SignatureCheck) -> Vec<String> {
+    use imgseal::util::text::escape_control as esc;
+    let mut out = Vec::new();
+    if let Some(c) = &s.certificate {
+        out.push(format!(
+            "identity: {} (issuer {})",
+            esc(&c.subject_alternative_name),
+            esc(c.issuer.as_deref().unwrap_or("none"))
+        ));
+        let wf: Vec<String> = [
+            ("repository", &c.github_workflow_repository),
+            ("ref", &c.github_workflow_ref),
+            ("sha", &c.github_workflow_sha),
+            ("trigger", &c.github_workflow_trigger),
+            ("name", &c.github_workflow_name),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {}", esc(v))))
+        .collect();
+        if !wf.is_empty() {
+            out.push(format!("github workflow: {}", wf.join(", ")));
+        }
+        out.push(format!(
+            "certificate: Fulcio CA {} ({}), checked at {}",
+            esc(&c.fulcio_ca_uri),
+            esc(&c.fulcio_ca_subject),
+            c.checked_at
+        ));
+        out.push(match &c.ct_log_id {
+            Some(id) => format!("SCT: CT log {id}"),
+            None => "SCT: not checked (--insecure-ignore-sct)".to_string(),
+        });
+    }
+    if let Some(t) = &s.tlog {
+        out.push(format!(
+            "transparency log: {} (log ID {}), index {}, integrated {}, {} entry",
+            esc(&t.base_url),
+            t.log_id,
+            t.log_index,
+            t.integrated_time,
+            t.entry_kind
+        ));
+    }
+    if let Some(t) = &s.timestamp {
+        out.push(format!(
+            "timestamp: {} by {} ({})",
+            t.time,
+            esc(&t.tsa_subject),
+            esc(&t.tsa_uri)
+        ));
+    }
+    out
 }

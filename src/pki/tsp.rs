@@ -225,6 +225,75 @@ impl TimestampToken {
         })
     }
 
+    /// Verify the token over `message` with a TSA chain given out of band (a Sigstore trusted
+    /// root's timestamp authority: TSA certificate first, root last), as sigstore-go does: the
+    /// chain's first certificate must be the token's signer (by its signer identifier; when
+    /// the token embeds certificates, the signer's must be that same certificate), and the
+    /// chain validates to its own last certificate at `genTime` under
+    /// [`Profile::TimeStamping`].
+    pub fn verify_with_chain(
+        &self,
+        message: &[u8],
+        tsa_chain: &[Certificate],
+    ) -> Result<VerifiedTimestamp, TimestampError> {
+        let expected = self.imprint_hash.digest(message);
+        if expected != self.imprint {
+            return Err(TimestampError::ImprintMismatch {
+                hash: self.imprint_hash.as_str(),
+                expected: hex::encode(expected),
+                found: hex::encode(&self.imprint),
+            });
+        }
+        if self.digest_hash.digest(&self.tst_info) != self.message_digest {
+            return Err(TimestampError::MessageDigestMismatch);
+        }
+        let (leaf, root) = match (tsa_chain.first(), tsa_chain.last()) {
+            (Some(l), Some(r)) => (l, r),
+            _ => return Err(TimestampError::NoRoots),
+        };
+        let names_leaf = match &self.signer_id {
+            SignerId::IssuerSerial { issuer, serial } => {
+                &leaf.raw_issuer == issuer && &leaf.serial == serial
+            }
+            SignerId::KeyId(id) => token_cert(leaf.der())
+                .ok()
+                .and_then(|c| c.key_id)
+                .is_some_and(|k| &k == id),
+        };
+        if !names_leaf {
+            return Err(TimestampError::Untrusted(format!(
+                "the token is not signed by the timestamp authority's certificate {:?}",
+                leaf.subject()
+            )));
+        }
+        if let Some(embedded) = self.certificates.iter().find(|c| match &self.signer_id {
+            SignerId::IssuerSerial { issuer, serial } => {
+                &c.raw_issuer == issuer && &c.serial == serial
+            }
+            SignerId::KeyId(id) => c.key_id.as_ref() == Some(id),
+        }) {
+            if embedded.cert.der() != leaf.der() {
+                return Err(TimestampError::Untrusted(
+                    "the token's embedded signer certificate is not the timestamp authority's"
+                        .into(),
+                ));
+            }
+        }
+        self.verify_signature(leaf)?;
+        validate_chain(
+            tsa_chain,
+            std::slice::from_ref(root),
+            self.gen_time,
+            Profile::TimeStamping,
+        )
+        .map_err(|e| TimestampError::Untrusted(e.to_string()))?;
+        Ok(VerifiedTimestamp {
+            gen_time: self.gen_time,
+            accuracy: self.accuracy,
+            tsa_subject: leaf.subject().to_string(),
+        })
+    }
+
     fn verify_signature(&self, cert: &Certificate) -> Result<(), TimestampError> {
         let bad = |reason: String| TimestampError::BadSignature {
             subject: cert.subject().to_string(),
@@ -471,6 +540,38 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
         signature_algorithm,
         signature: sig.data.to_vec(),
     })
+}
+
+/// Parse an RFC 3161 `TimeStampResp` (status `granted` or `grantedWithMods`, then the token),
+/// as Sigstore bundles carry them, or a bare TimeStampToken.
+pub fn parse_response(der: &[u8]) -> Result<TimestampToken, TimestampError> {
+    if der.len() > MAX_TOKEN_SIZE {
+        return Err(malformed(format!(
+            "{} bytes, over the {MAX_TOKEN_SIZE}-byte limit",
+            der.len()
+        )));
+    }
+    let outer = whole(der, "TimeStampResp")?;
+    let mut r = Reader::new(expect_seq(&outer, "TimeStampResp")?);
+    let first = r.next("TimeStampResp.status")?;
+    if first.class() == Class::Universal && first.tag().0 == 6 {
+        // A ContentInfo: its first element is the content type OID.
+        return parse(der);
+    }
+    let mut status = Reader::new(expect_seq(&first, "PKIStatusInfo")?);
+    let code = integer(
+        &status.next("PKIStatusInfo.status")?,
+        "PKIStatusInfo.status",
+    )?;
+    if code != [0] && code != [1] {
+        return Err(malformed(format!(
+            "the timestamp response's status is {}, not granted",
+            hex::encode(code)
+        )));
+    }
+    let token = r.next("TimeStampResp.timeStampToken")?;
+    r.end("TimeStampResp")?;
+    parse(raw(&token)?)
 }
 
 /// Parse `token` and verify it over `message` against `roots` (see [`TimestampToken::verify`]).

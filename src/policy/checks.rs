@@ -163,6 +163,9 @@ impl Policy {
                 Some(Authority::Notation(t)) => Verifier::with_keys(Vec::new())
                     .with_notation_trust(Some(t.clone()))
                     .with_format(Some(crate::formats::SignatureFormat::Notation)),
+                Some(Authority::Keyless(t)) => Verifier::with_keys(Vec::new())
+                    .with_keyless(Some(t.clone()))
+                    .with_format(Some(crate::formats::SignatureFormat::Cosign)),
                 _ => continue,
             };
             let v = self

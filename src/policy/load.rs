@@ -65,21 +65,24 @@ impl Policy {
         };
         for (name, a) in &file.authorities {
             let what = |e: Error| bad(format!("authority {name:?}: {e}"));
-            let authority = match (&a.key, &a.certificate_roots, &a.notation) {
-                (Some(k), None, None) if a.identity.is_none() && a.subject.is_none() => {
+            let authority = match (&a.key, &a.certificate_roots, &a.notation, &a.keyless) {
+                (Some(k), None, None, None) if a.identity.is_none() && a.subject.is_none() => {
                     Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
                 }
-                (None, Some(roots), None) => Authority::Certificate(
+                (None, Some(roots), None, None) => Authority::Certificate(
                     crate::trust::CertificateTrust::load(&at(roots), a.identity.clone())
                         .map_err(what)?
                         .with_subject(a.subject.clone()),
                 ),
-                (None, None, Some(n)) if a.identity.is_none() && a.subject.is_none() => Authority::Notation(
+                (None, None, Some(n), None) if a.identity.is_none() && a.subject.is_none() => Authority::Notation(
                     crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store)).map_err(what)?,
                 ),
+                (None, None, None, Some(k)) if a.identity.is_none() && a.subject.is_none() => {
+                    Authority::Keyless(load_keyless(k, &at(&k.trusted_root)).map_err(what)?)
+                }
                 _ => {
                     return Err(bad(format!(
-                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation"
+                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation, keyless (keyless names its signers in keyless.identities, not identity or subject)"
                     )))
                 }
             };
@@ -296,6 +299,51 @@ impl Policy {
     }
 }
 
+/// A `keyless` authority: its trusted root (at `root_path`), its identities (each exactly one
+/// of issuer/issuerRegExp and of subject/subjectRegExp; regexes anchored) and requirements.
+fn load_keyless(k: &KeylessAuthorityFile, root_path: &Path) -> Result<crate::verify::KeylessTrust> {
+    use crate::trust::keyless::{CertificateIdentity, GithubWorkflow, Matcher};
+    if k.identities.is_empty() {
+        return Err(Error::Usage(
+            "keyless.identities is empty: list who may sign (issuer and subject); there is no any-identity default".into(),
+        ));
+    }
+    let matcher = |field: &str, exact: &Option<String>, re: &Option<String>| -> Result<Matcher> {
+        match (exact, re) {
+            (Some(e), None) => Ok(Matcher::exact(e.clone())),
+            (None, Some(r)) => {
+                Matcher::regex(r).map_err(|e| Error::Usage(format!("{field}RegExp: {e}")))
+            }
+            (Some(_), Some(_)) => Err(Error::Usage(format!(
+                "give one of {field} and {field}RegExp, not both"
+            ))),
+            (None, None) => Err(Error::Usage(format!(
+                "{field} or {field}RegExp is required"
+            ))),
+        }
+    };
+    let mut identities = Vec::new();
+    for (i, id) in k.identities.iter().enumerate() {
+        let at = |e: Error| Error::Usage(format!("keyless.identities[{i}].{e}"));
+        let issuer = matcher("issuer", &id.issuer, &id.issuer_regexp).map_err(at)?;
+        let subject = matcher("subject", &id.subject, &id.subject_regexp).map_err(at)?;
+        identities.push(
+            CertificateIdentity::new(subject, issuer).with_github_workflow(GithubWorkflow {
+                repository: id.github_workflow_repository.clone(),
+                git_ref: id.github_workflow_ref.clone(),
+                sha: id.github_workflow_sha.clone(),
+                trigger: id.github_workflow_trigger.clone(),
+                name: id.github_workflow_name.clone(),
+            }),
+        );
+    }
+    let mut trust = crate::verify::KeylessTrust::load(root_path)?.with_identities(identities);
+    trust.require_tlog = k.require_tlog;
+    trust.require_sct = k.require_sct;
+    trust.require_timestamp = k.require_timestamp;
+    Ok(trust)
+}
+
 /// sha256 over `text` and the files the authorities of `file` name (directories walked in
 /// name order; unreadable files hash as their error, so a change still shows).
 pub(super) fn content_hash(text: &str, file: &PolicyFile, base: &Path) -> String {
@@ -329,7 +377,11 @@ pub(super) fn content_hash(text: &str, file: &PolicyFile, base: &Path) -> String
     };
     for (name, a) in &file.authorities {
         h.update(name.as_bytes());
-        for p in [&a.key, &a.certificate_roots].into_iter().flatten() {
+        let keyless_root = a.keyless.as_ref().map(|k| &k.trusted_root);
+        for p in [&a.key, &a.certificate_roots, &keyless_root.cloned()]
+            .into_iter()
+            .flatten()
+        {
             add(&mut h, &at(p), 0);
         }
         if let Some(n) = &a.notation {

@@ -60,6 +60,7 @@ enum Authority {
     Key(PublicKey),
     Certificate(crate::trust::CertificateTrust),
     Notation(crate::verify::NotationTrust),
+    Keyless(crate::verify::KeylessTrust),
 }
 
 /// A loaded, validated policy.

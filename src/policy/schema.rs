@@ -93,6 +93,68 @@ pub struct AuthorityFile {
     /// A notation trust policy and trust store: Notary Project signatures.
     #[serde(default)]
     pub notation: Option<NotationAuthorityFile>,
+    /// Keyless (Fulcio + Rekor) cosign signatures, checked offline against a Sigstore trusted
+    /// root, by one of these identities.
+    #[serde(default)]
+    pub keyless: Option<KeylessAuthorityFile>,
+}
+
+/// A keyless authority: a Sigstore trusted root, who may sign, and which evidence is required.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeylessAuthorityFile {
+    /// The `trusted_root.json` (Fulcio CAs, Rekor and CT log keys, timestamp authorities).
+    pub trusted_root: PathBuf,
+    /// Who may have signed: a certificate matching any one of these identities counts.
+    pub identities: Vec<KeylessIdentityFile>,
+    /// A Rekor transparency-log entry must be present and verify (default true).
+    #[serde(default = "yes")]
+    pub require_tlog: bool,
+    /// The certificate must carry an SCT that verifies with a CT log key (default true).
+    #[serde(default = "yes", rename = "requireSCT")]
+    pub require_sct: bool,
+    /// An RFC 3161 timestamp from a timestamp authority of the root must be present and
+    /// verify (default false; one that is present is always verified).
+    #[serde(default)]
+    pub require_timestamp: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One keyless identity: the OIDC issuer and the subject (SAN), each exact or an anchored
+/// regular expression, and optional GitHub Actions workflow fields.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeylessIdentityFile {
+    /// The OIDC issuer, exactly.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The OIDC issuer, as a regular expression matching all of it.
+    #[serde(default, rename = "issuerRegExp")]
+    pub issuer_regexp: Option<String>,
+    /// The subject (an email, URI or username SAN), exactly.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The subject, as a regular expression matching all of it.
+    #[serde(default, rename = "subjectRegExp")]
+    pub subject_regexp: Option<String>,
+    /// GitHub workflow repository (`owner/repo`).
+    #[serde(default)]
+    pub github_workflow_repository: Option<String>,
+    /// GitHub workflow ref (`refs/heads/main`, `refs/tags/v1`).
+    #[serde(default)]
+    pub github_workflow_ref: Option<String>,
+    /// GitHub workflow commit SHA.
+    #[serde(default)]
+    pub github_workflow_sha: Option<String>,
+    /// GitHub workflow trigger (`push`, `release`, …).
+    #[serde(default)]
+    pub github_workflow_trigger: Option<String>,
+    /// GitHub workflow name.
+    #[serde(default)]
+    pub github_workflow_name: Option<String>,
 }
 
 /// A notation authority.

@@ -45,6 +45,7 @@
 mod cosign;
 // The notation timestamp rules and CRL fetching that sit on top of `pki` (issue 14).
 mod identity;
+pub mod keyless;
 pub mod layout;
 mod levels;
 mod notation_policy;

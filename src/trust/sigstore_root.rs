@@ -812,7 +812,14 @@ impl TrustedRootBuilder {
         Some(log)
     }
 
-    fn authority(&mut self, what: &str, uri: &str, pem: &[u8]) -> Option<CertificateAuthority> {
+    fn authority(
+        &mut self,
+        what: &str,
+        uri: &str,
+        pem: &[u8],
+        start: Option<SystemTime>,
+        end: Option<SystemTime>,
+    ) -> Option<CertificateAuthority> {
         let chain = match crate::pki::load_pem_certificates(pem) {
             Ok(c) if !c.is_empty() => c,
             Ok(_) => {
@@ -826,11 +833,18 @@ impl TrustedRootBuilder {
         };
         let root = chain.last()?;
         let subject = subject_of(root.der());
-        let start = chain.iter().map(Certificate::not_before).max()?;
+        let start = match start {
+            Some(s) => s,
+            None => chain.iter().map(Certificate::not_before).max()?,
+        };
+        if end.is_some_and(|e| e < start) {
+            self.fail(format!("{what} {uri}: end is before start"));
+            return None;
+        }
         Some(CertificateAuthority {
             subject,
             uri: uri.to_string(),
-            valid_for: ValidFor { start, end: None },
+            valid_for: ValidFor { start, end },
             chain,
         })
     }
@@ -865,16 +879,39 @@ impl TrustedRootBuilder {
 
     /// Adds a Fulcio CA from a PEM chain (issuing certificate first, root last), valid from
     /// the latest `notBefore` of the chain with no end.
-    pub fn fulcio_pem(mut self, uri: &str, pem: &[u8]) -> Self {
-        if let Some(a) = self.authority("Fulcio chain", uri, pem) {
+    pub fn fulcio_pem(self, uri: &str, pem: &[u8]) -> Self {
+        self.fulcio_pem_valid(uri, pem, None, None)
+    }
+
+    /// [`TrustedRootBuilder::fulcio_pem`] with an explicit window (`None` start: the latest
+    /// `notBefore` of the chain; `None` end: no end).
+    pub fn fulcio_pem_valid(
+        mut self,
+        uri: &str,
+        pem: &[u8],
+        start: Option<SystemTime>,
+        end: Option<SystemTime>,
+    ) -> Self {
+        if let Some(a) = self.authority("Fulcio chain", uri, pem, start, end) {
             self.cas.push(a);
         }
         self
     }
 
     /// Adds a timestamp authority from a PEM chain (TSA certificate first, root last).
-    pub fn tsa_pem(mut self, uri: &str, pem: &[u8]) -> Self {
-        if let Some(a) = self.authority("TSA chain", uri, pem) {
+    pub fn tsa_pem(self, uri: &str, pem: &[u8]) -> Self {
+        self.tsa_pem_valid(uri, pem, None, None)
+    }
+
+    /// [`TrustedRootBuilder::tsa_pem`] with an explicit window (as for Fulcio).
+    pub fn tsa_pem_valid(
+        mut self,
+        uri: &str,
+        pem: &[u8],
+        start: Option<SystemTime>,
+        end: Option<SystemTime>,
+    ) -> Self {
+        if let Some(a) = self.authority("TSA chain", uri, pem, start, end) {
             self.tsas.push(a);
         }
         self

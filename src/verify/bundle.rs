@@ -3,14 +3,32 @@
 //! (subject = this image, cosign's signature predicate type) and required annotations.
 //! Attestations are told apart and skipped, never accepted. No store access: discovery
 //! (`verify/mod.rs`) fetches the bundle between [`read_layer`] and [`check`].
+//!
+//! With a Sigstore trusted root ([`SigstoreTrust`]) the bundle is verified in full by
+//! [`super::sigstore`]: a key-signed bundle with one of the given keys, a keyless one against
+//! the expected identities, transparency-log entries and timestamps included; the artifact is
+//! the image digest (DSSE: the statement's subject) or its manifest bytes (message signature).
 
 use super::annotations::Required;
 use super::certificate;
 use super::cosign::Trust;
+use super::sigstore::{verify_parsed, Artifact, BundleOptions, BundlePolicy, SignerVerified};
 use crate::formats::cosign;
 use crate::formats::cosign::bundle::{self, Bundle, Content};
+use crate::trust::keyless::CertificateIdentity;
+use crate::trust::sigstore_root::TrustedRoot;
 use crate::Digest;
 use std::collections::BTreeMap;
+
+/// The trusted root and keyless identities for full bundle verification (no root: the
+/// bundle's signature only, as before).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SigstoreTrust {
+    /// The Sigstore trusted root.
+    pub root: Option<std::sync::Arc<TrustedRoot>>,
+    /// Who may have signed keylessly (any one).
+    pub identities: Vec<CertificateIdentity>,
+}
 
 /// What became of one bundle.
 pub(crate) enum Verdict {
@@ -52,10 +70,22 @@ pub(crate) fn check(
     digest: &Digest,
     manifest_bytes: &[u8],
     trust: &Trust<'_>,
+    sigstore: &SigstoreTrust,
     required: &Required<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Verdict, String> {
     let parsed = Bundle::from_bytes(bytes).map_err(|e| e.to_string())?;
+    if let Some(root) = &sigstore.root {
+        return check_with_root(
+            &parsed,
+            digest,
+            manifest_bytes,
+            trust,
+            sigstore,
+            root,
+            required,
+        );
+    }
     let vm = &parsed.verification_material;
     if vm.tlog_entries > 0 || vm.rfc3161_timestamps > 0 {
         notes.push(format!(
@@ -153,4 +183,230 @@ pub(crate) fn check(
         signed_by,
         signer_key,
     })
+}
+
+/// The statement's subject annotations for `digest`, or why the statement is not about it.
+fn subject_annotations(
+    st: &bundle::Statement,
+    digest: &Digest,
+) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let subject = st
+        .subject_for(digest)
+        .ok_or_else(|| format!("the statement's subject does not name this image's {digest}"))?;
+    Ok(subject.annotations.clone().unwrap_or_default())
+}
+
+/// Full verification against a Sigstore trusted root (see the module docs).
+fn check_with_root(
+    parsed: &Bundle,
+    digest: &Digest,
+    manifest_bytes: &[u8],
+    trust: &Trust<'_>,
+    sigstore: &SigstoreTrust,
+    root: &TrustedRoot,
+    required: &Required<'_>,
+) -> Result<Verdict, String> {
+    let artifact = match &parsed.content {
+        Content::Dsse(env) => {
+            // Attestations are told apart before anything is verified, and skipped.
+            let st = env.statement().map_err(|e| e.to_string())?;
+            if !st.is_cosign_signature() {
+                return Ok(Verdict::NotASignature(format!(
+                    "an attestation (predicate type {:?}), not a signature",
+                    st.predicate_type
+                )));
+            }
+            Artifact::Digest(digest)
+        }
+        Content::MessageSignature(_) => Artifact::Bytes(manifest_bytes),
+    };
+    let options = BundleOptions {
+        now: Some(trust.now),
+        ..BundleOptions::default()
+    };
+    let verified = if parsed.certificate_chain().is_some() {
+        if sigstore.identities.is_empty() {
+            return Err(
+                "a keyless bundle (Fulcio certificate): no certificate identity was given to verify it against"
+                    .into(),
+            );
+        }
+        let policy = BundlePolicy::Identities(sigstore.identities.clone());
+        verify_parsed(parsed, artifact, &policy, root, &options).map_err(|e| e.to_string())?
+    } else {
+        if trust.keys.is_empty() {
+            return Err("a key-signed bundle: no public key was given to verify it with".into());
+        }
+        let mut last = String::new();
+        let mut found = None;
+        for (name, key) in trust.keys {
+            let policy = BundlePolicy::Key(key.clone());
+            match verify_parsed(parsed, artifact, &policy, root, &options) {
+                Ok(v) => {
+                    found = Some((name.clone(), v));
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        match found {
+            Some((name, v)) => {
+                let annotations = match &v.statement {
+                    Some(st) => subject_annotations(st, digest)?,
+                    None => BTreeMap::new(),
+                };
+                required
+                    .check(|k| annotations.get(k).cloned())
+                    .map_err(|e| e.to_string())?;
+                let fingerprint = match &v.signer {
+                    SignerVerified::Key { fingerprint } => fingerprint.clone(),
+                    _ => String::new(),
+                };
+                return Ok(Verdict::Verified {
+                    signed_by: format!("{name}; {}", evidence(&v)),
+                    signer_key: fingerprint,
+                });
+            }
+            None => return Err(last),
+        }
+    };
+    let annotations = match &verified.statement {
+        Some(st) => subject_annotations(st, digest)?,
+        None => BTreeMap::new(),
+    };
+    required
+        .check(|k| annotations.get(k).cloned())
+        .map_err(|e| e.to_string())?;
+    match &verified.signer {
+        SignerVerified::Certificate {
+            san,
+            identity,
+            authority_uri,
+            key_fingerprint,
+            ..
+        } => Ok(Verdict::Verified {
+            signed_by: format!(
+                "{} (issuer {}; Fulcio {authority_uri}; {})",
+                san.value(),
+                identity.issuer.as_deref().unwrap_or("?"),
+                evidence(&verified)
+            ),
+            signer_key: key_fingerprint.clone(),
+        }),
+        _ => Err("the bundle's signer is not a certificate".into()),
+    }
+}
+
+/// The trust-root entries a verified bundle used, for `signed_by`.
+fn evidence(v: &super::sigstore::BundleVerified) -> String {
+    let mut parts: Vec<String> = v
+        .tlog
+        .iter()
+        .map(|t| format!("Rekor {} entry {}", t.base_url, t.log_index))
+        .collect();
+    parts.extend(
+        v.timestamps
+            .iter()
+            .map(|t| format!("TSA {}", t.authority_uri)),
+    );
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::keyless::Matcher;
+    use crate::trust::sigstore_root::tests::keyless_fixture;
+
+    const KUBEWARDEN: &str =
+        "sigstore-rs/cosign-v3-bundle-kubewarden-controller-v1.34.0/bundle_v03.json";
+    const IMAGE: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    const WORKFLOW: &str =
+        "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0";
+    const GHA: &str = "https://token.actions.githubusercontent.com";
+
+    fn run(
+        bundle: &[u8],
+        image: &str,
+        identities: Vec<CertificateIdentity>,
+    ) -> Result<Verdict, String> {
+        let root = keyless_fixture("trust-roots/public-good-production.trusted_root.json")
+            .map(|j| TrustedRoot::from_json(&j).unwrap())
+            .expect("production root");
+        let sigstore = SigstoreTrust {
+            root: Some(std::sync::Arc::new(root)),
+            identities,
+        };
+        let trust = Trust {
+            keys: &[],
+            certificates: None,
+            keyless: None,
+            now: std::time::SystemTime::now(),
+        };
+        let values = BTreeMap::new();
+        let required = Required {
+            values: &values,
+            keys: &[],
+        };
+        let digest: Digest = image.parse().unwrap();
+        check(
+            bundle,
+            &digest,
+            b"{}",
+            &trust,
+            &sigstore,
+            &required,
+            &mut Vec::new(),
+        )
+    }
+
+    #[test]
+    fn cosign_v3_image_signature_verifies_in_full_with_a_trusted_root() {
+        let Some(bundle) = keyless_fixture(KUBEWARDEN) else {
+            return;
+        };
+        let id = || vec![CertificateIdentity::exact(WORKFLOW, GHA)];
+        match run(&bundle, IMAGE, id()).unwrap() {
+            Verdict::Verified {
+                signed_by,
+                signer_key,
+            } => {
+                assert!(signed_by.contains(WORKFLOW), "{signed_by}");
+                assert!(
+                    signed_by.contains("Rekor https://rekor.sigstore.dev entry 1261105807"),
+                    "{signed_by}"
+                );
+                assert!(signed_by.contains("TSA "), "{signed_by}");
+                assert!(signer_key.starts_with("sha256:"));
+            }
+            Verdict::NotASignature(w) => panic!("{w}"),
+        }
+        // Subject digest = image digest.
+        let other = format!("sha256:{}", "0".repeat(64));
+        let e = run(&bundle, &other, id()).err().unwrap();
+        assert!(e.contains("statement's subjects name"), "{e}");
+        // Another identity; no identity at all.
+        let e = run(
+            &bundle,
+            IMAGE,
+            vec![CertificateIdentity::new(
+                Matcher::regex("https://github.com/kubewarden/other/.*").unwrap(),
+                Matcher::exact(GHA),
+            )],
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("does not match"), "{e}");
+        let e = run(&bundle, IMAGE, Vec::new()).err().unwrap();
+        assert!(e.contains("no certificate identity"), "{e}");
+        // A changed payload type is refused; a changed predicate type is an attestation.
+        let mut json: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+        json["dsseEnvelope"]["payloadType"] = "application/json".into();
+        let e = run(json.to_string().as_bytes(), IMAGE, id()).err().unwrap();
+        assert!(e.contains("payload type"), "{e}");
+        let mut json: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+        json["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+        let e = run(json.to_string().as_bytes(), IMAGE, id()).err().unwrap();
+        assert!(e.contains("no verified transparency-log entry"), "{e}");
+    }
 }

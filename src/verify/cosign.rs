@@ -1,11 +1,14 @@
 //! Checking one cosign simple-signing signature (a `.sig` tag layer or an OCI 1.1 referrer's
 //! layer): its signature over the exact payload bytes with a given key or, in certificate
 //! mode, the attached certificate; then the payload's type, digest, repository and required
-//! annotations. No store access: discovery (`verify/mod.rs`) fetches the payload between
-//! [`read_layer`] and [`check`].
+//! annotations. With a Sigstore trusted root ([`KeylessTrust`]), the layer's Rekor bundle and
+//! RFC 3161 timestamp are verified too (`verify/keyless.rs`), and keyless (Fulcio) certificates
+//! are checked at the signing time they establish. No store access: discovery
+//! (`verify/mod.rs`) fetches the payload between [`read_layer`] and [`check`].
 
 use super::annotations::Required;
 use super::certificate;
+use super::keyless::{self, CertificateEvidence, KeylessTrust, TimestampEvidence, TlogEvidence};
 use crate::formats::cosign::{self, Payload};
 use crate::formats::format::strip_whitespace;
 use crate::trust::signed_identity::SignedIdentity;
@@ -27,6 +30,8 @@ pub(crate) struct Trust<'a> {
     pub keys: &'a [(String, PublicKey)],
     /// Certificate roots and identity constraints (key-in-certificate mode).
     pub certificates: Option<&'a CertificateTrust>,
+    /// A Sigstore trusted root: Rekor bundles and timestamps verified, keyless certificates.
+    pub keyless: Option<&'a KeylessTrust>,
     /// The instant certificate validity is checked at (the verifier's clock).
     pub now: std::time::SystemTime,
 }
@@ -52,6 +57,12 @@ pub(crate) struct Verified {
     pub signed_by: String,
     /// `sha256:` fingerprint of the signing key's SubjectPublicKeyInfo.
     pub signer_key: String,
+    /// The keyless certificate's identity and the trust-root entries it was checked against.
+    pub certificate: Option<CertificateEvidence>,
+    /// The transparency-log entry verified.
+    pub tlog: Option<TlogEvidence>,
+    /// The RFC 3161 timestamp verified.
+    pub timestamp: Option<TimestampEvidence>,
 }
 
 /// A signature that failed: why, and the payload when it could be read.
@@ -104,24 +115,45 @@ pub(crate) fn check(
     expected: &Expected<'_>,
 ) -> Result<Verified, Failure> {
     let fail = |why: String| (None, why);
+    let has_certificate = layer
+        .annotations
+        .contains_key(cosign::CERTIFICATE_ANNOTATION);
+    let mut evidence = keyless::Evidence::default();
+    let mut certificate = None;
     let (signed_by, signer_key) = match trust.keys.iter().find(|(_, k)| k.verify(bytes, sig)) {
-        Some((name, k)) => (name.clone(), k.fingerprint()),
-        None => match trust.certificates {
-            Some(certs)
-                if layer
-                    .annotations
-                    .contains_key(cosign::CERTIFICATE_ANNOTATION) =>
-            {
+        Some((name, k)) => {
+            // Key + Rekor: with a trusted root, the key's log entry and timestamp count too.
+            if let Some(kt) = trust.keyless {
+                evidence =
+                    keyless::check_evidence(kt, layer, bytes, sig, &keyless::key_verifier(k))
+                        .map_err(|e| fail(e.to_string()))?;
+            }
+            (name.clone(), k.fingerprint())
+        }
+        None => match (trust.certificates, trust.keyless) {
+            (Some(certs), _) if has_certificate => {
                 certificate::verify(certs, layer, bytes, sig, trust.now).map_err(fail)?
             }
+            (None, Some(kt)) if has_certificate => {
+                let v = keyless::verify_keyless(kt, layer, bytes, sig)
+                    .map_err(|e| fail(e.to_string()))?;
+                evidence = v.evidence;
+                certificate = Some(v.certificate);
+                (v.signed_by, v.signer_key)
+            }
             _ => {
-                return Err(fail(if trust.keys.len() == 1 {
-                    "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
-                } else if trust.keys.is_empty() {
-                    "no given key or certificate root applies to this signature (it carries no certificate)".into()
-                } else {
-                    "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
-                }))
+                return Err(fail(
+                    if has_certificate && layer.annotations.contains_key(cosign::BUNDLE_ANNOTATION)
+                    {
+                        "the signature is keyless (a Fulcio certificate and a Rekor bundle, no key): it verifies only against a Sigstore trusted root and the signer's certificate identity".into()
+                    } else if trust.keys.len() == 1 {
+                        "signature does not verify with the given public key (wrong key, or payload/signature tampered)".into()
+                    } else if trust.keys.is_empty() {
+                        "no given key or certificate root applies to this signature (it carries no certificate)".into()
+                    } else {
+                        "signature does not verify with any of the given public keys (wrong key, or payload/signature tampered)".into()
+                    },
+                ))
             }
         },
     };
@@ -153,5 +185,8 @@ pub(crate) fn check(
         payload,
         signed_by,
         signer_key,
+        certificate,
+        tlog: evidence.tlog,
+        timestamp: evidence.timestamp,
     })
 }

@@ -19,11 +19,16 @@ mod annotations;
 mod bundle;
 mod certificate;
 mod cosign;
+mod keyless;
 mod notation;
+pub mod sigstore;
 
 use annotations::Required;
 use std::time::SystemTime;
 
+pub use keyless::{
+    CertificateEvidence, KeylessError, KeylessTrust, RekorBundle, TimestampEvidence, TlogEvidence,
+};
 pub use notation::NotationTrust;
 
 use crate::formats::SignatureFormat;
@@ -32,7 +37,7 @@ use crate::trust::CertificateTrust;
 use crate::Reference;
 
 /// One signature looked at, and what became of it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SignatureCheck {
     /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
     pub source: String,
@@ -60,6 +65,17 @@ pub struct SignatureCheck {
     /// explicitly when the image is a copy or mirror of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused_identity: Option<String>,
+    /// A keyless signature's certificate, once it verified: the identity found (SAN, issuer,
+    /// GitHub workflow) and the Fulcio CA and CT log of the trusted root it was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateEvidence>,
+    /// The transparency-log entry verified (log ID and base URL in the trusted root, index,
+    /// integrated time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<TlogEvidence>,
+    /// The RFC 3161 timestamp verified (time, TSA subject and trusted-root URI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimestampEvidence>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -175,6 +191,7 @@ impl Verification {
 pub struct Verifier {
     keys: Vec<(String, PublicKey)>,
     certificates: Option<Arc<CertificateTrust>>,
+    keyless: Option<Arc<KeylessTrust>>,
     notation: Option<Arc<NotationTrust>>,
     format: Option<SignatureFormat>,
     require_all: bool,
@@ -188,6 +205,8 @@ pub struct Verifier {
     identity_error: Option<IdentityRuleError>,
     /// `None`: the system clock, read at each check.
     now: Option<SystemTime>,
+    /// Sigstore bundles: the trusted root and keyless identities their checks use.
+    sigstore: bundle::SigstoreTrust,
 }
 
 impl Verifier {
@@ -196,6 +215,7 @@ impl Verifier {
         Verifier {
             keys: vec![("key".to_string(), key)],
             certificates: None,
+            keyless: None,
             notation: None,
             format: None,
             require_all: false,
@@ -206,6 +226,7 @@ impl Verifier {
             signed_identity: SignedIdentity::default(),
             identity_error: None,
             now: None,
+            sigstore: bundle::SigstoreTrust::default(),
         }
     }
 
@@ -245,6 +266,7 @@ impl Verifier {
         Verifier {
             keys,
             certificates: None,
+            keyless: None,
             notation: None,
             format: None,
             require_all: false,
@@ -255,6 +277,7 @@ impl Verifier {
             signed_identity: SignedIdentity::default(),
             identity_error: None,
             now: None,
+            sigstore: bundle::SigstoreTrust::default(),
         }
     }
 
@@ -278,6 +301,42 @@ impl Verifier {
         self
     }
 
+    /// Verify Sigstore bundles (cosign v3 referrers) in full against this trusted root:
+    /// transparency-log entries, timestamps, and for keyless bundles the Fulcio certificate
+    /// (see [`sigstore`]). `None`: bundles are checked with the given keys or certificate
+    /// roots only, and their log entries and timestamps are reported as not verified.
+    pub fn with_sigstore_root(
+        mut self,
+        root: Option<Arc<crate::trust::sigstore_root::TrustedRoot>>,
+    ) -> Verifier {
+        self.sigstore.root = root;
+        self
+    }
+
+    /// The identities a keyless Sigstore bundle's certificate may name (any one counts; with
+    /// [`Verifier::with_sigstore_root`]).
+    pub fn with_sigstore_identities(
+        mut self,
+        identities: Vec<crate::trust::keyless::CertificateIdentity>,
+    ) -> Verifier {
+        self.sigstore.identities = identities;
+        self
+    }
+
+    /// Verify cosign signatures' Rekor bundles and RFC 3161 timestamps against this Sigstore
+    /// trusted root (cosign's `--trusted-root`): a key signature then also needs its
+    /// transparency-log entry when the trust requires one.
+    /// The same root and identities apply to Sigstore bundle referrers
+    /// ([`Verifier::with_sigstore_root`], [`Verifier::with_sigstore_identities`]).
+    pub fn with_keyless(mut self, trust: Option<KeylessTrust>) -> Verifier {
+        if let Some(t) = &trust {
+            self.sigstore.root = Some(t.root.clone());
+            self.sigstore.identities = t.identities.clone();
+        }
+        self.keyless = trust.map(Arc::new);
+        self
+    }
+
     /// Also verify Notary Project signatures against this trust policy and trust store.
     pub fn with_notation_trust(mut self, trust: Option<NotationTrust>) -> Verifier {
         self.notation = trust.map(Arc::new);
@@ -294,7 +353,15 @@ impl Verifier {
     fn wants(&self, f: SignatureFormat) -> bool {
         self.format.is_none_or(|x| x == f)
             && match f {
-                SignatureFormat::Cosign => !self.keys.is_empty() || self.certificates.is_some(),
+                SignatureFormat::Cosign => {
+                    !self.keys.is_empty()
+                        || self.certificates.is_some()
+                        || (self.sigstore.root.is_some() && !self.sigstore.identities.is_empty())
+                        || self
+                            .keyless
+                            .as_ref()
+                            .is_some_and(|k| !k.identities.is_empty())
+                }
                 SignatureFormat::Notation => self.notation.is_some(),
             }
     }
@@ -543,7 +610,7 @@ impl Verifier {
                             payload: None,
                             signed_by: None,
                             signer_key: None,
-                            refused_identity: None,
+                            ..Default::default()
                         };
                         self.record(&mut result, check);
                     }
@@ -717,6 +784,7 @@ impl Verifier {
             signer_key: None,
             refused_identity: None,
             format: "cosign",
+            ..Default::default()
         };
         let checked = match cosign::read_layer(layer) {
             Err(why) => Err((None, why.to_string())),
@@ -749,6 +817,9 @@ impl Verifier {
                 check.payload = Some(v.payload);
                 check.signed_by = Some(v.signed_by);
                 check.signer_key = Some(v.signer_key);
+                check.certificate = v.certificate;
+                check.tlog = v.tlog;
+                check.timestamp = v.timestamp;
             }
             Err((payload, why)) => {
                 // A payload comes back only once the signature verified; one naming this
@@ -772,6 +843,7 @@ impl Verifier {
         cosign::Trust {
             keys: &self.keys,
             certificates: self.certificates.as_deref(),
+            keyless: self.keyless.as_deref(),
             now: self.now(),
         }
     }
@@ -874,7 +946,7 @@ impl Verifier {
             payload: None,
             signed_by: None,
             signer_key: None,
-            refused_identity: None,
+            ..Default::default()
         };
         let mut notes = Vec::new();
         let verdict = match bundle::read_layer(layer) {
@@ -889,6 +961,7 @@ impl Verifier {
                         &manifest.digest,
                         &manifest.bytes,
                         &self.cosign_trust(),
+                        &self.sigstore,
                         &self.required(required),
                         &mut notes,
                     ),

@@ -88,7 +88,7 @@ pub(crate) fn outcome(source: String) -> Outcome {
             payload: None,
             signed_by: None,
             signer_key: None,
-            refused_identity: None,
+            ..Default::default()
         },
         logged: Vec::new(),
     }

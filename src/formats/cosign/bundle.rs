@@ -16,8 +16,9 @@
 //! subject and has predicate type [`COSIGN_SIGN_PREDICATE_TYPE`]; `-a key=value` annotations go
 //! on the subject. Signatures are ECDSA ASN.1 DER (as cosign and sigstore-go verify them).
 //!
-//! This module parses and checks signatures; transparency-log entries and RFC 3161 timestamps
-//! are counted but not verified.
+//! This module parses bundles and checks signatures; it keeps the transparency-log entries and
+//! RFC 3161 timestamps for `crate::verify` to check against a Sigstore trusted root (with
+//! `crate::trust::tlog` and `crate::pki::tsp`).
 
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::pki::Certificate;
@@ -52,6 +53,10 @@ pub const MAX_SIGNATURES: usize = 16;
 pub const MAX_CERTIFICATES: usize = 10;
 /// Most subjects in a statement.
 pub const MAX_SUBJECTS: usize = 1024;
+/// Most transparency-log entries in a bundle.
+pub const MAX_TLOG_ENTRIES: usize = 16;
+/// Most RFC 3161 timestamps in a bundle.
+pub const MAX_TIMESTAMPS: usize = 16;
 
 /// Why a bundle (or its statement) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +140,13 @@ pub struct VerificationMaterial {
     pub tlog_entries: usize,
     /// How many RFC 3161 timestamps the bundle carries (not verified).
     pub rfc3161_timestamps: usize,
+    /// True when the certificates came from `x509CertificateChain` (v0.1/v0.2), false for a
+    /// single `certificate` (v0.3) or none.
+    pub from_chain: bool,
+    /// The `tlogEntries`, as protobuf JSON (read by `crate::trust::tlog::TlogEntry`).
+    pub tlog_entry_values: Vec<serde_json::Value>,
+    /// The `rfc3161Timestamps[].signedTimestamp` values, decoded (DER `TimeStampResp`).
+    pub signed_timestamps: Vec<Vec<u8>>,
 }
 
 /// The signed content of a bundle.
@@ -250,7 +262,13 @@ struct RawChain {
 #[derive(Deserialize)]
 struct RawTimestamps {
     #[serde(rename = "rfc3161Timestamps", default)]
-    rfc3161: Vec<serde_json::Value>,
+    rfc3161: Vec<RawSignedTimestamp>,
+}
+
+#[derive(Deserialize)]
+struct RawSignedTimestamp {
+    #[serde(rename = "signedTimestamp", default)]
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -342,10 +360,29 @@ impl Bundle {
         let vm = raw
             .verification_material
             .ok_or(BundleError::Missing("verificationMaterial"))?;
+        if vm.tlog_entries.len() > MAX_TLOG_ENTRIES {
+            return Err(BundleError::TooMany {
+                what: "transparency log entries",
+                cap: MAX_TLOG_ENTRIES,
+            });
+        }
+        let timestamps = vm.timestamps.map(|t| t.rfc3161).unwrap_or_default();
+        if timestamps.len() > MAX_TIMESTAMPS {
+            return Err(BundleError::TooMany {
+                what: "RFC 3161 timestamps",
+                cap: MAX_TIMESTAMPS,
+            });
+        }
         let mut material = VerificationMaterial {
             public_key_hint: vm.public_key.map(|h| h.hint),
             tlog_entries: vm.tlog_entries.len(),
-            rfc3161_timestamps: vm.timestamps.map(|t| t.rfc3161.len()).unwrap_or(0),
+            rfc3161_timestamps: timestamps.len(),
+            from_chain: vm.certificate.is_none() && vm.chain.is_some(),
+            signed_timestamps: timestamps
+                .iter()
+                .map(|t| b64(&t.signed_timestamp, "rfc3161Timestamps signedTimestamp"))
+                .collect::<Result<_, _>>()?,
+            tlog_entry_values: vm.tlog_entries,
             ..VerificationMaterial::default()
         };
         let raw_certs: Vec<RawCertificate> = match (vm.certificate, vm.chain) {
@@ -488,6 +525,30 @@ impl Bundle {
     /// The signing certificate and the rest of the chain, when the bundle has certificates.
     pub fn certificate_chain(&self) -> Option<(&Certificate, &[Certificate])> {
         self.verification_material.certificates.split_first()
+    }
+
+    /// The bundle format's minor version from its media type (`0.1` → 1, `v0.3` → 3).
+    pub fn minor_version(&self) -> u8 {
+        if self.media_type.ends_with("version=0.1") {
+            1
+        } else if self.media_type.ends_with("version=0.2") {
+            2
+        } else {
+            3
+        }
+    }
+
+    /// The bytes RFC 3161 timestamps of this bundle cover: the message signature, or the
+    /// first DSSE signature.
+    pub fn signature_bytes(&self) -> &[u8] {
+        match &self.content {
+            Content::MessageSignature(m) => &m.signature,
+            Content::Dsse(e) => e
+                .signatures
+                .first()
+                .map(|s| s.sig.as_slice())
+                .unwrap_or(&[]),
+        }
     }
 }
 
