@@ -28,6 +28,8 @@ pub(crate) struct SigstoreTrust {
     pub root: Option<std::sync::Arc<TrustedRoot>>,
     /// Who may have signed keylessly (any one).
     pub identities: Vec<CertificateIdentity>,
+    /// What the bundle must carry (tlog entry, SCT, timestamp); its `now` is the verifier's.
+    pub options: BundleOptions,
 }
 
 /// What became of one bundle.
@@ -222,7 +224,7 @@ fn check_with_root(
     };
     let options = BundleOptions {
         now: Some(trust.now),
-        ..BundleOptions::default()
+        ..sigstore.options
     };
     let verified = if parsed.certificate_chain().is_some() {
         if sigstore.identities.is_empty() {
@@ -336,6 +338,7 @@ mod tests {
         let sigstore = SigstoreTrust {
             root: Some(std::sync::Arc::new(root)),
             identities,
+            ..SigstoreTrust::default()
         };
         let trust = Trust {
             keys: &[],

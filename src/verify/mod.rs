@@ -332,6 +332,10 @@ impl Verifier {
         if let Some(t) = &trust {
             self.sigstore.root = Some(t.root.clone());
             self.sigstore.identities = t.identities.clone();
+            // The same requirements for cosign v3 bundle referrers as for `.sig` layers.
+            self.sigstore.options.require_tlog = t.require_tlog;
+            self.sigstore.options.require_sct = t.require_sct;
+            self.sigstore.options.require_timestamp = t.require_timestamp;
         }
         self.keyless = trust.map(Arc::new);
         self
