@@ -416,17 +416,41 @@ fn containers_image_fixtures_in_carried_layouts() {
             false,
             "subjectEmail and subjectHostname together is not supported yet",
         ),
-        // Keyless: reported, not evaluated (yet).
+        // Keyless: the Fulcio CA at the Rekor integrated time, the email and issuer, the SET
+        // with the Rekor key (no SCT, as containers/image).
         (
             format!(
-                r#""{}/keyless": [{{"type": "sigstoreSigned", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://github.com/login/oauth", "subjectEmail": "mitr@redhat.com"}}, "rekorPublicKeyPath": "{}"}}]"#,
+                r#""{}/keyless": [{{"type": "sigstoreSigned", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://github.com/login/oauth", "subjectEmail": "mitr@redhat.com"}}, "rekorPublicKeyPath": "{}", "signedIdentity": {{"type": "exactRepository", "dockerRepository": "192.168.64.2:5000/cosign-signed/fulcio-rekor-1"}}}}]"#,
+                resolved.display(),
+                key("fulcio_v1.crt.pem"),
+                key("rekor.pub")
+            ),
+            "keyless",
+            true,
+            "signed by keyless mitr@redhat.com (issuer https://github.com/login/oauth)",
+        ),
+        (
+            format!(
+                r#""{}/keyless": [{{"type": "sigstoreSigned", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://github.com/login/oauth", "subjectEmail": "someone-else@example.com"}}, "rekorPublicKeyPath": "{}", "signedIdentity": {{"type": "exactRepository", "dockerRepository": "192.168.64.2:5000/cosign-signed/fulcio-rekor-1"}}}}]"#,
                 resolved.display(),
                 key("fulcio_v1.crt.pem"),
                 key("rekor.pub")
             ),
             "keyless",
             false,
-            "sigstoreSigned with fulcio needs keyless verification, not yet supported",
+            "someone-else@example.com",
+        ),
+        // The wrong Rekor key: the SET does not verify.
+        (
+            format!(
+                r#""{}/keyless": [{{"type": "sigstoreSigned", "fulcio": {{"caPath": "{}", "oidcIssuer": "https://github.com/login/oauth", "subjectEmail": "mitr@redhat.com"}}, "rekorPublicKeyPath": "{}", "signedIdentity": {{"type": "exactRepository", "dockerRepository": "192.168.64.2:5000/cosign-signed/fulcio-rekor-1"}}}}]"#,
+                resolved.display(),
+                key("fulcio_v1.crt.pem"),
+                key("cosign.pub")
+            ),
+            "keyless",
+            false,
+            "no signature at the .sig tag verifies",
         ),
     ];
     for (scopes, layout, want, says) in cases {

@@ -46,8 +46,9 @@
 //!
 //! Requirement types imgseal cannot check are parsed and validated like the others, and
 //! reported where they apply ([`ScopeMatch::check_supported`]), never skipped: `signedBy` (GPG
-//! "simple signing"), `signedBaseLayer`, and `sigstoreSigned` with `fulcio` or a Rekor public
-//! key (keyless verification, not yet supported). Requirements of transports other than
+//! "simple signing"), `signedBaseLayer`, and `sigstoreSigned.pki` with intermediates or with
+//! both subjects (`fulcio` and Rekor keys are evaluated by [`super::containers_eval`]).
+//! Requirements of transports other than
 //! `docker` and `oci` are validated but never looked up.
 //!
 //! # Lookup ([`ContainersPolicy::requirements_for`])
@@ -197,8 +198,6 @@ pub enum Unsupported {
     SignedBy,
     /// `signedBaseLayer`.
     SignedBaseLayer,
-    /// `sigstoreSigned` with this keyless field (`fulcio`, `rekorPublicKeyPath`, …).
-    Keyless(&'static str),
     /// `sigstoreSigned.pki` with this field or combination imgseal's certificate trust does
     /// not express yet (`caIntermediatesPath`, `caIntermediatesData`, `subjectEmail and
     /// subjectHostname`).
@@ -210,10 +209,6 @@ impl fmt::Display for Unsupported {
         match self {
             Unsupported::SignedBy => f.write_str("signedBy (GPG simple signing) is not supported"),
             Unsupported::SignedBaseLayer => f.write_str("signedBaseLayer is not supported"),
-            Unsupported::Keyless(field) => write!(
-                f,
-                "sigstoreSigned with {field} needs keyless verification, not yet supported"
-            ),
             Unsupported::Pki(field) => {
                 write!(f, "sigstoreSigned pki with {field} is not supported yet")
             }
@@ -239,32 +234,21 @@ impl Requirement {
             Requirement::SignedBy(_) => Some(Unsupported::SignedBy),
             Requirement::SignedBaseLayer(_) => Some(Unsupported::SignedBaseLayer),
             Requirement::SigstoreSigned(s) => {
-                match &s.trust {
-                    SigstoreTrust::Fulcio(_) => return Some(Unsupported::Keyless("fulcio")),
-                    SigstoreTrust::Pki(p) => {
-                        match &p.ca_intermediates {
-                            Some(KeySource::Path(_) | KeySource::Paths(_)) => {
-                                return Some(Unsupported::Pki("caIntermediatesPath"))
-                            }
-                            Some(_) => return Some(Unsupported::Pki("caIntermediatesData")),
-                            None => {}
+                if let SigstoreTrust::Pki(p) = &s.trust {
+                    match &p.ca_intermediates {
+                        Some(KeySource::Path(_) | KeySource::Paths(_)) => {
+                            return Some(Unsupported::Pki("caIntermediatesPath"))
                         }
-                        if p.subject_email.is_some() && p.subject_hostname.is_some() {
-                            return Some(Unsupported::Pki(
-                                "subjectEmail and subjectHostname together",
-                            ));
-                        }
+                        Some(_) => return Some(Unsupported::Pki("caIntermediatesData")),
+                        None => {}
                     }
-                    SigstoreTrust::Keys(_) => {}
+                    if p.subject_email.is_some() && p.subject_hostname.is_some() {
+                        return Some(Unsupported::Pki(
+                            "subjectEmail and subjectHostname together",
+                        ));
+                    }
                 }
-                s.rekor_public_keys.as_ref().map(|k| {
-                    Unsupported::Keyless(match k {
-                        KeySource::Path(_) => "rekorPublicKeyPath",
-                        KeySource::Paths(_) => "rekorPublicKeyPaths",
-                        KeySource::Data(_) => "rekorPublicKeyData",
-                        KeySource::Datas(_) => "rekorPublicKeyDatas",
-                    })
-                })
+                None
             }
             _ => None,
         }
@@ -1483,15 +1467,16 @@ mod tests {
         };
         assert_eq!(pki.ca_intermediates, Some(KeySource::Data(b"int".to_vec())));
         assert_eq!(pki.subject_hostname, None);
-        for (image, field) in [
-            ("a.example/fulcio:1", "fulcio"),
-            ("a.example/key-rekor:1", "rekorPublicKeyDatas"),
-        ] {
-            let (scope, _, e) = req(image);
-            let e = e.unwrap_err().to_string();
-            assert_eq!(
-                e,
-                format!("{scope}, requirement 0: sigstoreSigned with {field} needs keyless verification, not yet supported")
+        // Keyless (fulcio) and Rekor keys are evaluated (policy::containers_eval).
+        for image in ["a.example/fulcio:1", "a.example/key-rekor:1"] {
+            let (_, r, ok) = req(image);
+            assert!(ok.is_ok(), "{image}");
+            let Requirement::SigstoreSigned(s) = &r[0] else {
+                panic!()
+            };
+            assert!(
+                s.rekor_public_keys.is_some(),
+                "{image}: the Rekor keys are kept"
             );
         }
     }

@@ -10,7 +10,9 @@
 //! | `reject` | never |
 //! | `sigstoreSigned` (`keyPath`, `keyPaths`, `keyData`, `keyDatas`) | a cosign simple-signing signature at the image's `sha256-<hex>.sig` tag verifies with one of the keys, names the image's digest, and its `docker-reference` satisfies `signedIdentity` (default `matchRepoDigestOrExact`) |
 //! | `sigstoreSigned` (`pki`: `caRootsPath`/`caRootsData` with `subjectEmail` or `subjectHostname`) | the same, with a signing certificate (and the chain the signature carries) chaining to the roots and carrying the subject as a SAN |
-//! | `signedBy`, `signedBaseLayer`, `fulcio`, `rekorPublicKey*`, pki intermediates, pki with both subjects | never: reported as not supported, naming the scope ([`super::containers::Unsupported`]) |
+//! | `sigstoreSigned` (`fulcio`: `caPath`/`caData`, `oidcIssuer`, `subjectEmail`; with `rekorPublicKey*`) | a keyless signature at the `.sig` tag: its Fulcio certificate chains to the CA at the Rekor integrated time and carries the issuer and email, its Rekor SET verifies with one of the Rekor keys and the entry matches the signature (no SCT check, as in containers/image) |
+//! | any of the above with `rekorPublicKey*` | also: the signature's Rekor SET verifies with one of the keys |
+//! | `signedBy`, `signedBaseLayer`, pki intermediates, pki with both subjects | never: reported as not supported, naming the scope ([`super::containers::Unsupported`]) |
 //!
 //! As in containers/image, only the `.sig` tag counts: a signature found only among OCI 1.1
 //! referrers or in a Sigstore bundle is reported and does not satisfy a requirement. Images in
@@ -21,25 +23,39 @@
 //! policy. Relative paths are relative to the working directory, as for containers/image.
 
 use super::containers::{
-    ContainersPolicy, ContainersPolicyError, KeySource, Requirement, Scope, SigstoreTrust,
+    ContainersPolicy, ContainersPolicyError, KeySource, Requirement, Scope, SigstoreSigned,
+    SigstoreTrust,
 };
 use super::{Check, Decision, Mode};
 use crate::reference::ImageRef;
 use crate::store::resolve::{resolve, Resolved};
 use crate::store::StoreOptions;
+use crate::trust::keyless::CertificateIdentity;
 use crate::trust::signed_identity::SignedIdentity;
+use crate::trust::sigstore_root::TrustedRoot;
 use crate::trust::CertificateTrust;
+use crate::verify::KeylessTrust;
 use crate::{PublicKey, Verifier};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The trust material of one supported `sigstoreSigned` requirement, loaded.
 #[derive(Clone, Debug)]
-enum Loaded {
+struct Loaded {
+    trust: LoadedTrust,
+    /// The Rekor keys (`rekorPublicKey*`) as a trusted root, and for `fulcio` the Fulcio CA
+    /// and the identity: the signature's Rekor SET (and certificate) are checked against it.
+    sigstore: Option<KeylessTrust>,
+}
+
+#[derive(Clone, Debug)]
+enum LoadedTrust {
     /// Named public keys (`keyPath /k.pub`, `keyDatas[1]`).
     Keys(Vec<(String, PublicKey)>),
     /// Certificate roots and the SAN the signing certificate must carry.
     Pki(CertificateTrust),
+    /// A Fulcio certificate with this email and issuer (in `sigstore`).
+    Fulcio(String),
 }
 
 /// Where a requirement list is in the policy: transport and scope key (`""` for a
@@ -85,7 +101,7 @@ impl ContainersEvaluator {
                     continue;
                 }
                 let at = format!("{path}[{i}]");
-                loaded.insert((key.clone(), i), load_trust(&s.trust, &at));
+                loaded.insert((key.clone(), i), load_trust(s, &at));
             }
         }
         ContainersEvaluator {
@@ -210,23 +226,30 @@ impl ContainersEvaluator {
                 ),
             );
         }
-        let (verifier, trusted) = match material {
-            Loaded::Keys(keys) => (
+        let (verifier, trusted) = match &material.trust {
+            LoadedTrust::Keys(keys) => (
                 Verifier::with_keys(keys.clone()),
                 keys.iter()
                     .map(|(n, _)| n.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
-            Loaded::Pki(t) => (
+            LoadedTrust::Pki(t) => (
                 Verifier::with_keys(Vec::new()).with_certificate_trust(Some(t.clone())),
                 format!(
                     "a certificate chaining to the pki roots with SAN {}",
                     t.identity.as_deref().unwrap_or("?")
                 ),
             ),
+            LoadedTrust::Fulcio(who) => (Verifier::with_keys(Vec::new()), who.clone()),
+        };
+        let trusted = if material.sigstore.is_some() {
+            format!("{trusted} (with a Rekor entry)")
+        } else {
+            trusted
         };
         let v = verifier
+            .with_keyless(material.sigstore.clone())
             .with_format(Some(crate::formats::SignatureFormat::Cosign))
             .with_signed_identity(identity.clone())
             .with_options(self.options.clone())
@@ -306,9 +329,17 @@ impl ContainersEvaluator {
 }
 
 /// The keys or certificate roots of a supported `sigstoreSigned` trust source at `at`.
-fn load_trust(trust: &SigstoreTrust, at: &str) -> Result<Loaded, ContainersPolicyError> {
-    Ok(match trust {
-        SigstoreTrust::Keys(k) => Loaded::Keys(load_keys(k, at)?),
+fn load_trust(s: &SigstoreSigned, at: &str) -> Result<Loaded, ContainersPolicyError> {
+    let mut root = TrustedRoot::builder();
+    let mut sigstore = false;
+    if let Some(rekor) = &s.rekor_public_keys {
+        for (field, pem) in read_sources(rekor, &format!("{at}.rekorPublicKey"))? {
+            root = root.rekor_key_pem(&field, &pem, std::time::UNIX_EPOCH, None);
+        }
+        sigstore = true;
+    }
+    let trust = match &s.trust {
+        SigstoreTrust::Keys(k) => LoadedTrust::Keys(load_keys(k, at)?),
         SigstoreTrust::Pki(p) => {
             let roots = match &p.ca_roots {
                 KeySource::Path(file) => {
@@ -325,17 +356,72 @@ fn load_trust(trust: &SigstoreTrust, at: &str) -> Result<Loaded, ContainersPolic
                     ))
                 }
             };
-            Loaded::Pki(CertificateTrust {
+            LoadedTrust::Pki(CertificateTrust {
                 roots,
                 identity: p.subject_email.clone().or(p.subject_hostname.clone()),
                 subject: None,
             })
         }
-        // Keyless trust is reported as unsupported before anything is loaded.
-        SigstoreTrust::Fulcio(_) => {
-            return Err(invalid(at, "keyless verification is not supported yet"))
+        SigstoreTrust::Fulcio(f) => {
+            for (field, pem) in read_sources(&f.ca, &format!("{at}.fulcio.ca"))? {
+                root = root.fulcio_pem(&field, &pem);
+            }
+            if s.rekor_public_keys.is_none() {
+                // containers/image refuses fulcio without a Rekor key at load; kept for safety.
+                return Err(invalid(
+                    &format!("{at}.fulcio"),
+                    "fulcio needs rekorPublicKeyPath or rekorPublicKeyData",
+                ));
+            }
+            LoadedTrust::Fulcio(format!(
+                "a Fulcio certificate for {} issued by {}",
+                f.subject_email, f.oidc_issuer
+            ))
         }
-    })
+    };
+    let sigstore = if sigstore {
+        let built = root.build().map_err(|e| invalid(at, e))?;
+        let mut k = KeylessTrust::new(std::sync::Arc::new(built));
+        // containers/image checks the SET and the certificate chain, not an SCT.
+        k.require_sct = false;
+        if let SigstoreTrust::Fulcio(f) = &s.trust {
+            k = k.with_identities(vec![CertificateIdentity::exact(
+                f.subject_email.clone(),
+                f.oidc_issuer.clone(),
+            )]);
+        }
+        Some(k)
+    } else {
+        None
+    };
+    Ok(Loaded { trust, sigstore })
+}
+
+/// The PEM bytes of a path, paths, value or values source, each with the field it came from.
+fn read_sources(
+    source: &KeySource,
+    field: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ContainersPolicyError> {
+    const MAX_PEM: u64 = 4 * 1024 * 1024;
+    let read = |f: String, p: &Path| {
+        crate::util::fs::read_capped(p, MAX_PEM, "a PEM file")
+            .map(|b| (format!("{f} {}", p.display()), b))
+            .map_err(|e| invalid(&f, e))
+    };
+    match source {
+        KeySource::Path(p) => Ok(vec![read(format!("{field}Path"), p)?]),
+        KeySource::Paths(ps) => ps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| read(format!("{field}Paths[{i}]"), p))
+            .collect(),
+        KeySource::Data(d) => Ok(vec![(format!("{field}Data"), d.clone())]),
+        KeySource::Datas(ds) => Ok(ds
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("{field}Datas[{i}]"), d.clone()))
+            .collect()),
+    }
 }
 
 fn invalid(path: &str, why: impl std::fmt::Display) -> ContainersPolicyError {

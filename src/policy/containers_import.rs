@@ -280,6 +280,16 @@ fn body_of(
             _ => None,
         })
         .collect();
+    // An imgseal keyless authority reads a trusted_root.json; policy.json names a Fulcio CA and
+    // Rekor keys instead, which `imgseal trusted-root create` turns into one.
+    for (i, s) in &signed {
+        if s.rekor_public_keys.is_some() || matches!(s.trust, SigstoreTrust::Fulcio(_)) {
+            return Err(refuse(
+                &format!("{path}[{i}]"),
+                "fulcio and rekorPublicKey* become an imgseal keyless authority, which reads a trusted_root.json: build one with `imgseal trusted-root create --fulcio … --rekor …` and write the authority by hand (imgseal verify --containers-policy evaluates this policy as it is)",
+            ));
+        }
+    }
     let Some((_, first)) = signed.first() else {
         return Ok(Body::Accept);
     };
@@ -335,9 +345,9 @@ fn body_of(
                 let identity = p.subject_email.clone().or(p.subject_hostname.clone());
                 authorities.push(auth.add("certificateRoots", roots, identity));
             }
-            // Keyless trust is refused as unsupported above.
+            // Refused above, before any authority is written.
             SigstoreTrust::Fulcio(_) => {
-                return Err(refuse(&format!("{at}.fulcio"), "keyless verification is not supported yet"))
+                return Err(refuse(&format!("{at}.fulcio"), "keyless: see above"))
             }
         }
     }
