@@ -134,6 +134,10 @@ pub enum Error {
     /// (see [`crate::sign::SignError`]).
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    /// An attestation could not be made or verified as asked (see
+    /// [`crate::attest::AttestError`]).
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
 }
 
 impl Error {
@@ -163,6 +167,12 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<crate::formats::intoto::IntotoError> for Error {
+    fn from(e: crate::formats::intoto::IntotoError) -> Self {
+        Error::Attest(crate::attest::AttestError::Predicate(e))
     }
 }
 
