@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod attestations;
 mod checks;
 pub mod containers;
 mod eval;
@@ -46,6 +47,7 @@ pub(crate) mod yaml_guard;
 
 use checks::*;
 use glob::*;
+pub use attestations::{AttestationRule, CveException};
 pub use schema::*;
 
 /// Cap on an image config blob read for label checks.
@@ -68,6 +70,8 @@ pub struct Policy {
     patterns: Vec<Vec<Glob>>,
     tag_patterns: Vec<Option<regex::Regex>>,
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
+    /// Each rule's `attestations:` entries, validated.
+    attestation_rules: Vec<Vec<attestations::Requirement>>,
     options: StoreOptions,
     extra: Extra,
     /// sha256 over the policy text and the bytes of every file its authorities name.
