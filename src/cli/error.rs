@@ -22,6 +22,12 @@ pub(crate) fn render(e: &Error) -> String {
             "--expiry applies to --format notation only".to_string()
         }
         Error::Sign(SignError::NoCertificateChain) => format!("{e} (--certificate-chain)"),
+        Error::Sign(SignError::BundleNeedsCosign) => {
+            format!("{e}; drop --new-bundle-format or --format notation")
+        }
+        Error::Sign(SignError::BundleNeedsReferrers) => {
+            format!("{e}; drop --attach or use --attach referrers")
+        }
         e if is_deadline(e) => format!("{e}; allow more time with -t/--timeout"),
         e => e.to_string(),
     }

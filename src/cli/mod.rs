@@ -36,6 +36,7 @@ macro_rules! err {
 
 mod admission;
 mod args;
+mod attest;
 mod cert;
 mod completion;
 mod copy;
@@ -50,9 +51,11 @@ mod sarif;
 mod sign;
 mod tree;
 mod verify;
+mod verify_attestation;
 
 use admission::*;
 use args::*;
+use attest::*;
 use cert::*;
 use completion::*;
 use copy::*;
@@ -64,6 +67,7 @@ use sarif::*;
 use sign::*;
 use tree::*;
 use verify::*;
+use verify_attestation::*;
 
 /// Exit code: verification failed.
 pub(crate) const EXIT_FAILED: u8 = 1;
@@ -125,6 +129,8 @@ fn timeout_of(c: &Command) -> Option<std::time::Duration> {
     match c {
         Command::Sign(a) => Some(a.store.timeout.timeout),
         Command::Verify(a) => Some(a.store.timeout.timeout),
+        Command::Attest(a) => Some(a.store.timeout.timeout),
+        Command::VerifyAttestation(a) => Some(a.store.timeout.timeout),
         Command::Tree(a) => Some(a.store.timeout.timeout),
         Command::Copy(a) => Some(a.timeout.timeout),
         Command::K8s(K8sCommand::Verify(a)) => Some(a.k8s.timeout.timeout),
@@ -138,6 +144,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::GenerateKeyPair(a) => generate(a),
         Command::Sign(a) => sign(a).await,
         Command::Verify(a) => verify(a).await,
+        Command::Attest(a) => attest(a).await,
+        Command::VerifyAttestation(a) => verify_attestation(a).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
         Command::Cert(CertCommand::GenerateTest {
             name,

@@ -26,7 +26,8 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let mut signer = Signer::new(key)
         .with_format(SignatureFormat::from(a.format))
-        .with_expiry(a.expiry);
+        .with_expiry(a.expiry)
+        .with_bundle(a.bundle);
     if let Some(attach) = a.attach {
         signer = signer.with_attach(match attach {
             AttachArg::Tag => Attach::Tag,
