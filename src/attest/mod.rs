@@ -284,8 +284,8 @@ impl Attester {
         predicate_type: &str,
         out: &mut Attested,
     ) -> Result<()> {
-        let bytes = crate::sign::key_or_certificate_bundle(envelope, &self.key, &self.chain)
-            .to_bytes();
+        let bytes =
+            crate::sign::key_or_certificate_bundle(envelope, &self.key, &self.chain).to_bytes();
         if bytes.len() as u64 > bundle::MAX_BUNDLE_BYTES {
             return Err(AttestError::BundleTooLarge {
                 size: bytes.len() as u64,
@@ -311,7 +311,10 @@ impl Attester {
                 predicate_type.to_string(),
             ),
             // cosign writes the signature annotation empty: the signature is in the envelope.
-            (cosign_format::SIGNATURE_ANNOTATION.to_string(), String::new()),
+            (
+                cosign_format::SIGNATURE_ANNOTATION.to_string(),
+                String::new(),
+            ),
         ]);
         if let Some((leaf, rest)) = self.chain.split_first() {
             annotations.insert(
@@ -494,11 +497,7 @@ pub(crate) fn check_envelope(
             if named.is_empty() {
                 "no digest".to_string()
             } else {
-                crate::util::text::bounded_join(
-                    &named,
-                    ", ",
-                    crate::util::text::MAX_LISTED_REASONS,
-                )
+                crate::util::text::bounded_join(&named, ", ", crate::util::text::MAX_LISTED_REASONS)
             }
         ));
     }
@@ -522,15 +521,12 @@ pub(crate) async fn attestation_manifest(
     digest: &Digest,
 ) -> Result<Option<(Digest, std::result::Result<SignatureManifest, String>)>> {
     let tag = attestation_tag(digest);
-    Ok(store
-        .get_manifest(&ManifestRef::Tag(tag))
-        .await?
-        .map(|m| {
-            (
-                m.digest.clone(),
-                SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string()),
-            )
-        }))
+    Ok(store.get_manifest(&ManifestRef::Tag(tag)).await?.map(|m| {
+        (
+            m.digest.clone(),
+            SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string()),
+        )
+    }))
 }
 
 #[cfg(test)]
@@ -575,9 +571,16 @@ mod tests {
         );
         let e = check(&ok, Some(intoto::CYCLONEDX), EnvelopeSignatures::Every).unwrap_err();
         assert!(e.contains("predicate type"), "{e}");
-        let e = check_envelope(&ok, &Digest::sha256(b"x"), None, &auth, EnvelopeSignatures::Every, now)
-            .map(|_| ())
-            .unwrap_err();
+        let e = check_envelope(
+            &ok,
+            &Digest::sha256(b"x"),
+            None,
+            &auth,
+            EnvelopeSignatures::Every,
+            now,
+        )
+        .map(|_| ())
+        .unwrap_err();
         assert!(e.contains("not this image's"), "{e}");
         // One good and one unknown signature: refused by default, accepted with Any.
         let two = candidate(bundle::IN_TOTO_PAYLOAD_TYPE, &payload, &[&good, &other]);

@@ -221,6 +221,23 @@ impl AttestationVerifier {
                 "attestation artifact"
             };
             let where_ = format!("{}, {kind} {}", referrers.scheme, entry.digest);
+            let artifact = match self.fetch_referrer(store, &entry, digest).await {
+                Ok(m) => m,
+                Err(why) => {
+                    out.warnings.push(format!("{where_}: {why}; skipped"));
+                    continue;
+                }
+            };
+            // A listing without annotations (a layout's index.json): the manifest's own.
+            let claimed = claimed.or_else(|| {
+                artifact
+                    .annotations
+                    .get(intoto::BUNDLE_PREDICATE_TYPE_ANNOTATION)
+                    .cloned()
+            });
+            if is_bundle && claimed.as_deref() == Some(bundle::COSIGN_SIGN_PREDICATE_TYPE) {
+                continue;
+            }
             if let (Some(want), Some(c)) = (&self.predicate_type, &claimed) {
                 if want != c {
                     out.attestations.push(AttestationCheck {
@@ -238,13 +255,6 @@ impl AttestationVerifier {
                     continue;
                 }
             }
-            let artifact = match self.fetch_referrer(store, &entry, digest).await {
-                Ok(m) => m,
-                Err(why) => {
-                    out.warnings.push(format!("{where_}: {why}; skipped"));
-                    continue;
-                }
-            };
             for (i, layer) in artifact.layers.iter().enumerate() {
                 let source = format!("{where_}, layer {i}");
                 let check = if is_bundle {

@@ -36,25 +36,6 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
     render::warnings(&v.warnings);
     if a.output == Output::Json {
         outln!("{}", render::json(&v));
-    } else {
-        for c in &v.attestations {
-            let what = c.predicate_type.as_deref().unwrap_or("unknown predicate type");
-            if c.verified {
-                errln!(
-                    "{}: verified ({}, {what}, signed by {})",
-                    c.source,
-                    c.format,
-                    c.signed_by.join(", ")
-                );
-            } else {
-                errln!(
-                    "{}: not accepted ({}): {}",
-                    c.source,
-                    c.format,
-                    imgseal::util::text::escape_control(c.failure.as_deref().unwrap_or("not valid"))
-                );
-            }
-        }
     }
     if !v.verified {
         errln!(
@@ -67,6 +48,29 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
         return Ok(EXIT_FAILED);
     }
     if a.output == Output::Text {
+        for c in &v.attestations {
+            let what = c
+                .predicate_type
+                .as_deref()
+                .unwrap_or("unknown predicate type");
+            if c.verified {
+                errln!(
+                    "{}: verified ({}, {what}, signed by {})",
+                    c.source,
+                    c.format,
+                    c.signed_by.join(", ")
+                );
+            } else {
+                errln!(
+                    "{}: not accepted ({}): {}",
+                    c.source,
+                    c.format,
+                    imgseal::util::text::escape_control(
+                        c.failure.as_deref().unwrap_or("not valid")
+                    )
+                );
+            }
+        }
         errln!("\nVerification for {} --", v.image);
         errln!("The following checks were performed on each verified attestation:");
         errln!("  - the DSSE signatures over the PAE verified with the given key or a certificate chaining to the given roots ({})", if a.any_signature { "at least one signature" } else { "every signature the envelope carries" });

@@ -165,7 +165,10 @@ pub fn predicate(
         if v.is_object() {
             Ok(v)
         } else {
-            Err(predicate_error(&uri, format!("{what} must be a JSON object")))
+            Err(predicate_error(
+                &uri,
+                format!("{what} must be a JSON object"),
+            ))
         }
     };
     let value = match (kind, uri.as_str()) {
@@ -363,12 +366,18 @@ mod tests {
     #[test]
     fn short_names_map_as_cosign_maps_them() {
         assert_eq!(predicate_type("custom").unwrap(), COSIGN_CUSTOM);
-        assert_eq!(predicate_type("slsaprovenance").unwrap(), SLSA_PROVENANCE_V02);
+        assert_eq!(
+            predicate_type("slsaprovenance").unwrap(),
+            SLSA_PROVENANCE_V02
+        );
         assert_eq!(
             predicate_type("slsaprovenance02").unwrap(),
             SLSA_PROVENANCE_V02
         );
-        assert_eq!(predicate_type("slsaprovenance1").unwrap(), SLSA_PROVENANCE_V1);
+        assert_eq!(
+            predicate_type("slsaprovenance1").unwrap(),
+            SLSA_PROVENANCE_V1
+        );
         assert_eq!(predicate_type("spdxjson").unwrap(), SPDX);
         assert_eq!(predicate_type("spdx").unwrap(), SPDX);
         assert_eq!(predicate_type("cyclonedx").unwrap(), CYCLONEDX);
@@ -379,7 +388,12 @@ mod tests {
             predicate_type("https://example.com/TestResult/v1").unwrap(),
             "https://example.com/TestResult/v1"
         );
-        for bad in ["", "vulns", "not a uri", "cosign.sigstore.dev/attestation/v1"] {
+        for bad in [
+            "",
+            "vulns",
+            "not a uri",
+            "cosign.sigstore.dev/attestation/v1",
+        ] {
             assert!(predicate_type(bad).is_err(), "{bad:?}");
         }
     }
@@ -405,8 +419,12 @@ mod tests {
     #[test]
     fn trivy_reports_need_a_scan_time() {
         let now = std::time::UNIX_EPOCH;
-        let e = predicate("vuln", br#"{"SchemaVersion":2,"ArtifactName":"x","Results":[]}"#, now)
-            .unwrap_err();
+        let e = predicate(
+            "vuln",
+            br#"{"SchemaVersion":2,"ArtifactName":"x","Results":[]}"#,
+            now,
+        )
+        .unwrap_err();
         assert_eq!(e, IntotoError::NoScanTime);
         let (_, v) = predicate(
             "vuln",

@@ -156,7 +156,11 @@ pub(super) fn load(
             ("denyPackages", a.deny_packages.is_some(), &[Family::Sbom]),
             ("denyLicenses", a.deny_licenses.is_some(), &[Family::Sbom]),
             ("builderId", a.builder_id.is_some(), &[Family::Slsa]),
-            ("sourceRepository", a.source_repository.is_some(), &[Family::Slsa]),
+            (
+                "sourceRepository",
+                a.source_repository.is_some(),
+                &[Family::Slsa],
+            ),
             ("sourceRef", a.source_ref.is_some(), &[Family::Slsa]),
             ("conditions", false, &[]),
         ];
@@ -185,7 +189,9 @@ pub(super) fn load(
         let max_severity = match &a.max_severity {
             None => None,
             Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-                format!("{at}: maxSeverity {s:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN")
+                format!(
+                    "{at}: maxSeverity {s:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"
+                )
             })?),
         };
         let mut allow = Vec::new();
@@ -316,7 +322,10 @@ fn compile(expr: &str) -> std::result::Result<cel::Program, String> {
 fn time_of(family: Family, predicate: &Value) -> Option<i64> {
     let pointers: &[&str] = match family {
         Family::Vuln => &["/metadata/scanFinishedOn"],
-        Family::Slsa => &["/metadata/buildFinishedOn", "/runDetails/metadata/finishedOn"],
+        Family::Slsa => &[
+            "/metadata/buildFinishedOn",
+            "/runDetails/metadata/finishedOn",
+        ],
         _ => &[],
     };
     pointers
@@ -371,17 +380,16 @@ impl Policy {
                 _ => None,
             })
             .collect();
-        let verifier = match AttestationVerifier::new(authorities)
-            .with_predicate_type(Some(&req.uri))
-        {
-            Ok(v) => v
-                .with_options(self.options.clone())
-                .with_now(self.extra.now),
-            Err(e) => {
-                d.checks.push(Check::new(&name, false, e.to_string()));
-                return;
-            }
-        };
+        let verifier =
+            match AttestationVerifier::new(authorities).with_predicate_type(Some(&req.uri)) {
+                Ok(v) => v
+                    .with_options(self.options.clone())
+                    .with_now(self.extra.now),
+                Err(e) => {
+                    d.checks.push(Check::new(&name, false, e.to_string()));
+                    return;
+                }
+            };
         let v = match verifier
             .verify_resolved(&r.store, &image.to_string(), &r.manifest)
             .await
@@ -512,10 +520,7 @@ impl Policy {
             d.checks.push(Check::new(
                 "rule",
                 false,
-                format!(
-                    "rule {:?} requires no attestation of {what}",
-                    rule.name
-                ),
+                format!("rule {:?} requires no attestation of {what}", rule.name),
             ));
             return Ok(d);
         }
@@ -910,10 +915,7 @@ fn sbom_checks(a: &AttestationRule, name: &str, predicate: &Value, d: &mut Decis
             &format!("{name}:denyLicenses"),
             hits.is_empty(),
             if hits.is_empty() {
-                format!(
-                    "no package of {} has a denied licence {deny:?}",
-                    pkgs.len()
-                )
+                format!("no package of {} has a denied licence {deny:?}", pkgs.len())
             } else {
                 format!("packages with denied licences: {}", bounded(&hits))
             },
@@ -933,10 +935,7 @@ fn normalize_repository(s: &str) -> String {
 }
 
 /// Builder id, source repository and source ref of SLSA provenance v0.2 or v1.
-pub(super) fn slsa_facts(
-    uri: &str,
-    p: &Value,
-) -> (Option<String>, Option<String>, Option<String>) {
+pub(super) fn slsa_facts(uri: &str, p: &Value) -> (Option<String>, Option<String>, Option<String>) {
     let at = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_string);
     let split_ref = |u: &str| u.split_once('@').map(|(_, r)| r.to_string());
     if uri == intoto::SLSA_PROVENANCE_V02 {
@@ -967,7 +966,10 @@ fn slsa_checks(
     d: &mut Decision,
 ) {
     let (builder, source, reference) = slsa_facts(&req.uri, predicate);
-    let mut check = |field: &str, want: &Option<String>, got: &Option<String>, same: &dyn Fn(&str, &str) -> bool| {
+    let mut check = |field: &str,
+                     want: &Option<String>,
+                     got: &Option<String>,
+                     same: &dyn Fn(&str, &str) -> bool| {
         if let Some(w) = want {
             let check = match got {
                 None => Check::new(
@@ -1006,7 +1008,11 @@ fn slsa_checks(
 /// Evaluate one CEL condition over `statement`; a compile or run-time error fails the check
 /// (the evaluation of the other checks goes on). The reason names the expression and the
 /// values of the `predicate…` paths it reads.
-fn cel_check(name: &str, expr: &str, statement: &crate::formats::cosign::bundle::Statement) -> Check {
+fn cel_check(
+    name: &str,
+    expr: &str,
+    statement: &crate::formats::cosign::bundle::Statement,
+) -> Check {
     let shown = crate::util::text::escape_control(expr).into_owned();
     let program = match compile(expr) {
         Ok(p) => p,
@@ -1017,7 +1023,10 @@ fn cel_check(name: &str, expr: &str, statement: &crate::formats::cosign::bundle:
     let mut ctx = cel::Context::default();
     let vars = [
         ("predicate", predicate.clone()),
-        ("predicateType", Value::String(statement.predicate_type.clone())),
+        (
+            "predicateType",
+            Value::String(statement.predicate_type.clone()),
+        ),
         ("subject", subject),
     ];
     for (k, v) in vars {
@@ -1073,7 +1082,10 @@ fn read_values(expr: &str, predicate: &Value) -> String {
                 s
             }
         };
-        let item = format!("predicate{path} = {}", crate::util::text::escape_control(&shown));
+        let item = format!(
+            "predicate{path} = {}",
+            crate::util::text::escape_control(&shown)
+        );
         if !out.contains(&item) {
             out.push(item);
         }
@@ -1100,7 +1112,9 @@ mod tests {
     #[test]
     fn repositories_compare_without_scheme_prefix_or_ref() {
         assert_eq!(
-            normalize_repository("git+https://github.com/slsa-framework/example-package@refs/heads/main"),
+            normalize_repository(
+                "git+https://github.com/slsa-framework/example-package@refs/heads/main"
+            ),
             "github.com/slsa-framework/example-package"
         );
         assert_ne!(
@@ -1128,9 +1142,17 @@ mod tests {
         assert!(ok.passed, "{}", ok.reason);
         let no = cel_check("c", "predicate.scanner.uri == 'grype'", &st);
         assert!(!no.passed);
-        assert!(no.reason.contains(r#"predicate.scanner.uri = "pkg:trivy""#), "{}", no.reason);
+        assert!(
+            no.reason.contains(r#"predicate.scanner.uri = "pkg:trivy""#),
+            "{}",
+            no.reason
+        );
         let err = cel_check("c", "predicate.missing.field == 1", &st);
-        assert!(!err.passed && err.reason.contains("failed to evaluate"), "{}", err.reason);
+        assert!(
+            !err.passed && err.reason.contains("failed to evaluate"),
+            "{}",
+            err.reason
+        );
         let e = compile("predicate.x ==").unwrap_err();
         assert!(e.contains("<input>:1:"), "{e}");
     }

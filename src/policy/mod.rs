@@ -45,9 +45,9 @@ mod load;
 mod schema;
 pub(crate) mod yaml_guard;
 
+pub use attestations::{AttestationRule, CveException};
 use checks::*;
 use glob::*;
-pub use attestations::{AttestationRule, CveException};
 pub use schema::*;
 
 /// Cap on an image config blob read for label checks.

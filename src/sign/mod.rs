@@ -290,7 +290,10 @@ pub(crate) async fn attach_bundle_referrer(
     let mut layer = Descriptor::of(MEDIA_TYPE_V03, bundle);
     layer.annotations.insert(
         "org.opencontainers.image.title".to_string(),
-        format!("{}.sigstore.json", crate::store::referrers_tag(&bundle_digest)),
+        format!(
+            "{}.sigstore.json",
+            crate::store::referrers_tag(&bundle_digest)
+        ),
     );
     let mut config = Descriptor::of(oci::EMPTY_MEDIA_TYPE, oci::EMPTY_BLOB);
     config.artifact_type = Some(cosign::BUNDLE_ARTIFACT_TYPE.to_string());
@@ -516,8 +519,11 @@ impl Signer {
         let mut statement = Statement::cosign_signature(&manifest.digest, annotations);
         // cosign v3 writes an empty predicate object.
         statement.predicate = Some(serde_json::Value::Object(serde_json::Map::new()));
-        let envelope =
-            DsseEnvelope::sign(&self.key, bundle::IN_TOTO_PAYLOAD_TYPE, &statement.to_bytes());
+        let envelope = DsseEnvelope::sign(
+            &self.key,
+            bundle::IN_TOTO_PAYLOAD_TYPE,
+            &statement.to_bytes(),
+        );
         let bundle = key_or_certificate_bundle(&envelope, &self.key, &self.chain);
         let now = self.now.unwrap_or_else(std::time::SystemTime::now);
         let (d, scheme, added) = attach_bundle_referrer(
