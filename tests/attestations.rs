@@ -1018,3 +1018,19 @@ async fn real_cosign_v3_attestation_bundle_is_read_and_not_accepted_for_another_
         "{a:?}"
     );
 }
+
+/// docs/attestations.md shows the gate policy that tests/docs.rs runs: the same text.
+#[test]
+fn the_guide_shows_the_policy_it_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/attestations.md")).unwrap();
+    let start = guide.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let shown: String = guide[start..start + guide[start..].find("```").unwrap()]
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file =
+        std::fs::read_to_string(root.join("testdata/attestations/gate-policy.yaml")).unwrap();
+    assert_eq!(shown.trim_end(), file.trim_end());
+}
