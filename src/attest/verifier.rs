@@ -175,7 +175,12 @@ impl AttestationVerifier {
         };
         let mut budget = Budget::default();
         let tag = attestation_tag(digest);
-        let tagged = attestation_manifest(store, digest).await?;
+        // The `.att` tag and the referrers listing are independent: one round trip for both.
+        let (tagged, referrers) = tokio::join!(
+            attestation_manifest(store, digest),
+            store.referrers(digest, None)
+        );
+        let (tagged, referrers) = (tagged?, referrers?);
         let mut unreadable_tag = None;
         let tagged_digest = tagged.as_ref().map(|(d, _)| d.to_string());
         if let Some((_, parsed)) = tagged {
@@ -193,7 +198,6 @@ impl AttestationVerifier {
                 Err(e) => unreadable_tag = Some(e),
             }
         }
-        let referrers = store.referrers(digest, None).await?;
         out.warnings.extend(referrers.warnings);
         for entry in referrers.descriptors {
             if tagged_digest.as_deref() == Some(entry.digest.as_str()) {
