@@ -165,6 +165,10 @@ pub enum Error {
     /// A Sigstore bundle did not verify (see [`crate::verify::sigstore::SigstoreError`]).
     #[error(transparent)]
     Sigstore(#[from] crate::verify::sigstore::SigstoreError),
+    /// An attestation could not be made or verified as asked (see
+    /// [`crate::attest::AttestError`]).
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
 }
 
 impl Error {
@@ -194,6 +198,12 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<crate::formats::intoto::IntotoError> for Error {
+    fn from(e: crate::formats::intoto::IntotoError) -> Self {
+        Error::Attest(crate::attest::AttestError::Predicate(e))
     }
 }
 

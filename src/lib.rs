@@ -17,7 +17,8 @@
 //!   policy: rules(image) ─▶ checks (signatures, registry, tag, labels, size, base image) ─▶ Decision
 //! ```
 //!
-//! Start with [`Signer`] and [`Verifier`]; [`Policy`] evaluates many images against one
+//! Start with [`Signer`] and [`Verifier`] (and, for signed scan results, SBOMs and provenance,
+//! [`Attester`] and [`AttestationVerifier`]); [`Policy`] evaluates many images against one
 //! policy file into a [`Decision`] each; [`copy()`] and [`tree()`] move and list what is
 //! attached. Everything else is for callers who need one step of the pipeline.
 //!
@@ -42,10 +43,10 @@
 //! |---|---|
 //! | L0 basics | [`digest`], [`reference`](mod@reference), [`oci`] (media types, descriptors, manifests), [`util`] (files, time and the injected clock, text for terminals) |
 //! | L1 crypto and PKI | [`crypto`] (keys, the one signature-algorithm table), [`pki`] (certificates, DNs, chains, CRLs, RFC 3161), `net` (the HTTP client; internal) |
-//! | L2 formats and trust | [`formats`] (cosign simple signing and Sigstore bundles, Notary Project envelopes), [`trust`] (certificate trust, notation trust stores and policies, signed identities, Sigstore trusted roots and transparency logs) |
+//! | L2 formats and trust | [`formats`] (cosign simple signing and Sigstore bundles, in-toto statements and DSSE, Notary Project envelopes), [`trust`] (certificate trust, notation trust stores and policies, signed identities, Sigstore trusted roots and transparency logs) |
 //! | L3 transport | [`store`] (registries and OCI layouts behind one [`store::Store`]) |
 //! | L4 pipelines | [`sign`], [`verify`] |
-//! | L5 features | [`policy`], [`copy`](mod@copy), [`tree`](mod@tree), [`k8s`], [`admission`] |
+//! | L5 features | [`policy`], [`copy`](mod@copy), [`tree`](mod@tree), [`attest`] (in-toto attestations: [`Attester`], [`AttestationVerifier`]), [`k8s`], [`admission`] |
 //! | L6 front ends | [`webhook`] (the admission server); the CLI is the `imgseal` binary |
 //!
 //! [`error`] is the one hub: each layer's errors convert into [`Error`].
@@ -53,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod attest;
 pub mod copy;
 pub mod crypto;
 pub mod digest;
@@ -72,6 +74,7 @@ pub mod util;
 pub mod verify;
 pub mod webhook;
 
+pub use attest::{AttestationVerifier, Attester};
 pub use copy::copy;
 pub use crypto::keys::{PublicKey, SigningKey};
 pub use digest::Digest;

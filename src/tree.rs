@@ -50,6 +50,10 @@ pub struct Attachment {
     /// Manifest annotations.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// For attestations in a Sigstore bundle: the predicate type the manifest's
+    /// `dev.sigstore.bundle.predicateType` annotation names (unverified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
     /// Its layers.
     pub layers: Vec<AttachedLayer>,
 }
@@ -70,6 +74,9 @@ pub struct AttachedLayer {
     /// carries one, or `unknown key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
+    /// For attestations (`.att` DSSE layers): the `predicateType` annotation (unverified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
 }
 
 fn kind_of(artifact_type: Option<&str>, fallback: &str) -> String {
@@ -246,12 +253,30 @@ async fn attachment(
             size: l.size,
             annotation_keys: l.annotations.keys().cloned().collect(),
             signed_by,
+            predicate_type: l
+                .annotations
+                .get(crate::formats::intoto::PREDICATE_TYPE_ANNOTATION)
+                .cloned(),
         });
     }
+    let predicate_type = manifest
+        .annotations
+        .get(crate::formats::intoto::BUNDLE_PREDICATE_TYPE_ANNOTATION)
+        .cloned();
+    let kind = match (&predicate_type, kind.as_str()) {
+        (Some(t), "sigstore bundle")
+            if t != crate::formats::cosign::bundle::COSIGN_SIGN_PREDICATE_TYPE =>
+        {
+            "attestation (sigstore bundle)".to_string()
+        }
+        (Some(_), "sigstore bundle") => "signature (sigstore bundle)".to_string(),
+        _ => kind,
+    };
     Attachment {
         scheme,
         location,
         kind,
+        predicate_type,
         artifact_type: manifest.artifact_type,
         digest: digest.to_string(),
         annotations: manifest.annotations,

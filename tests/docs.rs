@@ -115,6 +115,14 @@ async fn every_command_in_the_readme_and_docs_runs() {
     )
     .unwrap();
 
+    // docs/attestations.md's samples: a Trivy report, an SBOM and the gate policy.
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/attestations"))
+        .unwrap()
+    {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+    }
+
     // docs/kubernetes.md's manifest: the signed multi-arch image, pinned by `k8s pin`.
     std::fs::write(
         d.join("deploy.yaml"),

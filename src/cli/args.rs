@@ -32,6 +32,11 @@ pub(crate) enum Command {
     /// Work with Sigstore trusted roots (trusted_root.json).
     #[command(subcommand)]
     TrustedRoot(TrustedRootCommand),
+    /// Sign a predicate (scan result, SBOM, provenance) about an image as an in-toto
+    /// attestation and attach it (cosign .att tag, or a Sigstore bundle referrer).
+    Attest(AttestArgs),
+    /// Verify an image's attestations of one predicate type and print the verified statements.
+    VerifyAttestation(VerifyAttestationArgs),
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -421,6 +426,82 @@ pub(crate) struct SignArgs {
     /// oci-layout.invalid/unnamed.
     #[arg(long, value_name = "REPOSITORY")]
     pub(crate) identity: Option<String>,
+    /// cosign v3's format (cosign's flag name; --bundle is an alias): a Sigstore bundle v0.3
+    /// holding a DSSE in-toto statement, attached as an OCI 1.1 referrer.
+    #[arg(long = "new-bundle-format", visible_alias = "bundle")]
+    pub(crate) bundle: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    pub(crate) image: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AttestArgs {
+    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: PathBuf,
+    /// The predicate file (JSON; text for custom and spdx). For --type vuln also a raw
+    /// Trivy JSON report (`trivy image -f json`), wrapped into cosign's vuln predicate.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) predicate: PathBuf,
+    /// Predicate type: custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx,
+    /// spdxjson, cyclonedx, link, vuln, openvex, or a URI (as cosign maps them).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub(crate) kind: String,
+    /// cosign v3's format (cosign's flag name; --bundle is an alias): a Sigstore bundle v0.3
+    /// referrer instead of a layer of the sha256-<hex>.att tag.
+    #[arg(long = "new-bundle-format", visible_alias = "bundle")]
+    pub(crate) bundle: bool,
+    /// Signing certificate (PEM) for the key, optionally followed by its issuers: cosign's
+    /// key-in-certificate mode.
+    #[arg(long, value_name = "CERT")]
+    pub(crate) certificate: Option<PathBuf>,
+    /// The issuers of --certificate (PEM).
+    #[arg(long, value_name = "CHAIN", requires = "certificate")]
+    pub(crate) certificate_chain: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) password: PasswordArgs,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub(crate) output: Output,
+    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
+    pub(crate) image: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyAttestationArgs {
+    /// Public key file (PKIX PEM).
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain"])]
+    pub(crate) key: Option<PathBuf>,
+    /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
+    #[arg(long, value_name = "ROOTS")]
+    pub(crate) certificate_chain: Option<PathBuf>,
+    /// cosign certificate mode: identity the signing certificate must carry (a SAN email, URI
+    /// or DNS name).
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
+    pub(crate) certificate_identity: Option<String>,
+    /// cosign certificate mode: subject CN or DN the signing certificate must have.
+    #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
+    pub(crate) certificate_subject: Option<String>,
+    /// Predicate type asked for (a cosign short name or a URI; cosign's default: custom).
+    /// Attestations of other types are reported and never accepted.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub(crate) kind: String,
+    /// Accept an envelope when one of its signatures verifies (cosign's behaviour) instead of
+    /// requiring every signature it carries to verify with the given key or roots.
+    #[arg(long)]
+    pub(crate) any_signature: bool,
+    /// Gate the image on this imgseal policy file: the attestation requirements of the rule
+    /// that applies (its authorities and conditions) instead of --key; with --type, only the
+    /// requirements of that type.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "certificate_chain", "any_signature"])]
+    pub(crate) policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,

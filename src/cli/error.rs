@@ -36,6 +36,15 @@ pub(crate) fn render(e: &Error) -> String {
             "--identity applies to --format cosign only: notation signatures name no repository"
                 .to_string()
         }
+        Error::Sign(SignError::IdentityNotInBundle) => {
+            format!("{e}; drop --identity or --new-bundle-format")
+        }
+        Error::Sign(SignError::BundleNeedsCosign) => {
+            format!("{e}; drop --new-bundle-format or --format notation")
+        }
+        Error::Sign(SignError::BundleNeedsReferrers) => {
+            format!("{e}; drop --attach or use --attach referrers")
+        }
         e if is_deadline(e) => format!("{e}; allow more time with -t/--timeout"),
         e => e.to_string(),
     }

@@ -36,6 +36,7 @@ macro_rules! err {
 
 mod admission;
 mod args;
+mod attest;
 mod cert;
 mod completion;
 mod containers_policy;
@@ -55,11 +56,13 @@ mod sign;
 mod tree;
 mod trusted_root;
 mod verify;
+mod verify_attestation;
 mod verify_blob;
 mod version;
 
 use admission::*;
 use args::*;
+use attest::*;
 use cert::*;
 use completion::*;
 use containers_policy::*;
@@ -76,6 +79,7 @@ use sign::*;
 use tree::*;
 use trusted_root::*;
 use verify::*;
+use verify_attestation::*;
 use verify_blob::*;
 use version::*;
 
@@ -160,6 +164,8 @@ fn timeout_of(c: &Command) -> Option<std::time::Duration> {
     match c {
         Command::Sign(a) => Some(a.store.timeout.timeout),
         Command::Verify(a) => Some(a.store.timeout.timeout),
+        Command::Attest(a) => Some(a.store.timeout.timeout),
+        Command::VerifyAttestation(a) => Some(a.store.timeout.timeout),
         Command::Tree(a) => Some(a.store.timeout.timeout),
         Command::Copy(a) => Some(a.timeout.timeout),
         Command::K8s(K8sCommand::Verify(a)) => Some(a.k8s.timeout.timeout),
@@ -191,6 +197,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Verify(a) => verify(*a).await,
         Command::VerifyBlob(a) => verify_blob(a),
         Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
+        Command::Attest(a) => attest(a).await,
+        Command::VerifyAttestation(a) => verify_attestation(a).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
         Command::Policy(PolicyCommand::ImportContainers { file }) => import_containers(&file),
         Command::Cert(CertCommand::GenerateTest {

@@ -10,6 +10,7 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let mut signer = Signer::new(key)
         .with_format(SignatureFormat::from(a.format))
         .with_expiry(a.expiry)
+        .with_bundle(a.bundle)
         .with_identity(a.identity.as_deref())?;
     if let Some(attach) = a.attach {
         signer = signer.with_attach(match attach {

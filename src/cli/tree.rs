@@ -41,6 +41,9 @@ pub(crate) async fn tree(a: TreeArgs) -> Result<u8, Error> {
             att.location,
             att.digest
         );
+        if let Some(t) = &att.predicate_type {
+            outln!("{pad}    predicate type {t}");
+        }
         for (k, v) in &att.annotations {
             outln!("{pad}    annotation {k}={v}");
         }
@@ -52,8 +55,13 @@ pub(crate) async fn tree(a: TreeArgs) -> Result<u8, Error> {
                 .as_deref()
                 .map(|s| format!(", signed by {s}"))
                 .unwrap_or_default();
+            let pt = l
+                .predicate_type
+                .as_deref()
+                .map(|t| format!(", predicate type {t}"))
+                .unwrap_or_default();
             outln!(
-                "{pad}{b} {} {} ({} bytes{by})",
+                "{pad}{b} {} {} ({} bytes{by}{pt})",
                 l.digest,
                 l.media_type,
                 l.size

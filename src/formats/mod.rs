@@ -3,6 +3,7 @@
 
 pub mod cosign;
 pub mod format;
+pub mod intoto;
 pub mod notation;
 
 pub use format::SignatureFormat;

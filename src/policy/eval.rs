@@ -141,6 +141,7 @@ impl Policy {
             || rule.required_labels.is_some()
             || rule.max_size.is_some()
             || rule.allowed_base_images.is_some()
+            || rule.attestations.is_some()
             || rule.wants_config();
         if needs_registry {
             match resolve(image, &self.options, false).await {
@@ -179,6 +180,7 @@ impl Policy {
                 .await,
             );
         }
+        self.check_attestations(idx, image, r, None, d).await;
         let wants_platforms =
             rule.max_size.is_some() || rule.allowed_base_images.is_some() || rule.wants_config();
         if !wants_platforms {

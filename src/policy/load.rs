@@ -103,6 +103,7 @@ impl Policy {
         let mut patterns = Vec::new();
         let mut tag_patterns = Vec::new();
         let mut label_patterns = Vec::new();
+        let mut attestation_rules = Vec::new();
         let mut names = std::collections::BTreeSet::new();
         for (i, rule) in file.rules.iter().enumerate() {
             let what = format!("rule {:?}", rule.name);
@@ -230,6 +231,10 @@ impl Policy {
                 labels.insert(k.clone(), re);
             }
             label_patterns.push(labels);
+            attestation_rules.push(match &rule.attestations {
+                Some(list) => attestations::load(&what, list, &keys).map_err(bad)?,
+                None => Vec::new(),
+            });
             patterns.push(globs);
         }
         // One image matching rules with different modes or authorities: whichever pattern is
@@ -290,6 +295,7 @@ impl Policy {
                 patterns,
                 tag_patterns,
                 label_patterns,
+                attestation_rules,
                 options: StoreOptions::default(),
                 extra: Extra::default(),
                 content_hash: String::new(),

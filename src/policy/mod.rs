@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod attestations;
 mod checks;
 pub mod containers;
 pub mod containers_eval;
@@ -46,6 +47,7 @@ mod load;
 mod schema;
 pub(crate) mod yaml_guard;
 
+pub use attestations::{AttestationRule, CveException};
 use checks::*;
 use glob::*;
 pub use schema::*;
@@ -71,6 +73,8 @@ pub struct Policy {
     patterns: Vec<Vec<Glob>>,
     tag_patterns: Vec<Option<regex::Regex>>,
     label_patterns: Vec<BTreeMap<String, Option<regex::Regex>>>,
+    /// Each rule's `attestations:` entries, validated.
+    attestation_rules: Vec<Vec<attestations::Requirement>>,
     options: StoreOptions,
     extra: Extra,
     /// sha256 over the policy text and the bytes of every file its authorities name.

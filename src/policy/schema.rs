@@ -221,6 +221,10 @@ pub struct Rule {
     /// reproducible builds write) passes instead of failing.
     #[serde(default)]
     pub allow_missing_created: Option<bool>,
+    /// Signed attestations the image must have (vulnerability scans, SBOMs, provenance),
+    /// each with its authorities and conditions.
+    #[serde(default)]
+    pub attestations: Option<Vec<super::attestations::AttestationRule>>,
 }
 
 /// An age limit, written with a unit: `90d`, `36h`, `2w`, `30m`, `600s`.

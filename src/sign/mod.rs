@@ -52,6 +52,16 @@ pub enum SignError {
     /// The signed identity is not a repository.
     #[error("signed identity: {0}")]
     Identity(#[source] IdentityRuleError),
+    /// Sigstore bundles (cosign v3) are cosign signatures; notation has its own envelope.
+    #[error("the Sigstore bundle format applies to cosign signatures only")]
+    BundleNeedsCosign,
+    /// Sigstore bundles are OCI 1.1 referrers; they cannot be attached at a `.sig` tag.
+    #[error("Sigstore bundle signatures are attached as OCI 1.1 referrers only")]
+    BundleNeedsReferrers,
+    /// A signed identity was given for a Sigstore bundle signature, whose statement names no
+    /// repository (only the digest).
+    #[error("a signed identity (docker-reference) is written in simple-signing payloads only; a Sigstore bundle's statement names the digest and no repository")]
+    IdentityNotInBundle,
 }
 
 /// One manifest signed by [`Signer::sign`].
@@ -123,6 +133,8 @@ pub struct Signer {
     now: Option<std::time::SystemTime>,
     /// The repository the payload names instead of the image's (cosign's `docker-reference`).
     identity: Option<String>,
+    /// cosign v3's format: a Sigstore bundle referrer.
+    bundle: bool,
 }
 
 /// The simple-signing layer for `payload` signed with `key`.
@@ -145,15 +157,26 @@ pub(crate) async fn attach_to_tag(
     layer: Descriptor,
     payload: &[u8],
 ) -> Result<bool> {
-    let tag = digest.signature_tag();
+    attach_to_named_tag(store, &digest.signature_tag(), "signature", layer, payload).await
+}
+
+/// Append `layer` to the cosign manifest at `tag` (`.sig`, or `.att` for attestations; `what`
+/// names it in errors), keeping every existing layer; false when an identical layer was there.
+pub(crate) async fn attach_to_named_tag(
+    store: &Store,
+    tag: &str,
+    what: &str,
+    layer: Descriptor,
+    payload: &[u8],
+) -> Result<bool> {
     store
-        .update_tag(&tag, "signature", |current| {
+        .update_tag(tag, what, |current| {
             let mut layers = match current {
                 Some(existing) => {
                     SignatureManifest::from_bytes(&existing.bytes)
                         .map_err(|e| {
                             Error::invalid(
-                                format!("existing signature manifest at tag {tag}"),
+                                format!("existing {what} manifest at tag {tag}"),
                                 format!("{e}; refusing to replace it"),
                             )
                         })?
@@ -220,6 +243,119 @@ pub(crate) async fn attach_as_referrer(
     Ok((Digest::sha256(&bytes), scheme, true))
 }
 
+/// A v0.3 bundle of `envelope`: with the signing certificate when `chain` has one (v0.3 holds
+/// the leaf only), else with `key`'s public-key hint.
+pub(crate) fn key_or_certificate_bundle(
+    envelope: &crate::formats::cosign::bundle::DsseEnvelope,
+    key: &SigningKey,
+    chain: &[crate::pki::Certificate],
+) -> crate::formats::cosign::bundle::Bundle {
+    use crate::formats::cosign::bundle::{Bundle, Content, VerificationMaterial, MEDIA_TYPE_V03};
+    match chain.first() {
+        Some(leaf) => Bundle {
+            media_type: MEDIA_TYPE_V03.to_string(),
+            verification_material: VerificationMaterial {
+                certificates: vec![leaf.clone()],
+                ..VerificationMaterial::default()
+            },
+            content: Content::Dsse(envelope.clone()),
+        },
+        None => Bundle::with_public_key(envelope, &key.public_key()),
+    }
+}
+
+/// Attach the Sigstore bundle `bundle` (JSON) as an OCI 1.1 referrer of `subject` the way
+/// cosign v3 does (`WriteAttestationNewBundleFormat`): `artifactType` and layer media type
+/// the bundle v0.3 media type, the empty config, the layer titled `sha256-<hex>.sigstore.json`,
+/// and the manifest annotations `org.opencontainers.image.created`,
+/// `dev.sigstore.bundle.content: dsse-envelope` and `dev.sigstore.bundle.predicateType`. A
+/// bundle already attached with this predicate type (same bytes) is not attached again.
+pub(crate) async fn attach_bundle_referrer(
+    store: &Store,
+    subject: &Manifest,
+    bundle: &[u8],
+    predicate_type: &str,
+    created: std::time::SystemTime,
+) -> Result<(Digest, ReferrerScheme, bool)> {
+    use crate::formats::cosign::bundle::MEDIA_TYPE_V03;
+    use crate::formats::intoto::{BUNDLE_CONTENT_ANNOTATION, BUNDLE_PREDICATE_TYPE_ANNOTATION};
+    let bundle_digest = Digest::sha256(bundle);
+    let existing = store
+        .referrers(&subject.digest, Some(cosign::BUNDLE_ARTIFACT_TYPE))
+        .await?;
+    let same_type = existing.descriptors.iter().filter(|d| {
+        d.annotations
+            .get(BUNDLE_PREDICATE_TYPE_ANNOTATION)
+            .is_none_or(|t| t == predicate_type)
+    });
+    for entry in same_type.take(crate::store::MAX_SIGNATURE_CANDIDATES) {
+        let Ok(d) = entry.digest() else { continue };
+        let Ok(Some(m)) = store.get_manifest(&ManifestRef::Digest(d.clone())).await else {
+            continue;
+        };
+        let Ok(parsed) = ImageManifest::from_bytes(&m.bytes) else {
+            continue;
+        };
+        if parsed.subject.as_ref().map(|s| s.digest.as_str())
+            == Some(subject.digest.to_string().as_str())
+            && parsed
+                .layers
+                .iter()
+                .any(|l| l.digest == bundle_digest.to_string())
+        {
+            return Ok((d, existing.scheme, false));
+        }
+    }
+    let mut layer = Descriptor::of(MEDIA_TYPE_V03, bundle);
+    layer.annotations.insert(
+        "org.opencontainers.image.title".to_string(),
+        format!(
+            "{}.sigstore.json",
+            crate::store::referrers_tag(&bundle_digest)
+        ),
+    );
+    let mut config = Descriptor::of(oci::EMPTY_MEDIA_TYPE, oci::EMPTY_BLOB);
+    config.artifact_type = Some(cosign::BUNDLE_ARTIFACT_TYPE.to_string());
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.created".to_string(),
+            crate::util::time::format_rfc3339(created),
+        ),
+        (
+            BUNDLE_CONTENT_ANNOTATION.to_string(),
+            "dsse-envelope".to_string(),
+        ),
+        (
+            BUNDLE_PREDICATE_TYPE_ANNOTATION.to_string(),
+            predicate_type.to_string(),
+        ),
+    ]);
+    let artifact = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_string()),
+        artifact_type: Some(cosign::BUNDLE_ARTIFACT_TYPE.to_string()),
+        config,
+        layers: vec![layer],
+        subject: Some(Descriptor {
+            media_type: subject.media_type.clone(),
+            size: subject.bytes.len() as u64,
+            digest: subject.digest.to_string(),
+            ..Descriptor::default()
+        }),
+        annotations,
+    };
+    let bytes = artifact.to_bytes()?;
+    let mut entry = Descriptor::of(OCI_MANIFEST, &bytes);
+    entry.artifact_type = artifact.artifact_type.clone();
+    entry.annotations = artifact.annotations.clone();
+    store.put_blob(oci::EMPTY_BLOB).await?;
+    store.put_blob(bundle).await?;
+    let scheme = store
+        .attach_referrer(&subject.digest, &bytes, OCI_MANIFEST, entry)
+        .await?;
+    Ok((Digest::sha256(&bytes), scheme, true))
+}
+
 impl Signer {
     /// A signer using `key`, default store options, attaching at the `.sig` tag.
     pub fn new(key: SigningKey) -> Signer {
@@ -233,6 +369,7 @@ impl Signer {
             recursive: false,
             now: None,
             identity: None,
+            bundle: false,
         }
     }
 
@@ -297,6 +434,7 @@ impl Signer {
     fn attach(&self) -> Attach {
         match (self.attach, self.format) {
             (Some(a), _) => a,
+            (None, SignatureFormat::Cosign) if self.bundle => Attach::Referrers,
             (None, SignatureFormat::Cosign) => Attach::Tag,
             (None, SignatureFormat::Notation) => Attach::Referrers,
         }
@@ -317,7 +455,29 @@ impl Signer {
         if self.identity.is_some() && self.format == SignatureFormat::Notation {
             return Err(SignError::IdentityNeedsCosign.into());
         }
+        if self.bundle && self.format != SignatureFormat::Cosign {
+            return Err(SignError::BundleNeedsCosign.into());
+        }
+        if self.bundle && matches!(self.attach, Some(Attach::Tag | Attach::Both)) {
+            return Err(SignError::BundleNeedsReferrers.into());
+        }
+        if self.bundle && self.identity.is_some() {
+            return Err(SignError::IdentityNotInBundle.into());
+        }
         Ok(())
+    }
+
+    /// Sign in cosign v3's format (`cosign sign --new-bundle-format`): a DSSE envelope over
+    /// the in-toto statement with predicate type
+    /// [`COSIGN_SIGN_PREDICATE_TYPE`](crate::formats::cosign::bundle::COSIGN_SIGN_PREDICATE_TYPE)
+    /// whose subject is the manifest digest (annotations on the subject), in a Sigstore bundle
+    /// v0.3 (a public-key hint, or the signing certificate; no transparency-log entry),
+    /// attached as an OCI 1.1 referrer with cosign's annotations. Referrers only:
+    /// [`Signer::sign`] refuses [`Attach::Tag`] and [`Attach::Both`] with
+    /// [`SignError::BundleNeedsReferrers`].
+    pub fn with_bundle(mut self, bundle: bool) -> Signer {
+        self.bundle = bundle;
+        self
     }
 
     /// Sign in this format: cosign (default) or notation (a Notary Project JWS envelope,
@@ -378,6 +538,11 @@ impl Signer {
                 .sign_notation(store, manifest, annotations, platform)
                 .await;
         }
+        if self.bundle {
+            return self
+                .sign_bundle(store, manifest, annotations, platform)
+                .await;
+        }
         let payload = Payload::new(identity, &digest, annotations).to_bytes()?;
         let mut layer = signature_layer(&self.key, &payload);
         if let Some((leaf, rest)) = self.chain.split_first() {
@@ -408,6 +573,43 @@ impl Signer {
             out.referrer = Some((d, scheme));
         }
         Ok(out)
+    }
+
+    /// Sign `manifest` as a cosign v3 bundle and attach it as a referrer (see
+    /// [`Signer::with_bundle`]).
+    async fn sign_bundle(
+        &self,
+        store: &Store,
+        manifest: &Manifest,
+        annotations: &BTreeMap<String, String>,
+        platform: Option<String>,
+    ) -> Result<SignedManifest> {
+        use crate::formats::cosign::bundle::{self, DsseEnvelope, Statement};
+        let mut statement = Statement::cosign_signature(&manifest.digest, annotations);
+        // cosign v3 writes an empty predicate object.
+        statement.predicate = Some(serde_json::Value::Object(serde_json::Map::new()));
+        let envelope = DsseEnvelope::sign(
+            &self.key,
+            bundle::IN_TOTO_PAYLOAD_TYPE,
+            &statement.to_bytes(),
+        );
+        let bundle = key_or_certificate_bundle(&envelope, &self.key, &self.chain);
+        let now = self.now.unwrap_or_else(std::time::SystemTime::now);
+        let (d, scheme, added) = attach_bundle_referrer(
+            store,
+            manifest,
+            &bundle.to_bytes(),
+            bundle::COSIGN_SIGN_PREDICATE_TYPE,
+            now,
+        )
+        .await?;
+        Ok(SignedManifest {
+            digest: manifest.digest.clone(),
+            platform,
+            signature_tag: None,
+            referrer: Some((d, scheme)),
+            added,
+        })
     }
 
     /// Sign `manifest` as a Notary Project signature and attach it as a referrer.

@@ -1063,3 +1063,23 @@ impl Verifier {
             .map_err(FetchError::Envelope)
     }
 }
+
+/// Why a certificate-signed signature does not count ([`check_certificate_signature`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CertificateRejected(pub String);
+
+/// Verify `signature` over `message` with the key of `chain[0]` (the signing certificate; the
+/// rest are its issuers), then the chain to `trust`'s roots at `now` (code-signing profile)
+/// and its identity or subject constraint — the check cosign certificate-mode signatures get,
+/// for other callers (attestations). Returns a label for the signer and the `sha256:`
+/// fingerprint of its key.
+pub fn check_certificate_signature(
+    trust: &CertificateTrust,
+    chain: &[crate::pki::Certificate],
+    message: &[u8],
+    signature: &[u8],
+    now: SystemTime,
+) -> std::result::Result<(String, String), CertificateRejected> {
+    certificate::verify_chain(trust, chain, message, signature, now).map_err(CertificateRejected)
+}
