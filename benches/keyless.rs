@@ -6,7 +6,7 @@
 //! The images are containers/image's real fixtures (../shared/interop/keyless/
 //! containers-container-libs): `dir-img-cosign-fulcio-rekor-valid` (Fulcio certificate + Rekor
 //! bundle, verified against the pinned production trusted root) and
-//! `dir-img-cosign-key-rekor-valid` (signed with `cosign.pub`). Each is served from Debian's
+//! `dir-img-cosign-key-rekor-valid` (signed with `cosign2.pub`). Each is served from Debian's
 //! docker-registry the way tests/keyless_images.rs serves them (manifest written into the
 //! registry's storage byte for byte, `.sig` pushed through the API). A fresh `Verifier` per
 //! round, like one CLI run, after one warm-up round.
@@ -134,7 +134,7 @@ fn main() {
         KeylessTrust::load(&root.join("trust-roots/public-good-production.trusted_root.json"))
             .expect("trusted root");
     let key =
-        PublicKey::from_file(&root.join("containers-container-libs/cosign.pub")).expect("key");
+        PublicKey::from_file(&root.join("containers-container-libs/cosign2.pub")).expect("key");
 
     let keyless = ImageRef::parse(&keyless_image).unwrap();
     let keyed = ImageRef::parse(&key_image).unwrap();

@@ -961,3 +961,30 @@ async fn verify_policy_applies_or_refuses_other_flags() {
         text(&out).1
     );
 }
+
+#[test]
+fn a_keyless_authority_for_attestations_is_refused_at_load() {
+    // Keyless authorities verify signatures; attestations are not verified keylessly yet, so a
+    // rule naming one for an attestation must not load (never accepted and ignored).
+    let Some(keyless) = support::interop::set("keyless") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        keyless.join("trust-roots/public-good-production.trusted_root.json"),
+        dir.path().join("trusted_root.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "version: 1\nauthorities:\n  ci:\n    keyless:\n      trustedRoot: trusted_root.json\n      identities:\n        - issuer: https://github.com/login/oauth\n          subject: a@example.com\nrules:\n  - name: r\n    images: [\"**\"]\n    authorities: { anyOf: [ci] }\n    attestations:\n      - type: vuln\n        authorities: { anyOf: [ci] }\n",
+    )
+    .unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("keyless attestations are not verified yet"),
+        "{err}"
+    );
+}

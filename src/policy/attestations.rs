@@ -284,6 +284,11 @@ fn check_authorities(
                     "{at}: authority {n:?} is a notation authority; attestations are verified with key and certificateRoots authorities"
                 ))
             }
+            Some(Authority::Keyless(_)) => {
+                return Err(format!(
+                    "{at}: authority {n:?} is a keyless authority; keyless attestations are not verified yet (use key or certificateRoots authorities for attestations)"
+                ))
+            }
             Some(_) => {}
         }
     }
