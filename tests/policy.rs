@@ -977,7 +977,7 @@ fn a_keyless_authority_for_attestations_is_refused_at_load() {
     .unwrap();
     std::fs::write(
         dir.path().join("p.yaml"),
-        "version: 1\nauthorities:\n  ci:\n    keyless:\n      trustedRoot: trusted_root.json\n      identities:\n        - issuer: https://github.com/login/oauth\n          subject: a@example.com\nrules:\n  - name: r\n    images: [\"**\"]\n    authorities: { anyOf: [ci] }\n    attestations:\n      - type: vuln\n        authorities: { anyOf: [ci] }\n",
+        "version: 1\ndefaultAction: reject\nauthorities:\n  ci:\n    keyless:\n      trustedRoot: trusted_root.json\n      identities:\n        - issuer: https://github.com/login/oauth\n          subject: a@example.com\nrules:\n  - name: r\n    images: [\"**\"]\n    authorities: { anyOf: [ci] }\n    attestations:\n      - type: vuln\n        authorities: { anyOf: [ci] }\n",
     )
     .unwrap();
     let out = imgseal(dir.path(), &["policy", "validate", "p.yaml"]);
