@@ -133,6 +133,8 @@ pub(super) struct Requirement {
     pub max_severity: Option<Severity>,
     /// Exceptions with their end (Unix seconds).
     pub allow: Vec<(String, i64)>,
+    /// The CEL conditions, compiled once at load.
+    pub conditions: Vec<(String, std::sync::Arc<cel::Program>)>,
 }
 
 /// Validate `rule`'s attestation entries (`what` names the rule in errors).
@@ -211,8 +213,10 @@ pub(super) fn load(
             allow.push((e.id.clone(), end));
         }
         check_authorities(&at, &a.authorities, authorities)?;
+        let mut conditions = Vec::new();
         for (j, expr) in a.conditions.iter().flatten().enumerate() {
-            compile(expr).map_err(|e| format!("{at} conditions[{j}]: {e}"))?;
+            let program = compile(expr).map_err(|e| format!("{at} conditions[{j}]: {e}"))?;
+            conditions.push((expr.clone(), std::sync::Arc::new(program)));
         }
         out.push(Requirement {
             uri,
@@ -220,6 +224,7 @@ pub(super) fn load(
             family: fam,
             max_severity,
             allow,
+            conditions,
         });
     }
     Ok(out)
@@ -469,10 +474,11 @@ impl Policy {
             Family::Slsa => slsa_checks(a, req, &name, &predicate, d),
             Family::Other => {}
         }
-        for (j, expr) in a.conditions.iter().flatten().enumerate() {
+        for (j, (expr, program)) in req.conditions.iter().enumerate() {
             d.checks.push(cel_check(
                 &format!("{name}:condition[{j}]"),
                 expr,
+                program,
                 &statement,
             ));
         }
@@ -1016,13 +1022,10 @@ fn slsa_checks(
 fn cel_check(
     name: &str,
     expr: &str,
+    program: &cel::Program,
     statement: &crate::formats::cosign::bundle::Statement,
 ) -> Check {
     let shown = crate::util::text::escape_control(expr).into_owned();
-    let program = match compile(expr) {
-        Ok(p) => p,
-        Err(e) => return Check::new(name, false, e),
-    };
     let predicate = statement.predicate.clone().unwrap_or(Value::Null);
     let subject = serde_json::to_value(&statement.subject).unwrap_or(Value::Null);
     let mut ctx = cel::Context::default();
@@ -1143,16 +1146,17 @@ mod tests {
             intoto::COSIGN_VULN,
             serde_json::json!({"scanner": {"uri": "pkg:trivy"}}),
         );
-        let ok = cel_check("c", "predicate.scanner.uri.startsWith('pkg:')", &st);
+        let check = |e: &str| cel_check("c", e, &compile(e).unwrap(), &st);
+        let ok = check("predicate.scanner.uri.startsWith('pkg:')");
         assert!(ok.passed, "{}", ok.reason);
-        let no = cel_check("c", "predicate.scanner.uri == 'grype'", &st);
+        let no = check("predicate.scanner.uri == 'grype'");
         assert!(!no.passed);
         assert!(
             no.reason.contains(r#"predicate.scanner.uri = "pkg:trivy""#),
             "{}",
             no.reason
         );
-        let err = cel_check("c", "predicate.missing.field == 1", &st);
+        let err = check("predicate.missing.field == 1");
         assert!(
             !err.passed && err.reason.contains("failed to evaluate"),
             "{}",
