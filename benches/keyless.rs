@@ -166,7 +166,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("mean of {ROUNDS} verifications each, loopback docker-registry (target: keyless within 2 ms of key)");
     println!(
-        "key (cosign.pub)                         {:>7.2} ms  {rq_key} requests",
+        "key (cosign2.pub)                        {:>7.2} ms  {rq_key} requests",
         ms(t_key)
     );
     println!(
