@@ -3,28 +3,6 @@
 use super::*;
 use imgseal::attest::Attester;
 
-/// The signing key of `--key`, decrypted with the password when it is encrypted.
-fn signing_key(key: &std::path::Path, password: &PasswordArgs) -> Result<SigningKey, Error> {
-    let pem = imgseal::crypto::keys::read_key_file(key)?;
-    let secret = if SigningKey::pem_is_encrypted(&pem) {
-        Some(read_password(password, false)?)
-    } else {
-        if let Some(f) = &password.password_file {
-            errln!(
-                "imgseal: warning: --password-file {} is not used: {} is not encrypted",
-                f.display(),
-                key.display()
-            );
-        }
-        None
-    };
-    SigningKey::from_pem(
-        &pem,
-        secret.as_deref().map(|p| p.as_slice()),
-        &key.display().to_string(),
-    )
-}
-
 pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
@@ -38,7 +16,7 @@ pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
     probe
         .predicate(&a.kind, &predicate)
         .map_err(|e| Error::Usage(format!("{}: {e}", a.predicate.display())))?;
-    let key = signing_key(&a.key, &a.password)?;
+    let key = load_signing_key(&a.key, &a.password)?;
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
         let bytes =
