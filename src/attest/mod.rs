@@ -20,7 +20,7 @@
 //! (what cosign does) and ignores the others.
 //!
 //! ```no_run
-//! # async fn demo() -> imgseal::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use imgseal::attest::{AttestationVerifier, Attester, Authority};
 //! use imgseal::{ImageRef, SigningKey};
 //!
