@@ -12,6 +12,13 @@
 //!   envelope: the signatures over the DSSE PAE with the given authorities, the payload type,
 //!   the statement's subject (this digest) and its predicate type (the one asked for). An
 //!   attestation about another digest, or of another type, is never accepted.
+//! * Authorities ([`Authority`]) are keys, certificate roots (cosign certificate mode), or
+//!   **keyless**: a Sigstore trusted root with the identities that may sign, checked offline as
+//!   keyless signatures are — a bundle v0.3 referrer in full through [`crate::verify::sigstore`]
+//!   (Fulcio chain at the integrated time or timestamp, SCT, tlog entry recording this envelope,
+//!   identity), a legacy `.att` layer through its certificate, chain and Rekor bundle
+//!   annotations ([`crate::verify::verify_keyless_envelope`]: SET, intoto/dsse entry body ↔
+//!   envelope).
 //!
 //! **Several signatures on one envelope**: by default ([`EnvelopeSignatures::Every`]) every
 //! signature an envelope carries must verify with one of the given authorities, so an
@@ -50,6 +57,8 @@ use crate::reference::ImageRef;
 use crate::store::resolve::{resolve, Resolved};
 use crate::store::{ManifestRef, ReferrerScheme, Store, StoreOptions, MAX_SIGNATURE_CANDIDATES};
 use crate::trust::CertificateTrust;
+use crate::verify::sigstore::{verify_parsed, Artifact, BundleOptions, BundlePolicy};
+use crate::verify::{KeylessSigned, KeylessTrust};
 use crate::{Digest, Error, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,6 +110,18 @@ pub enum Authority {
         /// Roots and identity.
         trust: Arc<CertificateTrust>,
     },
+    /// Keyless (Fulcio and Rekor), checked offline against a Sigstore trusted root, as
+    /// keyless signatures are ([`crate::verify::KeylessTrust`]): a Sigstore bundle v0.3
+    /// referrer is verified in full by [`crate::verify::sigstore`] (certificate chain at the
+    /// integrated time or timestamp, SCT, transparency-log entry recording this envelope,
+    /// identity); a legacy `.att` layer by its `dev.sigstore.cosign/certificate`, `…/chain`
+    /// and `…/bundle` annotations ([`crate::verify::verify_keyless_envelope`]).
+    Keyless {
+        /// Its name.
+        name: String,
+        /// Trusted root, identities and what is required (tlog, SCT, timestamp).
+        trust: Arc<KeylessTrust>,
+    },
 }
 
 impl Authority {
@@ -120,10 +141,20 @@ impl Authority {
         }
     }
 
+    /// A keyless authority.
+    pub fn keyless(name: impl Into<String>, trust: KeylessTrust) -> Authority {
+        Authority::Keyless {
+            name: name.into(),
+            trust: Arc::new(trust),
+        }
+    }
+
     /// Its name.
     pub fn name(&self) -> &str {
         match self {
-            Authority::Key { name, .. } | Authority::Certificate { name, .. } => name,
+            Authority::Key { name, .. }
+            | Authority::Certificate { name, .. }
+            | Authority::Keyless { name, .. } => name,
         }
     }
 }
@@ -356,15 +387,22 @@ impl Budget {
 pub(crate) struct Candidate {
     pub envelope: DsseEnvelope,
     pub certificates: Vec<Certificate>,
+    /// The Sigstore bundle it came in (keyless authorities verify it in full).
+    pub bundle: Option<Bundle>,
+    /// The legacy layer it came in and the envelope's bytes (keyless authorities read the
+    /// layer's certificate and Rekor bundle annotations).
+    pub layer: Option<(Descriptor, Vec<u8>)>,
 }
 
 /// The envelope of a Sigstore bundle: DSSE only (a message signature is not an attestation).
 pub(crate) fn bundle_candidate(bytes: &[u8]) -> std::result::Result<Candidate, String> {
     let parsed = Bundle::from_bytes(bytes).map_err(|e| e.to_string())?;
-    match parsed.content {
+    match &parsed.content {
         Content::Dsse(envelope) => Ok(Candidate {
-            envelope,
-            certificates: parsed.verification_material.certificates,
+            envelope: envelope.clone(),
+            certificates: parsed.verification_material.certificates.clone(),
+            bundle: Some(parsed),
+            layer: None,
         }),
         Content::MessageSignature(_) => {
             Err("the bundle holds a message signature, not a DSSE attestation".into())
@@ -397,6 +435,8 @@ pub(crate) fn legacy_candidate(
     Ok(Candidate {
         envelope,
         certificates,
+        bundle: None,
+        layer: Some((layer.clone(), bytes.to_vec())),
     })
 }
 
@@ -404,6 +444,8 @@ pub(crate) fn legacy_candidate(
 pub(crate) struct Checked {
     pub signed_by: Vec<String>,
     pub statement: Statement,
+    /// What the first keyless signature that verified was checked against.
+    pub keyless: Option<KeylessSigned>,
 }
 
 /// Verify one envelope (see the module docs): payload type, signatures over the PAE by
@@ -427,6 +469,7 @@ pub(crate) fn check_envelope(
     let pae = env.pae();
     let n = env.signatures.len();
     let mut signed_by: Vec<String> = Vec::new();
+    let mut keyless: Option<KeylessSigned> = None;
     let mut unverified = Vec::new();
     for (i, s) in env.signatures.iter().enumerate() {
         let mut by = None;
@@ -455,6 +498,16 @@ pub(crate) fn check_envelope(
                             break;
                         }
                         Err(e) => why = Some(e.0),
+                    }
+                }
+                Authority::Keyless { name, trust } => {
+                    match check_keyless(candidate, digest, trust, now) {
+                        Ok(k) => {
+                            keyless.get_or_insert(k);
+                            by = Some(name.clone());
+                            break;
+                        }
+                        Err(e) => why = Some(format!("keyless authority {name:?}: {e}")),
                     }
                 }
             }
@@ -512,7 +565,48 @@ pub(crate) fn check_envelope(
     Ok(Checked {
         signed_by,
         statement,
+        keyless,
     })
+}
+
+/// The keyless checks of a candidate's one signature: the whole Sigstore bundle through
+/// [`crate::verify::sigstore`] over this image's `digest` (the statement's subject), or the
+/// legacy layer's annotations through [`crate::verify::verify_keyless_envelope`].
+fn check_keyless(
+    candidate: &Candidate,
+    digest: &Digest,
+    trust: &KeylessTrust,
+    now: SystemTime,
+) -> std::result::Result<KeylessSigned, String> {
+    if let Some(bundle) = &candidate.bundle {
+        if trust.identities.is_empty() {
+            return Err(crate::verify::KeylessError::NoIdentity.to_string());
+        }
+        let options = BundleOptions {
+            require_tlog: trust.require_tlog,
+            require_sct: trust.require_sct,
+            require_timestamp: trust.require_timestamp,
+            now: Some(now),
+        };
+        let policy = BundlePolicy::Identities(trust.identities.clone());
+        let v = verify_parsed(
+            bundle,
+            Artifact::Digest(digest),
+            &policy,
+            &trust.root,
+            &options,
+        )
+        .map_err(|e| e.to_string())?;
+        return crate::verify::bundle_evidence(&v)
+            .ok_or_else(|| "the bundle's signer is not a certificate".to_string());
+    }
+    match &candidate.layer {
+        Some((layer, bytes)) => {
+            crate::verify::verify_keyless_envelope(trust, layer, bytes, &candidate.envelope)
+                .map_err(|e| e.to_string())
+        }
+        None => Err("no keyless material".into()),
+    }
 }
 
 /// The `.att` manifest at `digest`'s attestation tag, parsed; `Err` says why it is unusable.
@@ -549,6 +643,8 @@ mod tests {
         Candidate {
             envelope,
             certificates: Vec::new(),
+            bundle: None,
+            layer: None,
         }
     }
 

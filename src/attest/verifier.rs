@@ -27,6 +27,16 @@ pub struct AttestationCheck {
     /// The statement, once verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<Statement>,
+    /// A keyless signature's certificate, once it verified: the identity found (SAN, issuer,
+    /// GitHub workflow), the Fulcio CA and CT log of the trusted root it was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::verify::CertificateEvidence>,
+    /// A keyless signature's transparency-log entry (log, index, integrated time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<crate::verify::TlogEvidence>,
+    /// A keyless signature's RFC 3161 timestamp (time, TSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<crate::verify::TimestampEvidence>,
 }
 
 /// The result of [`AttestationVerifier::verify`].
@@ -255,6 +265,9 @@ impl AttestationVerifier {
                         )),
                         signed_by: Vec::new(),
                         statement: None,
+                        certificate: None,
+                        tlog: None,
+                        timestamp: None,
                     });
                     continue;
                 }
@@ -323,6 +336,11 @@ impl AttestationVerifier {
                 check.predicate_type = Some(checked.statement.predicate_type.clone());
                 check.signed_by = checked.signed_by;
                 check.statement = Some(checked.statement);
+                if let Some(k) = checked.keyless {
+                    check.certificate = Some(k.certificate);
+                    check.tlog = k.tlog;
+                    check.timestamp = k.timestamp;
+                }
             }
             Err(why) => check.failure = Some(why),
         }
@@ -350,6 +368,9 @@ impl AttestationVerifier {
             failure: None,
             signed_by: Vec::new(),
             statement: None,
+            certificate: None,
+            tlog: None,
+            timestamp: None,
         };
         if layer.media_type != intoto::DSSE_LAYER_MEDIA_TYPE {
             check.failure = Some(format!(
@@ -395,6 +416,9 @@ impl AttestationVerifier {
             failure: None,
             signed_by: Vec::new(),
             statement: None,
+            certificate: None,
+            tlog: None,
+            timestamp: None,
         };
         let candidate = if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
             Err(format!(

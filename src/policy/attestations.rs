@@ -286,12 +286,7 @@ fn check_authorities(
             }
             Some(Authority::Notation(_)) => {
                 return Err(format!(
-                    "{at}: authority {n:?} is a notation authority; attestations are verified with key and certificateRoots authorities"
-                ))
-            }
-            Some(Authority::Keyless(_)) => {
-                return Err(format!(
-                    "{at}: authority {n:?} is a keyless authority; keyless attestations are not verified yet (use key or certificateRoots authorities for attestations)"
+                    "{at}: authority {n:?} is a notation authority; attestations are verified with key, certificateRoots and keyless authorities"
                 ))
             }
             Some(_) => {}
@@ -387,6 +382,7 @@ impl Policy {
                 Some(Authority::Certificate(t)) => {
                     Some(AttestAuthority::certificate(n.clone(), t.clone()))
                 }
+                Some(Authority::Keyless(t)) => Some(AttestAuthority::keyless(n.clone(), t.clone())),
                 _ => None,
             })
             .collect();

@@ -29,10 +29,12 @@ use serde::Serialize;
 use sha2::Digest as _;
 
 use crate::formats::cosign;
+use crate::formats::cosign::bundle::DsseEnvelope;
 use crate::oci::Descriptor;
 use crate::pki::{load_pem_certificates, Certificate};
 use crate::trust::keyless::{
-    match_identities, CertificateIdentity, FulcioCertificate, FulcioChecks, FulcioVerified,
+    match_identities, CertificateIdentity, CtLogUsed, FulcioCertificate, FulcioChecks,
+    FulcioIdentity, FulcioVerified,
 };
 use crate::trust::sigstore_root::{rfc3339, AuthoritySubject, TrustedRoot};
 use crate::trust::tlog::{self, DigestAlgorithm, EntryBody, EntryDigest, EntryVerifier, TlogError};
@@ -172,6 +174,38 @@ impl RekorBundle {
         signature: &[u8],
         verifier: &EntryVerifier,
     ) -> Result<TlogEvidence> {
+        let digest = EntryDigest {
+            algorithm: DigestAlgorithm::Sha256,
+            value: sha2::Sha256::digest(payload).to_vec(),
+        };
+        self.verify_body(root, |body| {
+            tlog::check_message_signature_body(body, &digest, signature, verifier)
+        })
+    }
+
+    /// [`RekorBundle::verify`] for a DSSE envelope (an attestation): the SET, then that the
+    /// entry body (intoto v0.0.2 or dsse v0.0.1) records this envelope's payload hash and every
+    /// one of its `signatures`, each with `verifier`.
+    pub fn verify_dsse(
+        &self,
+        root: &TrustedRoot,
+        payload_type: &str,
+        payload: &[u8],
+        signatures: &[&[u8]],
+        verifier: &EntryVerifier,
+    ) -> Result<TlogEvidence> {
+        self.verify_body(root, |body| {
+            tlog::check_dsse_body(body, payload_type, payload, signatures, verifier)
+        })
+    }
+
+    /// The SET with the key of the log `logID` names (valid at the integrated time), then
+    /// `check` over the decoded entry body.
+    fn verify_body(
+        &self,
+        root: &TrustedRoot,
+        check: impl FnOnce(&EntryBody) -> std::result::Result<(), TlogError>,
+    ) -> Result<TlogEvidence> {
         let at = self.integrated_at();
         let log = root
             .tlog_by_log_id(&self.log_id, at)
@@ -185,12 +219,7 @@ impl RekorBundle {
         )
         .map_err(KeylessError::Tlog)?;
         let body = EntryBody::decode(&self.body).map_err(KeylessError::Tlog)?;
-        let digest = EntryDigest {
-            algorithm: DigestAlgorithm::Sha256,
-            value: sha2::Sha256::digest(payload).to_vec(),
-        };
-        tlog::check_message_signature_body(&body, &digest, signature, verifier)
-            .map_err(KeylessError::Tlog)?;
+        check(&body).map_err(KeylessError::Tlog)?;
         Ok(TlogEvidence {
             log_id: hex::encode(&self.log_id),
             base_url: log.base_url().to_string(),
@@ -412,7 +441,18 @@ pub(crate) fn check_evidence(
         None if trust.require_tlog => return Err(KeylessError::NoBundle),
         None => {}
     }
-    match verify_timestamp(layer, signature, &trust.root)? {
+    timestamp_evidence(trust, layer, signature, &mut out)?;
+    Ok(out)
+}
+
+/// The layer's timestamp over `message` into `out` (required when `trust` says so).
+fn timestamp_evidence(
+    trust: &KeylessTrust,
+    layer: &Descriptor,
+    message: &[u8],
+    out: &mut Evidence,
+) -> Result<()> {
+    match verify_timestamp(layer, message, &trust.root)? {
         Some((at, ev)) => {
             out.times.push(at);
             out.timestamp = Some(ev);
@@ -420,7 +460,7 @@ pub(crate) fn check_evidence(
         None if trust.require_timestamp => return Err(KeylessError::NoTimestamp),
         None => {}
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A keyless signature that passed every check.
@@ -458,6 +498,17 @@ pub(crate) fn verify_keyless(
         signature,
         &EntryVerifier::Certificate(leaf.der().to_vec()),
     )?;
+    finish_keyless(trust, &leaf, &chain, evidence)
+}
+
+/// The certificate part of a keyless verification, once the signature and its evidence
+/// verified: the chain at each trusted signing time, the SCT, then the identity.
+fn finish_keyless(
+    trust: &KeylessTrust,
+    leaf: &Certificate,
+    chain: &[Certificate],
+    evidence: Evidence,
+) -> Result<KeylessVerified> {
     if evidence.times.is_empty() {
         return Err(KeylessError::NoSigningTime);
     }
@@ -466,35 +517,180 @@ pub(crate) fn verify_keyless(
     };
     let mut verified: Option<FulcioVerified> = None;
     for at in &evidence.times {
-        let v = FulcioCertificate::verify_with(&leaf, &chain, &trust.root, *at, checks)?;
+        let v = FulcioCertificate::verify_with(leaf, chain, &trust.root, *at, checks)?;
         verified.get_or_insert(v);
     }
     let verified = verified.ok_or(KeylessError::NoSigningTime)?;
     let (_, san) = match_identities(&trust.identities, &verified.identity)?;
     let id = &verified.identity;
+    let certificate = certificate_evidence(
+        id,
+        san.value(),
+        &verified.authority_uri,
+        &verified.authority_subject,
+        verified.ct_log.as_ref(),
+        verified.at,
+    );
+    Ok(KeylessVerified {
+        signed_by: signed_by(san.value(), id),
+        signer_key: crate::crypto::keys::spki_fingerprint(leaf.public_key_spki()),
+        certificate,
+        evidence,
+    })
+}
+
+/// `keyless <SAN> (issuer <issuer>)`.
+fn signed_by(san: &str, id: &FulcioIdentity) -> String {
+    format!(
+        "keyless {san} (issuer {})",
+        id.issuer.as_deref().unwrap_or("?")
+    )
+}
+
+fn certificate_evidence(
+    id: &FulcioIdentity,
+    san: &str,
+    authority_uri: &str,
+    authority_subject: &AuthoritySubject,
+    ct_log: Option<&CtLogUsed>,
+    at: SystemTime,
+) -> CertificateEvidence {
     let wf = &id.github_workflow;
-    let certificate = CertificateEvidence {
-        subject_alternative_name: san.value().to_string(),
+    CertificateEvidence {
+        subject_alternative_name: san.to_string(),
         issuer: id.issuer.clone(),
         github_workflow_repository: wf.repository.clone(),
         github_workflow_ref: wf.git_ref.clone(),
         github_workflow_sha: wf.sha.clone(),
         github_workflow_trigger: wf.trigger.clone(),
         github_workflow_name: wf.name.clone(),
-        fulcio_ca_uri: verified.authority_uri.clone(),
-        fulcio_ca_subject: describe_subject(&verified.authority_subject),
-        ct_log_id: verified.ct_log.as_ref().map(|l| l.log_id.clone()),
-        checked_at: rfc3339(verified.at),
+        fulcio_ca_uri: authority_uri.to_string(),
+        fulcio_ca_subject: describe_subject(authority_subject),
+        ct_log_id: ct_log.map(|l| l.log_id.clone()),
+        checked_at: rfc3339(at),
+    }
+}
+
+/// A keyless signature (of an attestation, or a Sigstore bundle's) that passed every check:
+/// who signed, and the trust-root entries each check used.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct KeylessSigned {
+    /// `keyless <SAN> (issuer <issuer>)`.
+    pub signed_by: String,
+    /// `sha256:` fingerprint of the (ephemeral) certificate key.
+    pub signer_key: String,
+    /// The certificate's identity, Fulcio CA, CT log and the instant it was checked at.
+    pub certificate: CertificateEvidence,
+    /// The transparency-log entry verified (the first, for a bundle with several).
+    pub tlog: Option<TlogEvidence>,
+    /// The RFC 3161 timestamp verified (the first, for a bundle with several).
+    pub timestamp: Option<TimestampEvidence>,
+}
+
+/// Verifies a keyless DSSE envelope as `cosign attest` (v1, v2) attaches it to the `.att`
+/// tag: the layer's `dev.sigstore.cosign/certificate` (and `…/chain`) carry the Fulcio
+/// certificate; its `dev.sigstore.cosign/bundle` the Rekor SET of an intoto v0.0.2 or dsse
+/// v0.0.1 entry, which must record this envelope (payload hash, signature, certificate); its
+/// optional `dev.sigstore.cosign/rfc3161timestamp` is a token over the envelope's bytes
+/// (`envelope_bytes`: cosign timestamps an attestation's whole envelope, having no bare
+/// signature). The envelope must hold one signature, over its PAE, verifying with the
+/// certificate's key; then the certificate is checked as a keyless `.sig` layer's is: chained to
+/// a Fulcio CA of the root at the integrated time (and timestamp), with an SCT, naming one of
+/// `trust`'s identities. The statement inside is not read here.
+pub fn verify_keyless_envelope(
+    trust: &KeylessTrust,
+    layer: &Descriptor,
+    envelope_bytes: &[u8],
+    envelope: &DsseEnvelope,
+) -> Result<KeylessSigned> {
+    if trust.identities.is_empty() {
+        return Err(KeylessError::NoIdentity);
+    }
+    let (leaf, chain) = certificates_of(layer)?;
+    let signatures: Vec<&[u8]> = envelope
+        .signatures
+        .iter()
+        .map(|s| s.sig.as_slice())
+        .collect();
+    let [signature] = signatures.as_slice() else {
+        return Err(KeylessError::Signature(format!(
+            "a keyless DSSE envelope must hold exactly one signature, this one holds {}",
+            signatures.len()
+        )));
     };
-    Ok(KeylessVerified {
-        signed_by: format!(
-            "keyless {} (issuer {})",
+    certificate_signature(&leaf, &envelope.pae(), signature)?;
+    let verifier = EntryVerifier::Certificate(leaf.der().to_vec());
+    let mut evidence = Evidence::default();
+    match bundle_of(layer)? {
+        Some(bundle) => {
+            let tlog = bundle.verify_dsse(
+                &trust.root,
+                &envelope.payload_type,
+                &envelope.payload,
+                &signatures,
+                &verifier,
+            )?;
+            evidence.times.push(bundle.integrated_at());
+            evidence.tlog = Some(tlog);
+        }
+        None if trust.require_tlog => return Err(KeylessError::NoBundle),
+        None => {}
+    }
+    timestamp_evidence(trust, layer, envelope_bytes, &mut evidence)?;
+    let v = finish_keyless(trust, &leaf, &chain, evidence)?;
+    Ok(KeylessSigned {
+        signed_by: v.signed_by,
+        signer_key: v.signer_key,
+        certificate: v.certificate,
+        tlog: v.evidence.tlog,
+        timestamp: v.evidence.timestamp,
+    })
+}
+
+/// What a keyless Sigstore bundle verified by [`super::sigstore::verify_parsed`] was checked
+/// against, in the form keyless layers report it; `None` for a key-signed bundle.
+pub fn bundle_evidence(v: &super::sigstore::BundleVerified) -> Option<KeylessSigned> {
+    let super::sigstore::SignerVerified::Certificate {
+        identity,
+        san,
+        authority_uri,
+        authority_subject,
+        ct_log,
+        key_fingerprint,
+        ..
+    } = &v.signer
+    else {
+        return None;
+    };
+    let at = v
+        .verification_times
+        .first()
+        .copied()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    Some(KeylessSigned {
+        signed_by: signed_by(san.value(), identity),
+        signer_key: key_fingerprint.clone(),
+        certificate: certificate_evidence(
+            identity,
             san.value(),
-            id.issuer.as_deref().unwrap_or("?")
+            authority_uri,
+            authority_subject,
+            ct_log.as_ref(),
+            at,
         ),
-        signer_key: crate::crypto::keys::spki_fingerprint(leaf.public_key_spki()),
-        certificate,
-        evidence,
+        tlog: v.tlog.first().map(|t| TlogEvidence {
+            log_id: t.log_id.clone(),
+            base_url: t.base_url.clone(),
+            log_index: t.log_index,
+            integrated_time: t.integrated_time.map(rfc3339).unwrap_or_default(),
+            entry_kind: t.entry_kind.clone(),
+        }),
+        timestamp: v.timestamps.first().map(|t| TimestampEvidence {
+            time: rfc3339(t.gen_time),
+            tsa_subject: t.tsa_subject.clone(),
+            tsa_uri: t.authority_uri.clone(),
+        }),
     })
 }
 

@@ -26,6 +26,7 @@ pub mod sigstore;
 use annotations::Required;
 use std::time::SystemTime;
 
+pub use keyless::{bundle_evidence, verify_keyless_envelope, KeylessSigned};
 pub use keyless::{
     CertificateEvidence, KeylessError, KeylessTrust, RekorBundle, TimestampEvidence, TlogEvidence,
 };

@@ -191,6 +191,8 @@ pub struct TlogUsed {
     pub proof_verified: bool,
     /// The checkpoint's origin and tree size.
     pub checkpoint: Option<(String, u64)>,
+    /// The entry body's kind and version (`dsse 0.0.1`, `hashedrekord 0.0.1`, …).
+    pub entry_kind: String,
 }
 
 /// A verified RFC 3161 timestamp.
@@ -578,6 +580,7 @@ pub fn verify_parsed(
                 .checkpoint
                 .as_ref()
                 .map(|c| (c.origin.clone(), c.tree_size)),
+            entry_kind: format!("{} {}", body.kind, body.api_version),
         });
     }
     if options.require_tlog && tlog.is_empty() {
