@@ -475,15 +475,23 @@ pub(crate) struct AttestArgs {
 #[derive(Args, Debug)]
 pub(crate) struct VerifyAttestationArgs {
     /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain"])]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trusted_root"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
     pub(crate) certificate_chain: Option<PathBuf>,
-    /// cosign certificate mode: identity the signing certificate must carry (a SAN email, URI
-    /// or DNS name).
-    #[arg(long, value_name = "IDENTITY", requires = "certificate_chain")]
-    pub(crate) certificate_identity: Option<String>,
+    #[command(flatten)]
+    pub(crate) keyless: KeylessIdentityArgs,
+    /// Keyless: the Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log
+    /// keys, timestamp authorities), pinned, checked offline, with --certificate-identity… and
+    /// --certificate-oidc-issuer…: keyless attestations (Sigstore bundles and legacy `.att`
+    /// layers with a Fulcio certificate and Rekor bundle).
+    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    pub(crate) trusted_root: Option<PathBuf>,
+    /// With --trusted-root: do not require a keyless certificate to carry an embedded SCT; one
+    /// that is present is still verified.
+    #[arg(long, requires = "trusted_root")]
+    pub(crate) insecure_ignore_sct: bool,
     /// cosign certificate mode: subject CN or DN the signing certificate must have.
     #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
     pub(crate) certificate_subject: Option<String>,
@@ -498,7 +506,7 @@ pub(crate) struct VerifyAttestationArgs {
     /// Gate the image on this imgseal policy file: the attestation requirements of the rule
     /// that applies (its authorities and conditions) instead of --key; with --type, only the
     /// requirements of that type.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "certificate_chain", "any_signature"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "certificate_chain", "any_signature", "trusted_root", "certificate_identity"])]
     pub(crate) policy: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -517,44 +525,8 @@ pub(crate) struct VerifyArgs {
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
     pub(crate) certificate_chain: Option<PathBuf>,
-    /// Identity the signing certificate must carry, as cosign matches it: with
-    /// --certificate-chain a SAN email, URI or DNS name (never the subject CN or DN); with
-    /// --trusted-root (keyless) the Fulcio certificate's email, URI or username SAN.
-    #[arg(
-        long,
-        value_name = "IDENTITY",
-        conflicts_with = "certificate_identity_regexp"
-    )]
-    pub(crate) certificate_identity: Option<String>,
-    /// Keyless: a regular expression the certificate's SAN must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
-    pub(crate) certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer the certificate must name (Fulcio extension 1.3.6.1.4.1.57264.1.8, or .1.1).
-    #[arg(
-        long,
-        value_name = "ISSUER",
-        requires = "trusted_root",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub(crate) certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
-    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
-    /// Keyless: the GitHub Actions workflow repository (owner/repo) the certificate must name.
-    #[arg(long, value_name = "OWNER/REPO", requires = "trusted_root")]
-    pub(crate) certificate_github_workflow_repository: Option<String>,
-    /// Keyless: the GitHub Actions workflow git ref (refs/heads/main, refs/tags/v1).
-    #[arg(long, value_name = "REF", requires = "trusted_root")]
-    pub(crate) certificate_github_workflow_ref: Option<String>,
-    /// Keyless: the GitHub Actions workflow commit SHA.
-    #[arg(long, value_name = "SHA", requires = "trusted_root")]
-    pub(crate) certificate_github_workflow_sha: Option<String>,
-    /// Keyless: the GitHub Actions workflow trigger (push, release, …).
-    #[arg(long, value_name = "EVENT", requires = "trusted_root")]
-    pub(crate) certificate_github_workflow_trigger: Option<String>,
-    /// Keyless: the GitHub Actions workflow name.
-    #[arg(long, value_name = "NAME", requires = "trusted_root")]
-    pub(crate) certificate_github_workflow_name: Option<String>,
+    #[command(flatten)]
+    pub(crate) keyless: KeylessIdentityArgs,
     /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
     /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
     #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
@@ -621,35 +593,10 @@ pub(crate) struct VerifyBlobArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) bundle: PathBuf,
     /// Verify a key-signed bundle with this public key (PKIX PEM) instead of a certificate identity.
-    #[arg(long, value_name = "PUBKEY")]
+    #[arg(long, value_name = "PUBKEY", conflicts_with_all = KEYLESS_IDENTITY_FLAGS)]
     pub(crate) key: Option<PathBuf>,
-    /// Keyless: the identity (email, URI or username SAN) the certificate must carry, exactly.
-    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
-    pub(crate) certificate_identity: Option<String>,
-    /// Keyless: a regular expression the identity must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
-    pub(crate) certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer the certificate must name, exactly.
-    #[arg(long, value_name = "ISSUER", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
-    pub(crate) certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
-    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
-    /// Keyless: the GitHub workflow repository (owner/repo) the certificate must name.
-    #[arg(long, value_name = "REPOSITORY", conflicts_with = "key")]
-    pub(crate) certificate_github_workflow_repository: Option<String>,
-    /// Keyless: the GitHub workflow git ref (e.g. refs/heads/main) the certificate must name.
-    #[arg(long, value_name = "REF", conflicts_with = "key")]
-    pub(crate) certificate_github_workflow_ref: Option<String>,
-    /// Keyless: the GitHub workflow commit SHA the certificate must name.
-    #[arg(long, value_name = "SHA", conflicts_with = "key")]
-    pub(crate) certificate_github_workflow_sha: Option<String>,
-    /// Keyless: the GitHub workflow trigger (event name) the certificate must name.
-    #[arg(long, value_name = "TRIGGER", conflicts_with = "key")]
-    pub(crate) certificate_github_workflow_trigger: Option<String>,
-    /// Keyless: the GitHub workflow name the certificate must name.
-    #[arg(long, value_name = "NAME", conflicts_with = "key")]
-    pub(crate) certificate_github_workflow_name: Option<String>,
+    #[command(flatten)]
+    pub(crate) keyless: KeylessIdentityArgs,
     /// The Sigstore trusted root (trusted_root.json) to verify against; imgseal bundles none.
     #[arg(long, value_name = "FILE")]
     pub(crate) trusted_root: Option<PathBuf>,
@@ -669,6 +616,63 @@ pub(crate) struct VerifyBlobArgs {
     /// The artifact: a file, or sha256:HEX for its digest.
     #[arg(value_name = "FILE|sha256:HEX")]
     pub(crate) artifact: String,
+}
+
+/// The arg ids of [`KeylessIdentityArgs`] (for conflicts).
+pub(crate) const KEYLESS_IDENTITY_FLAGS: [&str; 9] = [
+    "certificate_identity",
+    "certificate_identity_regexp",
+    "certificate_oidc_issuer",
+    "certificate_oidc_issuer_regexp",
+    "certificate_github_workflow_repository",
+    "certificate_github_workflow_ref",
+    "certificate_github_workflow_sha",
+    "certificate_github_workflow_trigger",
+    "certificate_github_workflow_name",
+];
+
+/// The keyless identity flags `verify`, `verify-blob` and `verify-attestation` share (cosign's
+/// names): who a Fulcio certificate must name. The command holding them has a `--trusted-root`.
+#[derive(Args, Debug)]
+pub(crate) struct KeylessIdentityArgs {
+    /// Identity the signing certificate must carry, as cosign matches it: with
+    /// --certificate-chain a SAN email, URI or DNS name (never the subject CN or DN); with
+    /// --trusted-root (keyless) the Fulcio certificate's email, URI or username SAN.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub(crate) certificate_identity: Option<String>,
+    /// Keyless: a regular expression the certificate's SAN must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name (Fulcio extension 1.3.6.1.4.1.57264.1.8, or .1.1).
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        requires = "trusted_root",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub(crate) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
+    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    pub(crate) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub Actions workflow repository (owner/repo) the certificate must name.
+    #[arg(long, value_name = "OWNER/REPO", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub Actions workflow git ref (refs/heads/main, refs/tags/v1).
+    #[arg(long, value_name = "REF", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub Actions workflow commit SHA.
+    #[arg(long, value_name = "SHA", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub Actions workflow trigger (push, release, …).
+    #[arg(long, value_name = "EVENT", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub Actions workflow name.
+    #[arg(long, value_name = "NAME", requires = "trusted_root")]
+    pub(crate) certificate_github_workflow_name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

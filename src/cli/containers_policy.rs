@@ -12,7 +12,10 @@ fn conflicts(a: &VerifyArgs) -> Option<String> {
         ("--identity", a.identity.is_some()),
         ("-a/--annotations", !a.annotations.is_empty()),
         ("--certificate-chain", a.certificate_chain.is_some()),
-        ("--certificate-identity", a.certificate_identity.is_some()),
+        (
+            "--certificate-identity",
+            a.keyless.certificate_identity.is_some(),
+        ),
         ("--certificate-subject", a.certificate_subject.is_some()),
         ("--trust-policy", a.trust_policy.is_some()),
         ("--trust-store", a.trust_store.is_some()),

@@ -7,24 +7,30 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
     let given = |name: &str, set: bool| set.then(|| name.to_string());
     let certificate = [
         given("--certificate-chain", a.certificate_chain.is_some()),
-        given("--certificate-identity", a.certificate_identity.is_some()),
+        given(
+            "--certificate-identity",
+            a.keyless.certificate_identity.is_some(),
+        ),
     ];
     let keyless = [
         given("--trusted-root", a.trusted_root.is_some()),
         given("--insecure-ignore-sct", a.insecure_ignore_sct),
         given(
             "--certificate-identity-regexp",
-            a.certificate_identity_regexp.is_some(),
+            a.keyless.certificate_identity_regexp.is_some(),
         ),
         given(
             "--certificate-oidc-issuer",
-            a.certificate_oidc_issuer.is_some(),
+            a.keyless.certificate_oidc_issuer.is_some(),
         ),
         given(
             "--certificate-oidc-issuer-regexp",
-            a.certificate_oidc_issuer_regexp.is_some(),
+            a.keyless.certificate_oidc_issuer_regexp.is_some(),
         ),
-        given("--certificate-github-workflow-*", workflow_given(a)),
+        given(
+            "--certificate-github-workflow-*",
+            workflow_given(&a.keyless),
+        ),
     ];
     let notation = [
         given("--trust-policy", a.trust_policy.is_some()),
@@ -56,7 +62,7 @@ pub(crate) fn policy_conflicts(a: &VerifyArgs) -> Option<String> {
 }
 
 /// True when a `--certificate-github-workflow-*` flag was given.
-fn workflow_given(a: &VerifyArgs) -> bool {
+fn workflow_given(a: &KeylessIdentityArgs) -> bool {
     [
         &a.certificate_github_workflow_repository,
         &a.certificate_github_workflow_ref,
@@ -68,10 +74,11 @@ fn workflow_given(a: &VerifyArgs) -> bool {
     .any(|f| f.is_some())
 }
 
-/// The keyless identity the flags name: none when no identity flag was given; a usage error
-/// when only half of one (subject or issuer) was.
-fn keyless_identity(
-    a: &VerifyArgs,
+/// The keyless identity the flags name (`verify`, `verify-blob` and `verify-attestation` share
+/// it): none when no identity flag was given; a usage error when only half of one (subject or
+/// issuer) was.
+pub(crate) fn keyless_identity(
+    a: &KeylessIdentityArgs,
 ) -> Result<Option<imgseal::trust::keyless::CertificateIdentity>, Error> {
     use imgseal::trust::keyless::{CertificateIdentity, GithubWorkflow, Matcher};
     let subject_flag = a.certificate_identity.is_some() || a.certificate_identity_regexp.is_some();
@@ -142,12 +149,14 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     }
     let certificates = match &a.certificate_chain {
         Some(roots) => Some(
-            CertificateTrust::load(roots, a.certificate_identity.clone())?
+            CertificateTrust::load(roots, a.keyless.certificate_identity.clone())?
                 .with_subject(a.certificate_subject.clone()),
         ),
         None => None,
     };
-    if a.certificate_identity.is_some() && a.certificate_chain.is_none() && a.trusted_root.is_none()
+    if a.keyless.certificate_identity.is_some()
+        && a.certificate_chain.is_none()
+        && a.trusted_root.is_none()
     {
         return Err(Error::Usage(
             "--certificate-identity needs --certificate-chain (your own PKI) or --trusted-root (keyless)".into(),
@@ -155,7 +164,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     }
     let keyless = match &a.trusted_root {
         Some(path) => {
-            let identity = keyless_identity(&a)?;
+            let identity = keyless_identity(&a.keyless)?;
             if identity.is_none() && keys.is_empty() {
                 return Err(Error::Usage(
                     "keyless verification needs the signer's identity: --certificate-identity or --certificate-identity-regexp, and --certificate-oidc-issuer or --certificate-oidc-issuer-regexp (there is no any-identity default); or give --key to check a key signature's Rekor entry".into(),
@@ -281,7 +290,11 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                     s.format,
                     s.signed_by.as_deref().unwrap_or("?"),
                 );
-                for line in evidence_lines(s) {
+                for line in evidence_lines(
+                    s.certificate.as_ref(),
+                    s.tlog.as_ref(),
+                    s.timestamp.as_ref(),
+                ) {
                     errln!("    {line}");
                 }
             }
@@ -295,10 +308,14 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
 
 /// What a verified signature's keyless certificate, log entry and timestamp were checked
 /// against, one line each (terminal-escaped: the values come from the signature).
-fn evidence_lines(s: &imgseal::verify::SignatureCheck) -> Vec<String> {
+pub(crate) fn evidence_lines(
+    certificate: Option<&imgseal::verify::CertificateEvidence>,
+    tlog: Option<&imgseal::verify::TlogEvidence>,
+    timestamp: Option<&imgseal::verify::TimestampEvidence>,
+) -> Vec<String> {
     use imgseal::util::text::escape_control as esc;
     let mut out = Vec::new();
-    if let Some(c) = &s.certificate {
+    if let Some(c) = certificate {
         out.push(format!(
             "identity: {} (issuer {})",
             esc(&c.subject_alternative_name),
@@ -328,7 +345,7 @@ fn evidence_lines(s: &imgseal::verify::SignatureCheck) -> Vec<String> {
             None => "SCT: not checked (--insecure-ignore-sct)".to_string(),
         });
     }
-    if let Some(t) = &s.tlog {
+    if let Some(t) = tlog {
         out.push(format!(
             "transparency log: {} (log ID {}), index {}, integrated {}, {} entry",
             esc(&t.base_url),
@@ -338,7 +355,7 @@ fn evidence_lines(s: &imgseal::verify::SignatureCheck) -> Vec<String> {
             t.entry_kind
         ));
     }
-    if let Some(t) = &s.timestamp {
+    if let Some(t) = timestamp {
         out.push(format!(
             "timestamp: {} by {} ({})",
             t.time,

@@ -19,8 +19,29 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
     if let Some(roots) = &a.certificate_chain {
         authorities.push(Authority::certificate(
             format!("certificate roots {}", roots.display()),
-            CertificateTrust::load(roots, a.certificate_identity.clone())?
+            CertificateTrust::load(roots, a.keyless.certificate_identity.clone())?
                 .with_subject(a.certificate_subject.clone()),
+        ));
+    }
+    if a.keyless.certificate_identity.is_some()
+        && a.certificate_chain.is_none()
+        && a.trusted_root.is_none()
+    {
+        return Err(Error::Usage(
+            "--certificate-identity needs --certificate-chain (your own PKI) or --trusted-root (keyless)".into(),
+        ));
+    }
+    if let Some(path) = &a.trusted_root {
+        let Some(identity) = keyless_identity(&a.keyless)? else {
+            return Err(Error::Usage(
+                "keyless attestation verification needs the signer's identity: --certificate-identity or --certificate-identity-regexp, and --certificate-oidc-issuer or --certificate-oidc-issuer-regexp (there is no any-identity default)".into(),
+            ));
+        };
+        let mut trust = imgseal::verify::KeylessTrust::load(path)?.with_identities(vec![identity]);
+        trust.require_sct = !a.insecure_ignore_sct;
+        authorities.push(Authority::keyless(
+            format!("keyless (trusted root {})", path.display()),
+            trust,
         ));
     }
     let v = AttestationVerifier::new(authorities)
@@ -60,6 +81,13 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
                     c.format,
                     c.signed_by.join(", ")
                 );
+                for line in evidence_lines(
+                    c.certificate.as_ref(),
+                    c.tlog.as_ref(),
+                    c.timestamp.as_ref(),
+                ) {
+                    errln!("    {line}");
+                }
             } else {
                 errln!(
                     "{}: not accepted ({}): {}",
@@ -74,6 +102,9 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
         errln!("\nVerification for {} --", v.image);
         errln!("The following checks were performed on each verified attestation:");
         errln!("  - the DSSE signatures over the PAE verified with the given key or a certificate chaining to the given roots ({})", if a.any_signature { "at least one signature" } else { "every signature the envelope carries" });
+        if v.verified_attestations().any(|c| c.certificate.is_some()) {
+            errln!("  - keyless: the Fulcio certificate chains to a Fulcio CA of the trusted root at the signing time the transparency log (or an RFC 3161 timestamp) established, carries an SCT verified with a CT log key of the root (unless --insecure-ignore-sct), and names the given identity and OIDC issuer; the Rekor entry verified with the log's key and records this envelope");
+        }
         errln!("  - the payload is an in-toto statement whose subject names this image's digest and whose predicate type is the one asked for");
         for st in v.statements() {
             outln!("{}", serde_json::to_string(st).unwrap_or_default());

@@ -2,7 +2,7 @@
 //! pinned trusted root (cosign's verb and flags).
 
 use super::*;
-use imgseal::trust::keyless::{CertificateIdentity, GithubWorkflow, Matcher};
+use imgseal::trust::keyless::CertificateIdentity;
 use imgseal::trust::sigstore_root::TrustedRoot;
 use imgseal::util::time::format_rfc3339 as rfc3339;
 use imgseal::verify::sigstore::{
@@ -32,40 +32,15 @@ pub(crate) fn load_trusted_root(path: Option<&std::path::Path>) -> Result<Truste
     })
 }
 
-/// The identity the flags describe (with --key: none).
+/// The identity the flags describe (with --key: none; the flags conflict with it).
 fn identity(a: &VerifyBlobArgs) -> Result<Option<CertificateIdentity>, Error> {
-    let workflow = GithubWorkflow {
-        repository: a.certificate_github_workflow_repository.clone(),
-        git_ref: a.certificate_github_workflow_ref.clone(),
-        sha: a.certificate_github_workflow_sha.clone(),
-        trigger: a.certificate_github_workflow_trigger.clone(),
-        name: a.certificate_github_workflow_name.clone(),
-    };
-    let subject = match (&a.certificate_identity, &a.certificate_identity_regexp) {
-        (Some(s), None) => Some(Matcher::exact(s)),
-        (None, Some(r)) => Some(Matcher::regex(r)?),
-        _ => None,
-    };
-    let issuer = match (
-        &a.certificate_oidc_issuer,
-        &a.certificate_oidc_issuer_regexp,
-    ) {
-        (Some(s), None) => Some(Matcher::exact(s)),
-        (None, Some(r)) => Some(Matcher::regex(r)?),
-        _ => None,
-    };
-    match (subject, issuer) {
-        (Some(s), Some(i)) => Ok(Some(
-            CertificateIdentity::new(s, i).with_github_workflow(workflow),
-        )),
-        (None, None) if a.key.is_some() => Ok(None),
-        (None, _) => Err(Error::Usage(
+    match keyless_identity(&a.keyless)? {
+        Some(id) => Ok(Some(id)),
+        None if a.key.is_some() => Ok(None),
+        None => Err(Error::Usage(
             "verify-blob needs --key, or a certificate identity: --certificate-identity or \
-             --certificate-identity-regexp (there is no \"any identity\")"
-                .into(),
-        )),
-        (Some(_), None) => Err(Error::Usage(
-            "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+             --certificate-identity-regexp, and --certificate-oidc-issuer or \
+             --certificate-oidc-issuer-regexp (there is no \"any identity\")"
                 .into(),
         )),
     }
