@@ -533,3 +533,60 @@ fn verify_attestation_takes_the_keyless_flags() {
         stderr(&out)
     );
 }
+
+/// The Rekor entry body ↔ envelope match on the real slsa layer: its dsse 0.0.1 entry records
+/// this envelope's payload hash, signature and certificate; another payload, another signature
+/// or another certificate is refused by name.
+#[test]
+fn the_rekor_entry_must_record_this_envelope() {
+    use imgseal::trust::tlog::EntryVerifier;
+    use imgseal::verify::RekorBundle;
+    let Some(f) = fixtures() else { return };
+    let blobs = f.slsa.join("blobs/sha256");
+    let att: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            blobs.join("21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layer = &att["layers"][0];
+    let hex = layer["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let envelope =
+        imgseal::formats::intoto::envelope_from_bytes(&std::fs::read(blobs.join(hex)).unwrap())
+            .unwrap();
+    let a = &layer["annotations"];
+    let bundle = RekorBundle::from_json(a["dev.sigstore.cosign/bundle"].as_str().unwrap()).unwrap();
+    let cert = imgseal::pki::load_pem_certificates(
+        a["dev.sigstore.cosign/certificate"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap()
+    .remove(0);
+    let root = imgseal::verify::KeylessTrust::load(&f.production)
+        .unwrap()
+        .root;
+    let sig = envelope.signatures[0].sig.clone();
+    let cert_v = EntryVerifier::Certificate(cert.der().to_vec());
+    let check = |payload: &[u8], sig: &[u8], v: &EntryVerifier| {
+        bundle.verify_dsse(&root, &envelope.payload_type, payload, &[sig], v)
+    };
+    let ok = check(&envelope.payload, &sig, &cert_v).unwrap();
+    assert_eq!(ok.entry_kind, "dsse 0.0.1");
+    let e = check(b"{}", &sig, &cert_v).unwrap_err().to_string();
+    assert!(e.contains("payload hash"), "{e}");
+    let e = check(&envelope.payload, b"not it", &cert_v)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not this signature"), "{e}");
+    let other = EntryVerifier::Certificate(b"another certificate".to_vec());
+    let e = check(&envelope.payload, &sig, &other)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("certificate or key"), "{e}");
+}
