@@ -716,41 +716,10 @@ impl From<FormatArg> for SignatureFormat {
     }
 }
 
-/// A duration like Go's (and cosign's): one or more NUMBER UNIT pairs, units `ms`, `s`, `m`,
-/// `h` and (for expiries) `d`: `30s`, `3m`, `1h`, `1m30s`, `24h`, `30d`. A bare number is seconds.
+/// A duration like Go's (cosign's `--timeout`, notation's `--expiry`): `90s`, `3m`, `3h20m`,
+/// `1h30m10s`, `24h`, and imgseal's `30d` and bare seconds ([`imgseal::util::duration::parse`]).
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{s:?} is not a duration like 30s, 3m, 1h30m, 24h or 30d");
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
-    }
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let millis_per: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        let part = n
-            .checked_mul(millis_per)
-            .map(std::time::Duration::from_millis)
-            .ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    Ok(total)
+    imgseal::util::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// `-t/--timeout`: a [`parse_duration`] of at least one millisecond and at most a year.
