@@ -43,7 +43,7 @@ impl Env {
 
     /// Run with `vars` set and NOTATION_CONFIG / XDG_CONFIG_HOME removed unless given.
     #[track_caller]
-    fn run_env(&self, vars: &[(&str, String)], args: &[&str]) -> Output {
+    fn run_env(&self, vars: &[&(&str, String)], args: &[&str]) -> Output {
         let mut c = self.cli.cmd(args);
         c.env_remove("NOTATION_CONFIG")
             .env_remove("XDG_CONFIG_HOME")
@@ -180,7 +180,7 @@ async fn notation_files_are_found_in_notation_order() {
     let nc = ("NOTATION_CONFIG", env.p("nc"));
     let xdg = ("XDG_CONFIG_HOME", env.p("xdg"));
 
-    let out = env.run_env(&[nc.clone(), xdg.clone()], &["-d", "verify", &image]);
+    let out = env.run_env(&[&nc, &xdg], &["-d", "verify", &image]);
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
@@ -193,12 +193,12 @@ async fn notation_files_are_found_in_notation_order() {
     );
 
     // Without NOTATION_CONFIG, XDG_CONFIG_HOME/notation (the wrong root) decides.
-    let out = env.run_env(&[xdg.clone()], &["verify", &image]);
+    let out = env.run_env(&[&xdg], &["verify", &image]);
     assert_fails(&out, 1, &["authenticity"]);
     assert!(!stdout(&out).contains("Successfully"), "{}", stdout(&out));
     // A relative XDG_CONFIG_HOME is ignored, as Go's os.UserConfigDir does: HOME's.
     let out = env.run_env(
-        &[("XDG_CONFIG_HOME", "xdg".into())],
+        &[&("XDG_CONFIG_HOME", "xdg".to_string())],
         &["-d", "verify", &image],
     );
     assert_ok(&out);
@@ -215,7 +215,7 @@ async fn notation_files_are_found_in_notation_order() {
         serde_json::to_vec(&unrelated).unwrap(),
     )
     .unwrap();
-    let out = env.run_env(&[xdg.clone()], &["verify", &image]);
+    let out = env.run_env(&[&xdg], &["verify", &image]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("no trust policy statement"),
@@ -224,7 +224,7 @@ async fn notation_files_are_found_in_notation_order() {
     );
 
     // -o json: what notation inspect shows, and no success line.
-    let out = env.run_env(&[nc.clone()], &["verify", "-o", "json", &image]);
+    let out = env.run_env(&[&nc], &["verify", "-o", "json", &image]);
     assert_ok(&out);
     let v = json(&out);
     let n = &v["signatures"][0]["notation"];
@@ -292,12 +292,12 @@ async fn cosign_command_lines_never_pick_up_notation_files() {
     let nc = ("NOTATION_CONFIG", env.p("nc"));
     let key = env.cli.keypair("cosign");
     // --key: cosign's trust only; the layout's notation signature does not count.
-    let out = env.run_env(&[nc.clone()], &["verify", "--key", &key.public, &image]);
+    let out = env.run_env(&[&nc], &["verify", "--key", &key.public, &image]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stdout(&out).contains("Successfully"));
     // --key with --format notation: notation's files, asked for.
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &[
             "verify",
             "--key",
@@ -338,7 +338,7 @@ async fn scope_selects_a_layout_images_statement() {
         &[("a.pem", &alpine_cert(&root))],
     );
     let nc = ("NOTATION_CONFIG", env.p("nc"));
-    let out = env.run_env(&[nc.clone()], &["verify", &image]);
+    let out = env.run_env(&[&nc], &["verify", &image]);
     assert_ne!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("no trust policy statement"),
@@ -346,14 +346,14 @@ async fn scope_selects_a_layout_images_statement() {
         stderr(&out)
     );
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["verify", "--scope", "registry.example/alpine", &image],
     );
     assert_ok(&out);
     assert!(stdout(&out).starts_with("Successfully verified signature for "));
     // A registry image's scope is its own repository.
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &[
             "verify",
             "--scope",
@@ -363,7 +363,7 @@ async fn scope_selects_a_layout_images_statement() {
     );
     assert_fails_one(&out, 2, "--scope is for OCI layout images");
     let out = env.run_env(
-        &[nc],
+        &[&nc],
         &[
             "verify",
             "--scope",
@@ -433,7 +433,7 @@ async fn user_metadata_expiry_and_the_subject_to_paste() {
         "3h20m",
     ]));
 
-    let out = env.run_env(&[nc.clone()], &["verify", &image]);
+    let out = env.run_env(&[&nc], &["verify", &image]);
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
@@ -443,17 +443,14 @@ async fn user_metadata_expiry_and_the_subject_to_paste() {
         )
     );
     // -m / --user-metadata / -a on verify: required user metadata.
-    assert_ok(&env.run_env(&[nc.clone()], &["verify", "-m", "build=42", &image]));
-    assert_ok(&env.run_env(
-        &[nc.clone()],
-        &["verify", "--user-metadata", "stage=ci", &image],
-    ));
-    let out = env.run_env(&[nc.clone()], &["verify", "-m", "build=43", &image]);
+    assert_ok(&env.run_env(&[&nc], &["verify", "-m", "build=42", &image]));
+    assert_ok(&env.run_env(&[&nc], &["verify", "--user-metadata", "stage=ci", &image]));
+    let out = env.run_env(&[&nc], &["verify", "-m", "build=43", &image]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stdout(&out).contains("Successfully"));
 
     // The expiry is 3h20m after the signing time.
-    let out = env.run_env(&[nc], &["verify", "-o", "json", &image]);
+    let out = env.run_env(&[&nc], &["verify", "-o", "json", &image]);
     assert_ok(&out);
     let n = json(&out)["signatures"][0]["notation"].clone();
     let secs = |k: &str| {
@@ -522,7 +519,7 @@ fn cert_add_list_delete_in_notations_layout() {
     let nc = ("NOTATION_CONFIG", env.p("nc"));
     let bob_root = env.p("bob-root.crt");
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "add", "--type", "ca", "--store", "bob", &bob_root],
     );
     assert_ok(&out);
@@ -532,33 +529,30 @@ fn cert_add_list_delete_in_notations_layout() {
         std::fs::read(env.path("bob-root.crt")).unwrap()
     );
     // Duplicates, non-certificates and leaf certificates: one-line errors, nothing written.
-    let out = env.run_env(
-        &[nc.clone()],
-        &["cert", "add", "-t", "ca", "-s", "bob", &bob_root],
-    );
+    let out = env.run_env(&[&nc], &["cert", "add", "-t", "ca", "-s", "bob", &bob_root]);
     assert_fails_one(&out, 2, "bob-root.crt is already in trust store ca:bob");
     std::fs::write(env.path("notes.txt"), "not a certificate").unwrap();
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "add", "-t", "ca", "-s", "bob", &env.p("notes.txt")],
     );
     assert_fails_one(&out, 2, "is not a certificate file");
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "add", "-t", "ca", "-s", "bob", &env.p("bob.crt")],
     );
     assert_fails_one(&out, 2, "is not a CA certificate or a self-signed one");
     // Real notation test certificates: a self-signed signer and a TSA root.
     let signer = root.join("derived-signer-certs/alpine-selfsigned-2000-2123.pem");
     assert_ok(&env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "add", "-t", "ca", "-s", "alpine", &arg(&signer)],
     ));
     // A TSA store holds self-signed CA certificates only: notation's test TSA certificate has
     // no basicConstraints; DigiCert's TSA root (DER) is one.
     let not_ca = root.join("derived-signer-certs/testTSA-selfsigned-2000-2001.pem");
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &[
             "cert",
             "add",
@@ -576,13 +570,13 @@ fn cert_add_list_delete_in_notations_layout() {
     );
     let tsa = root.join("notation-go/misc-certs/DigiCertTSARootSHA384.cer");
     assert_ok(&env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "add", "--type", "tsa", "--store", "tsa", &arg(&tsa)],
     ));
     // What was written is a trust store notation's layout rules accept.
     imgseal::trust::TrustStore::load(env.path("nc/truststore")).unwrap();
 
-    let out = env.run_env(&[nc.clone()], &["cert", "list"]);
+    let out = env.run_env(&[&nc], &["cert", "list"]);
     assert_ok(&out);
     let listed: Vec<String> = stdout(&out).lines().map(String::from).collect();
     let ts = env.p("nc/truststore");
@@ -594,19 +588,19 @@ fn cert_add_list_delete_in_notations_layout() {
             format!("{ts}/x509/tsa/tsa/DigiCertTSARootSHA384.cer"),
         ]
     );
-    let out = env.run_env(&[nc.clone()], &["cert", "ls", "--type", "tsa"]);
+    let out = env.run_env(&[&nc], &["cert", "ls", "--type", "tsa"]);
     assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
     let out = env.run(&["cert", "list", "--trust-store", &ts, "--store", "bob"]);
     assert_eq!(stdout(&out), format!("{ts}/x509/ca/bob/bob-root.crt\n"));
 
     let out = env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &["cert", "delete", "-t", "ca", "-s", "bob", "bob-root.crt"],
     );
     assert_fails_one(&out, 2, "-y/--yes");
     assert!(added.exists());
     assert_ok(&env.run_env(
-        &[nc.clone()],
+        &[&nc],
         &[
             "cert",
             "delete",
@@ -620,7 +614,7 @@ fn cert_add_list_delete_in_notations_layout() {
     ));
     assert!(!added.exists());
     assert_ok(&env.run_env(
-        &[nc],
+        &[&nc],
         &["cert", "delete", "-t", "tsa", "-s", "tsa", "--all", "-y"],
     ));
     assert!(!env.path("nc/truststore/x509/tsa/tsa").exists());

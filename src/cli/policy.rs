@@ -78,9 +78,10 @@ fn notation_policy_validate(file: &std::path::Path, kind: NotationPolicyKind) ->
         }
     };
     outln!(
-        "{}: valid {what} (version {version}, {} statements: {})",
+        "{}: valid {what} (version {version}, {} statement{}: {})",
         file.display(),
         names.len(),
+        if names.len() == 1 { "" } else { "s" },
         imgseal::util::text::escape_control(&names.join(", "))
     );
     Ok(0)
