@@ -690,3 +690,30 @@ fn policy_validate_reads_notation_trust_policies() {
     let out = env.run(&["policy", "validate", &env.p("bad2.json")]);
     assert_fails_one(&out, 2, "trust policy");
 }
+
+#[tokio::test]
+async fn a_skip_statement_says_so_as_notation_does() {
+    let Some(root) = fixtures() else { return };
+    let env = Env::new();
+    let (image, digest) = alpine(&root, &env.path("alpine")).await;
+    let skip = json!({"version": "1.0", "trustPolicies": [{
+        "name": "skip-all",
+        "registryScopes": ["*"],
+        "signatureVerification": {"level": "skip"},
+    }]});
+    std::fs::create_dir_all(env.path("nc/truststore")).unwrap();
+    std::fs::write(
+        env.path("nc/trustpolicy.oci.json"),
+        serde_json::to_vec(&skip).unwrap(),
+    )
+    .unwrap();
+    let out = env.run_env(&[&("NOTATION_CONFIG", env.p("nc"))], &["verify", &image]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Trust policy is configured to skip signature verification for {}@{digest}\n",
+            env.p("alpine")
+        )
+    );
+}
