@@ -77,6 +77,11 @@ pub struct AttachedLayer {
     /// For attestations (`.att` DSSE layers): the `predicateType` annotation (unverified).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate_type: Option<String>,
+    /// For notation signature envelopes: what `notation inspect` shows (signing time, expiry,
+    /// user metadata, certificate chain). Read from the envelope, not verified against any
+    /// trust policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notation: Option<crate::formats::notation::inspect::NotationInfo>,
 }
 
 fn kind_of(artifact_type: Option<&str>, fallback: &str) -> String {
@@ -247,7 +252,13 @@ async fn attachment(
         } else {
             None
         };
+        let notation = if kind == "notation signature" {
+            notation_info(store, options, l).await
+        } else {
+            None
+        };
         layers.push(AttachedLayer {
+            notation,
             media_type: l.media_type.clone(),
             digest: l.digest.clone(),
             size: l.size,
@@ -282,6 +293,24 @@ async fn attachment(
         annotations: manifest.annotations,
         layers,
     }
+}
+
+/// The envelope of a notation signature layer, as `notation inspect` reads it; `None` when
+/// it cannot be fetched or read (tree lists what is there; verify says what is wrong).
+async fn notation_info(
+    store: &Store,
+    options: &StoreOptions,
+    layer: &Descriptor,
+) -> Option<crate::formats::notation::inspect::NotationInfo> {
+    if layer.media_type != crate::formats::notation::inspect::JWS_ENVELOPE_MEDIA_TYPE {
+        return None;
+    }
+    let d = layer.digest().ok()?;
+    let cap = options
+        .max_blob_bytes
+        .min(crate::formats::notation::MAX_ENVELOPE_SIZE as u64);
+    let bytes = store.get_blob(&d, layer.size, cap).await.ok()?;
+    crate::formats::notation::inspect::NotationInfo::from_envelope(&bytes).ok()
 }
 
 async fn signer_of(

@@ -393,8 +393,9 @@ pub(crate) struct SignArgs {
     /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
-    /// Annotation to sign into the payload's `optional` section (repeatable).
-    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    /// Annotation to sign into the payload's `optional` section (repeatable); for notation,
+    /// user metadata (notation's -m/--user-metadata).
+    #[arg(short = 'a', long = "annotations", visible_short_alias = 'm', visible_alias = "user-metadata", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub(crate) annotations: Vec<(String, String)>,
     #[command(flatten)]
     pub(crate) password: PasswordArgs,
@@ -414,8 +415,9 @@ pub(crate) struct SignArgs {
     /// whole chain, leaf first (or the issuers when --certificate is given).
     #[arg(long, value_name = "CHAIN")]
     pub(crate) certificate_chain: Option<PathBuf>,
-    /// notation: the signature expires this long after signing (e.g. 24h, 30d, 3600s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// notation: the signature expires this long after signing (Go durations: 24h, 3h20m,
+    /// 1h30m10s; also 30d).
+    #[arg(short = 'e', long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) expiry: Option<std::time::Duration>,
     /// For an image index, also sign every platform manifest it lists.
     #[arg(long)]
@@ -519,8 +521,10 @@ pub(crate) struct VerifyAttestationArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// Public key file (PKIX PEM).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "containers_policy", "certificate_chain", "trust_policy", "trusted_root"])]
+    /// Public key file (PKIX PEM). Without it, --certificate-chain, --trusted-root,
+    /// --trust-policy or a policy, notation's own trust policy and trust store are used
+    /// (NOTATION_CONFIG, else ~/.config/notation: trustpolicy.oci.json, truststore/).
+    #[arg(long, value_name = "PUBKEY")]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
     #[arg(long, value_name = "ROOTS")]
@@ -570,9 +574,14 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
     /// Annotation every accepted signature must carry (repeatable; with --policy, required of
-    /// every image on top of its rule).
-    #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    /// every image on top of its rule). For notation signatures: user metadata, as notation's
+    /// -m/--user-metadata.
+    #[arg(short = 'a', long = "annotations", visible_short_alias = 'm', visible_alias = "user-metadata", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub(crate) annotations: Vec<(String, String)>,
+    /// notation's --scope: for an OCI layout image, the repository (registry.example/app) whose
+    /// trust-policy statement applies; cosign signatures in the layout must name it too.
+    #[arg(long, value_name = "REPOSITORY", conflicts_with_all = ["identity", "policy", "containers_policy"])]
+    pub(crate) scope: Option<String>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
     /// For an image index, also verify the platform manifest for OS/ARCH[/VARIANT] (with
@@ -720,41 +729,10 @@ impl From<FormatArg> for SignatureFormat {
     }
 }
 
-/// A duration like Go's (and cosign's): one or more NUMBER UNIT pairs, units `ms`, `s`, `m`,
-/// `h` and (for expiries) `d`: `30s`, `3m`, `1h`, `1m30s`, `24h`, `30d`. A bare number is seconds.
+/// A duration like Go's (cosign's `--timeout`, notation's `--expiry`): `90s`, `3m`, `3h20m`,
+/// `1h30m10s`, `24h`, and imgseal's `30d` and bare seconds ([`imgseal::util::duration::parse`]).
 pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{s:?} is not a duration like 30s, 3m, 1h30m, 24h or 30d");
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
-    }
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let millis_per: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        let part = n
-            .checked_mul(millis_per)
-            .map(std::time::Duration::from_millis)
-            .ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    Ok(total)
+    imgseal::util::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// `-t/--timeout`: a [`parse_duration`] of at least one millisecond and at most a year.
@@ -785,6 +763,87 @@ pub(crate) enum CertCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// Add certificates to a notation trust store (as `notation cert add`):
+    /// DIR/x509/TYPE/STORE/FILE, DIR being --trust-store or notation's own truststore/.
+    Add(CertAddArgs),
+    /// List the certificate files of a notation trust store (as `notation cert ls`).
+    #[command(visible_alias = "ls")]
+    List(CertListArgs),
+    /// Delete certificate files from a named notation trust store (as `notation cert delete`).
+    Delete(CertDeleteArgs),
+}
+
+/// A notation trust-store type.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CertType {
+    /// roots (or self-signed signing certificates) for the notary.x509 scheme
+    Ca,
+    /// roots for the notary.x509.signingAuthority scheme
+    #[value(name = "signingAuthority")]
+    SigningAuthority,
+    /// timestamping authority roots (self-signed CA certificates)
+    Tsa,
+}
+
+impl From<CertType> for imgseal::trust::TrustStoreKind {
+    fn from(t: CertType) -> Self {
+        match t {
+            CertType::Ca => imgseal::trust::TrustStoreKind::Ca,
+            CertType::SigningAuthority => imgseal::trust::TrustStoreKind::SigningAuthority,
+            CertType::Tsa => imgseal::trust::TrustStoreKind::Tsa,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CertAddArgs {
+    /// The trust-store type.
+    #[arg(short = 't', long = "type", value_enum)]
+    pub(crate) kind: CertType,
+    /// The named store (what trust policies list as TYPE:STORE).
+    #[arg(short = 's', long, value_name = "STORE")]
+    pub(crate) store: String,
+    /// The trust store directory (default: notation's, $NOTATION_CONFIG or ~/.config/notation, truststore/).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_store: Option<PathBuf>,
+    /// Certificate files (PEM or DER), kept under their own names.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CertListArgs {
+    /// Only this trust-store type.
+    #[arg(short = 't', long = "type", value_enum)]
+    pub(crate) kind: Option<CertType>,
+    /// Only this named store.
+    #[arg(short = 's', long, value_name = "STORE")]
+    pub(crate) store: Option<String>,
+    /// The trust store directory (default: notation's).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_store: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CertDeleteArgs {
+    /// The trust-store type.
+    #[arg(short = 't', long = "type", value_enum)]
+    pub(crate) kind: CertType,
+    /// The named store.
+    #[arg(short = 's', long, value_name = "STORE")]
+    pub(crate) store: String,
+    /// Delete every certificate of the store (and the store).
+    #[arg(long, conflicts_with = "file")]
+    pub(crate) all: bool,
+    /// Confirm the deletion (there is no prompt).
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
+    /// The trust store directory (default: notation's).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_store: Option<PathBuf>,
+    /// The certificate file name in the store.
+    #[arg(value_name = "FILE", required_unless_present = "all")]
+    pub(crate) file: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

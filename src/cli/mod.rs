@@ -46,6 +46,7 @@ mod foreign;
 mod k8s;
 mod keys;
 mod login;
+mod notation;
 pub(crate) mod out;
 mod password;
 mod policy;
@@ -71,6 +72,7 @@ use foreign::*;
 use k8s::*;
 use keys::*;
 use login::*;
+use notation::*;
 use password::*;
 use policy::*;
 use public_key::*;
@@ -90,7 +92,17 @@ pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Run the CLI and return its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // A malformed value (a duration, KEY=VALUE…): one line, as every other usage error.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            errln!("imgseal: {}", first.trim());
+            return ExitCode::from(EXIT_ERROR);
+        }
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -207,6 +219,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             force,
             password,
         }) => cert_generate_test(&name, trust_store.as_deref(), force, &password),
+        Command::Cert(c) => cert(c),
         Command::Tree(a) => tree(a).await,
         Command::Copy(a) => copy(a).await,
         Command::K8s(K8sCommand::Verify(a)) => k8s_verify(a).await,

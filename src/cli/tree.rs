@@ -66,7 +66,44 @@ pub(crate) async fn tree(a: TreeArgs) -> Result<u8, Error> {
                 l.media_type,
                 l.size
             );
+            if let Some(n) = &l.notation {
+                let sub = if j + 1 == m { "    " } else { "│   " };
+                for line in notation_lines(n) {
+                    outln!("{pad}{sub}    {line}");
+                }
+            }
         }
     }
     Ok(0)
+}
+
+/// What `notation inspect` shows of a notation signature, one line each (terminal-escaped:
+/// the values come from the signature).
+fn notation_lines(n: &imgseal::formats::notation::inspect::NotationInfo) -> Vec<String> {
+    use imgseal::util::text::escape_control as esc;
+    let mut out = vec![format!(
+        "{} {}, signing scheme {}, signed {}, {}{}",
+        n.media_type,
+        n.signature_algorithm,
+        n.signing_scheme,
+        n.signing_time.as_deref().unwrap_or("at no stated time"),
+        match &n.expiry {
+            Some(e) => format!("expires {e}"),
+            None => "no expiry".to_string(),
+        },
+        if n.timestamped { ", timestamped" } else { "" }
+    )];
+    for (k, v) in &n.user_metadata {
+        out.push(format!("user metadata {}={}", esc(k), esc(v)));
+    }
+    for c in &n.certificates {
+        out.push(format!(
+            "certificate {} (issued by {}, expires {}, SHA-256 {})",
+            esc(&c.subject),
+            esc(&c.issuer),
+            c.expiry,
+            c.sha256_fingerprint
+        ));
+    }
+    out
 }

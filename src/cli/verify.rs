@@ -177,10 +177,8 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         }
         None => None,
     };
-    let notation = match (&a.trust_policy, &a.trust_store) {
-        (Some(p), Some(d)) => Some(NotationTrust::load(p, d)?),
-        _ => None,
-    };
+    let notation = notation_trust(&a)?;
+    let notation_used = notation.is_some();
     let format = a.format.map(SignatureFormat::from);
     let can_cosign = !keys.is_empty()
         || certificates.is_some()
@@ -198,9 +196,12 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         }
         _ => {}
     }
+    let scope = layout_scope(&a, &image)?;
     let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
     let identity = a
         .identity
+        .clone()
+        .or(scope)
         .as_deref()
         .map(imgseal::trust::signed_identity::SignedIdentity::exact_repository)
         .transpose()?;
@@ -244,6 +245,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         return Ok(EXIT_FAILED);
     }
     if a.output == VerifyOutput::Text {
+        print_notation_success(&v, &image, notation_used);
         errln!("\nVerification for {} --", v.image);
         errln!("The following checks were performed on each of these signatures:");
         if v.signatures

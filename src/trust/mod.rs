@@ -48,6 +48,7 @@ mod identity;
 pub mod keyless;
 pub mod layout;
 mod levels;
+pub mod notation_config;
 mod notation_policy;
 mod notation_store;
 pub mod notation_timestamp;

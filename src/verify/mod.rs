@@ -77,6 +77,10 @@ pub struct SignatureCheck {
     /// The RFC 3161 timestamp verified (time, TSA subject and trusted-root URI).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<TimestampEvidence>,
+    /// A notation signature that verified, as `notation inspect` shows it: signing scheme and
+    /// time, expiry, user metadata, the certificate chain (subject, issuer, expiry, SHA-256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notation: Option<crate::formats::notation::inspect::NotationInfo>,
 }
 
 /// The result of [`Verifier::verify`].
@@ -1008,17 +1012,24 @@ impl Verifier {
             .await
             .map_err(|e| e.to_string())
         {
-            Ok(bytes) => notation::verify_envelope(
-                &bytes,
-                subject,
-                statement,
-                trust,
-                &self.required(required),
-                self.now(),
-                &mut out,
-            )
-            .await
-            .map_err(|e| e.to_string()),
+            Ok(bytes) => {
+                let checked = notation::verify_envelope(
+                    &bytes,
+                    subject,
+                    statement,
+                    trust,
+                    &self.required(required),
+                    self.now(),
+                    &mut out,
+                )
+                .await
+                .map_err(|e| e.to_string());
+                if checked.is_ok() {
+                    out.check.notation =
+                        crate::formats::notation::inspect::NotationInfo::from_envelope(&bytes).ok();
+                }
+                checked
+            }
             Err(why) => Err(why),
         };
         match result {

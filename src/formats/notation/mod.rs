@@ -105,6 +105,7 @@
 //! ```
 
 mod envelope;
+pub mod inspect;
 mod rfc3339;
 mod signature_manifest;
 mod strict_json;
