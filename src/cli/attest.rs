@@ -6,6 +6,7 @@ use imgseal::attest::Attester;
 pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
+    cosign_sign_flags(&a.cosign_sign)?;
     let predicate = imgseal::util::fs::read_capped(
         &a.predicate,
         imgseal::formats::intoto::MAX_PREDICATE_BYTES,

@@ -5,22 +5,28 @@ use super::*;
 pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
-    let key = load_signing_key(&a.key, &a.password)?;
+    cosign_sign_flags(&a.cosign_sign)?;
     let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
-    let mut signer = Signer::new(key)
-        .with_format(SignatureFormat::from(a.format))
-        .with_expiry(a.expiry)
-        .with_bundle(a.bundle)
-        .with_identity(a.identity.as_deref())?;
-    if let Some(attach) = a.attach {
-        signer = signer.with_attach(match attach {
-            AttachArg::Tag => Attach::Tag,
-            AttachArg::Referrers => Attach::Referrers,
-            AttachArg::Both => Attach::Both,
-        });
-    }
-    // Format, attachment and expiry that do not go together fail before any file is read.
-    signer.check()?;
+    let configure = |key: SigningKey| -> Result<Signer, Error> {
+        let mut signer = Signer::new(key)
+            .with_format(SignatureFormat::from(a.format))
+            .with_expiry(a.expiry)
+            .with_bundle(a.bundle)
+            .with_identity(a.identity.as_deref())?;
+        if let Some(attach) = a.attach {
+            signer = signer.with_attach(match attach {
+                AttachArg::Tag => Attach::Tag,
+                AttachArg::Referrers => Attach::Referrers,
+                AttachArg::Both => Attach::Both,
+            });
+        }
+        Ok(signer)
+    };
+    // Everything that needs no key fails before the password is asked for and scrypt runs:
+    // format, attachment and expiry that do not go together, the key and certificate files,
+    // and the image itself (its registry or layout, and its manifest).
+    configure(SigningKey::generate()?)?.check()?;
+    let (key_name, key_pem) = read_key_arg(&a.key)?;
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
         let bytes =
@@ -30,6 +36,11 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,
         );
     }
+    if SigningKey::pem_is_encrypted(&key_pem) {
+        imgseal::store::resolve::resolve(&image, &store_options(&a.store), true).await?;
+    }
+    let key = decrypt_signing_key(&key_name, &key_pem, &a.password)?;
+    let signer = configure(key)?;
     let signed = signer
         .with_certificate_chain(chain)?
         .recursive(a.recursive)
@@ -78,4 +89,24 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+/// cosign's `--tlog-upload` and `-y/--yes` (sign and attest): refused when imgseal cannot do
+/// what they ask, else one note on stderr each, since they change nothing.
+pub(crate) fn cosign_sign_flags(a: &CosignSignArgs) -> Result<(), Error> {
+    match a.tlog_upload {
+        Some(true) => {
+            return Err(Error::Usage(
+                "--tlog-upload: imgseal never uploads signatures to a transparency log (Rekor); drop the flag or pass --tlog-upload=false".into(),
+            ))
+        }
+        Some(false) => errln!(
+            "imgseal: note: --tlog-upload=false changes nothing: imgseal never uploads to a transparency log"
+        ),
+        None => {}
+    }
+    if a.yes.is_some() {
+        errln!("imgseal: note: -y/--yes changes nothing: imgseal asks no confirmation questions");
+    }
+    Ok(())
 }
