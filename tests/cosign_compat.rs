@@ -49,7 +49,10 @@ fn verify_several_images_reports_each_and_exits_with_the_worst() {
     let both = cli.run(&["verify", "--key", &k.public, &good, &bad]);
     assert_eq!(both.status.code(), Some(1), "{}", stderr(&both));
     let err = stderr(&both);
-    assert!(err.contains(&format!("Verification for {good} --")), "{err}");
+    assert!(
+        err.contains(&format!("Verification for {good} --")),
+        "{err}"
+    );
     assert!(
         err.contains(&format!("imgseal: verification failed for {bad} (")),
         "{err}"
@@ -68,8 +71,14 @@ fn verify_several_images_reports_each_and_exits_with_the_worst() {
     assert_eq!(three.status.code(), Some(2), "{}", stderr(&three));
     let err = stderr(&three);
     assert!(err.contains("not an OCI image layout"), "{err}");
-    assert!(err.contains(&format!("Verification for {good} --")), "{err}");
-    assert!(err.contains(&format!("verification failed for {bad}")), "{err}");
+    assert!(
+        err.contains(&format!("Verification for {good} --")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("verification failed for {bad}")),
+        "{err}"
+    );
 
     // Every image good: exit 0, one block each.
     let (other, _) = layout_image(&cli, "other");
@@ -229,7 +238,13 @@ fn check_claims_is_noted_when_true_and_refused_when_false() {
 #[test]
 fn insecure_ignore_tlog_without_a_trusted_root_changes_nothing_and_says_so() {
     let (cli, k, good, bad) = signed_and_unsigned();
-    let out = cli.run(&["verify", "--key", &k.public, "--insecure-ignore-tlog", &good]);
+    let out = cli.run(&[
+        "verify",
+        "--key",
+        &k.public,
+        "--insecure-ignore-tlog",
+        &good,
+    ]);
     assert_ok(&out);
     assert_eq!(
         notes(&out),
@@ -316,7 +331,13 @@ fn sign_accepts_cosigns_no_op_flags_with_a_note_and_refuses_tlog_upload() {
     let k = cli.keypair("k");
     let (a, _) = layout_image(&cli, "a");
     let sign = |extra: &[&str]| {
-        let mut args = vec!["sign", "--key", &k.private, "--identity", "registry.example/a"];
+        let mut args = vec![
+            "sign",
+            "--key",
+            &k.private,
+            "--identity",
+            "registry.example/a",
+        ];
         args.extend_from_slice(extra);
         args.push(&a);
         cli.run(&args)
@@ -385,6 +406,24 @@ fn attest_takes_the_same_tlog_upload_and_yes_flags() {
     assert_eq!(notes(&off).len(), 1, "{}", stderr(&off));
     assert_fails_one(&attest("--tlog-upload"), 2, "never uploads");
     assert_ok(&attest("-y"));
+
+    // verify-attestation takes cosign's verification flags, and env:// keys.
+    let public = std::fs::read_to_string(&k.public).unwrap();
+    let verify = |flag: &str| {
+        cli.cmd(&["verify-attestation", "--key", "env://PUB", flag, &a])
+            .env("PUB", &public)
+            .output()
+            .unwrap()
+    };
+    let noted = verify("--insecure-ignore-tlog");
+    assert_ok(&noted);
+    assert_eq!(notes(&noted).len(), 1, "{}", stderr(&noted));
+    assert_ok(&verify("--check-claims"));
+    assert_fails_one(
+        &verify("--check-claims=false"),
+        2,
+        "imgseal always checks the claims",
+    );
 }
 
 #[test]
@@ -426,6 +465,18 @@ fn keys_from_environment_variables() {
         .unwrap();
     assert_ok(&pk);
     assert_eq!(stdout(&pk).trim(), public.trim());
+    // tree attributes signatures to a key from a variable too.
+    let tree = cli
+        .cmd(&["tree", "--key", "env://VERIFY_KEY", &a])
+        .env("VERIFY_KEY", &public)
+        .output()
+        .unwrap();
+    assert_ok(&tree);
+    assert!(
+        stdout(&tree).contains("env://VERIFY_KEY"),
+        "{}",
+        stdout(&tree)
+    );
 
     for args in [
         vec!["verify", "--key", "env://NOT_SET_ANYWHERE", &a],
@@ -499,7 +550,14 @@ fn what_needs_no_key_fails_before_the_password_is_asked_for() {
     let missing_tag = a.replace(":v1", ":v9");
     for (args, expected) in [
         (
-            vec!["sign", "--key", "enc.key", "--certificate-chain", "chain.pem", &a],
+            vec![
+                "sign",
+                "--key",
+                "enc.key",
+                "--certificate-chain",
+                "chain.pem",
+                &a,
+            ],
             "chain.pem",
         ),
         (

@@ -124,7 +124,8 @@ pub(crate) struct LoginArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct PublicKeyArgs {
-    /// The private key (cosign's encrypted format, or an unencrypted PKCS#8 key).
+    /// The private key (cosign's encrypted format, or an unencrypted PKCS#8 key): a file, or
+    /// env://VAR for the PEM text in environment variable VAR.
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
     /// Write the public key to this file (mode 0644) instead of standard output.
@@ -390,7 +391,8 @@ pub(crate) struct RegistryAuthArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct SignArgs {
-    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
+    /// text in environment variable VAR (KMS URIs are not supported).
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
     /// Annotation to sign into the payload's `optional` section (repeatable).
@@ -441,7 +443,8 @@ pub(crate) struct SignArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct AttestArgs {
-    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
+    /// text in environment variable VAR (KMS URIs are not supported).
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
     /// The predicate file (JSON; text for custom and spdx). For --type vuln also a raw
@@ -478,7 +481,8 @@ pub(crate) struct AttestArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyAttestationArgs {
-    /// Public key file (PKIX PEM).
+    /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
+    /// (KMS URIs are not supported).
     #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
@@ -499,6 +503,8 @@ pub(crate) struct VerifyAttestationArgs {
     /// requiring every signature it carries to verify with the given key or roots.
     #[arg(long)]
     pub(crate) any_signature: bool,
+    #[command(flatten)]
+    pub(crate) cosign_verify: CosignVerifyArgs,
     /// Gate the image on this imgseal policy file: the attestation requirements of the rule
     /// that applies (its authorities and conditions) instead of --key; with --type, only the
     /// requirements of that type.
@@ -515,7 +521,8 @@ pub(crate) struct VerifyAttestationArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// Public key file (PKIX PEM).
+    /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
+    /// (KMS URIs are not supported).
     #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "containers_policy", "certificate_chain", "trust_policy", "trusted_root"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.

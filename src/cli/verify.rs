@@ -112,7 +112,11 @@ fn keyless_identity(
 }
 
 pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
-    cosign_verify_flags(&a)?;
+    cosign_verify_flags(
+        &a.cosign_verify,
+        a.policy.is_some() || a.containers_policy.is_some(),
+        a.trusted_root.is_some(),
+    )?;
     if a.output == VerifyOutput::Cosign {
         if let Some(why) = cosign_output_conflicts(&a) {
             return Err(Error::Usage(why));
@@ -413,18 +417,23 @@ fn cosign_output_conflicts(a: &VerifyArgs) -> Option<String> {
     None
 }
 
-/// cosign's `--check-claims` and `--insecure-ignore-tlog`: applied, noted on stderr when they
-/// change nothing, or refused when imgseal cannot do what they ask.
-fn cosign_verify_flags(a: &VerifyArgs) -> Result<(), Error> {
-    match a.cosign_verify.check_claims {
+/// cosign's `--check-claims` and `--insecure-ignore-tlog` (`verify`, `verify-attestation`),
+/// given with a policy file or a trusted root or neither: applied (by the caller, with a
+/// trusted root), noted on stderr when they change nothing, or refused when imgseal cannot do
+/// what they ask.
+pub(crate) fn cosign_verify_flags(
+    a: &CosignVerifyArgs,
+    policy: bool,
+    trusted_root: bool,
+) -> Result<(), Error> {
+    match a.check_claims {
         Some(false) => return Err(Error::Usage(
             "--check-claims=false: imgseal always checks the claims (the payload's digest, repository and annotations); drop the flag".into(),
         )),
         Some(true) => errln!("imgseal: note: --check-claims changes nothing: imgseal always checks the claims"),
         None => {}
     }
-    let policy = a.policy.is_some() || a.containers_policy.is_some();
-    match (a.cosign_verify.insecure_ignore_tlog, policy, a.trusted_root.is_some()) {
+    match (a.insecure_ignore_tlog, policy, trusted_root) {
         (Some(true), true, _) => return Err(Error::Usage(
             "--insecure-ignore-tlog cannot be combined with --policy or --containers-policy: the policy file decides (requireTlog: false in a keyless authority); drop the flag".into(),
         )),
