@@ -546,6 +546,7 @@ fn what_needs_no_key_fails_before_the_password_is_asked_for() {
         2,
         "a password is needed",
     );
+    std::fs::write(cli.path("pred.json"), r#"{"ok":true}"#).unwrap();
     let missing_layout = format!("oci:{}:v1", cli.path("nowhere").display());
     let missing_tag = a.replace(":v1", ":v9");
     for (args, expected) in [
@@ -568,6 +569,17 @@ fn what_needs_no_key_fails_before_the_password_is_asked_for() {
         (
             vec!["sign", "--key", "enc.key", "127.0.0.1:1/app:v1"],
             "127.0.0.1:1",
+        ),
+        (
+            vec![
+                "attest",
+                "--key",
+                "enc.key",
+                "--predicate",
+                "pred.json",
+                &missing_tag,
+            ],
+            "not found",
         ),
         (
             vec!["generate-key-pair", "--output-key-prefix", "no/such/dir/k"],
