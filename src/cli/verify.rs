@@ -136,7 +136,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     }
     if a.concurrency.is_some() {
         return Err(Error::Usage(
-            "--concurrency is for verify --policy (several images); drop it when verifying one image".into(),
+            "--concurrency is for verify --policy; without it the images are verified one after another: drop the flag".into(),
         ));
     }
     let images = a
