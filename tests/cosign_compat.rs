@@ -103,6 +103,34 @@ fn verify_several_images_as_json_prints_one_document_per_image() {
 }
 
 #[test]
+fn sign_takes_several_images_as_cosign_does() {
+    let cli = Cli::new();
+    let k = cli.keypair("k");
+    let (a, a_digest) = layout_image(&cli, "a");
+    let (b, b_digest) = layout_image(&cli, "b");
+    let out = cli.run(&["sign", "--key", &k.private, "-o", "json", &a, &b]);
+    assert_ok(&out);
+    let docs = documents(&out);
+    assert_eq!(docs.len(), 2, "{}", stdout(&out));
+    assert_eq!(docs[0]["digest"], a_digest.as_str());
+    assert_eq!(docs[1]["digest"], b_digest.as_str());
+    assert_ok(&cli.run(&["verify", "--key", &k.public, &a, &b]));
+    // With an encrypted key, every image is resolved before the password is asked for.
+    encrypted_key(&cli);
+    let (c, _) = layout_image(&cli, "c");
+    let missing = format!("oci:{}:v1", cli.path("missing").display());
+    assert_fails_alone(
+        &cli.run(&["sign", "--key", "enc.key", &c, &missing]),
+        2,
+        "not an OCI image layout",
+    );
+    assert_eq!(
+        cli.run(&["verify", "--key", "enc.pub", &c]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
 fn output_cosign_prints_cosigns_array_of_verified_payloads_per_image() {
     let cli = Cli::new();
     let k = cli.keypair("k");

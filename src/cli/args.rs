@@ -437,8 +437,10 @@ pub(crate) struct SignArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
-    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
-    pub(crate) image: String,
+    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout; several are
+    /// signed one after another (as cosign takes them), stopping at the first error.
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) image: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -3,10 +3,17 @@
 use super::*;
 
 pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
-    let image = image_ref(&a.image, &a.store)?;
-    warn_unused_http(a.store.allow_http_registry, &[&image]);
+    let images = a
+        .image
+        .iter()
+        .map(|i| image_ref(i, &a.store))
+        .collect::<Result<Vec<_>, _>>()?;
+    warn_unused_http(
+        a.store.allow_http_registry,
+        &images.iter().collect::<Vec<_>>(),
+    );
     cosign_sign_flags(&a.cosign_sign)?;
-    let annotations: BTreeMap<_, _> = a.annotations.into_iter().collect();
+    let annotations: BTreeMap<_, _> = a.annotations.iter().cloned().collect();
     let configure = |key: SigningKey| -> Result<Signer, Error> {
         let mut signer = Signer::new(key)
             .with_format(SignatureFormat::from(a.format))
@@ -37,34 +44,43 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
         );
     }
     if SigningKey::pem_is_encrypted(&key_pem) {
-        imgseal::store::resolve::resolve(&image, &store_options(&a.store), true).await?;
+        for image in &images {
+            imgseal::store::resolve::resolve(image, &store_options(&a.store), true).await?;
+        }
     }
     let key = decrypt_signing_key(&key_name, &key_pem, &a.password)?;
-    let signer = configure(key)?;
-    let signed = signer
+    let signer = configure(key)?
         .with_certificate_chain(chain)?
         .recursive(a.recursive)
-        .with_options(store_options(&a.store))
-        .sign(&image, &annotations)
-        .await?;
+        .with_options(store_options(&a.store));
+    // Several images (as cosign takes them): each signed and reported in turn, stopping at
+    // the first error as cosign does.
+    for (given, image) in a.image.iter().zip(&images) {
+        let signed = signer.sign(image, &annotations).await?;
+        report(&a, given, &signed);
+    }
+    Ok(0)
+}
+
+/// Print what signing `given` did, as `--output` asks.
+fn report(a: &SignArgs, given: &str, signed: &imgseal::Signed) {
     if signed.identity == imgseal::trust::signed_identity::UNNAMED_LAYOUT_IDENTITY
         && a.format == FormatArg::Cosign
         && a.identity.is_none()
     {
         errln!(
             "imgseal: note: {} has no registry name (its ref name is not a full reference such as registry.example/app:v1), so the signature names {}, which verifies only for layout images without one; to sign for the repository it will be published under, pass --identity REPOSITORY",
-            a.image,
+            given,
             signed.identity
         );
     }
     if a.recursive && !signed.manifests.iter().any(|m| m.platform.is_some()) {
         errln!(
-            "imgseal: warning: --recursive had nothing to add: {} is not an image index listing platform manifests",
-            a.image
+            "imgseal: warning: --recursive had nothing to add: {given} is not an image index listing platform manifests",
         );
     }
     match a.output {
-        Output::Json => outln!("{}", render::json(&signed)),
+        Output::Json => outln!("{}", render::json(signed)),
         Output::Text => {
             for m in &signed.manifests {
                 let what = match &m.platform {
@@ -88,7 +104,6 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
             outln!("{}@{}", signed.identity, signed.digest);
         }
     }
-    Ok(0)
 }
 
 /// cosign's `--tlog-upload` and `-y/--yes` (sign and attest): refused when imgseal cannot do
