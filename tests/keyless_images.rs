@@ -955,3 +955,24 @@ fn keyless_authorities_that_cannot_be_used_are_refused_at_load() {
         assert!(stderr(&out).contains(why), "{authority}: {why:?} not in {}", stderr(&out));
     }
 }
+
+#[test]
+fn output_cosign_adds_the_keyless_certificates_identity_as_cosign_does() {
+    let Some(root) = keyless() else { return };
+    let (_reg, image) = serve_fulcio(&root, layer(&root, "dir-img-cosign-fulcio-rekor-valid"));
+    let mut flags = fulcio_flags(&arg(&production(&root)));
+    flags.extend(["-o".to_string(), "cosign".to_string()]);
+    let out = verify(&strs(&flags), &image);
+    assert_ok(&out);
+    let text = stdout(&out);
+    let line = text.lines().find(|l| !l.is_empty()).expect("an array");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let p = &v[0];
+    assert_eq!(
+        p["critical"]["identity"]["docker-reference"], FULCIO_REPO,
+        "{v}"
+    );
+    assert_eq!(p["optional"]["Subject"], FULCIO_EMAIL, "{v}");
+    assert_eq!(p["optional"]["Issuer"], FULCIO_ISSUER, "{v}");
+    assert_eq!(p["optional"]["1.3.6.1.4.1.57264.1.1"], FULCIO_ISSUER, "{v}");
+}

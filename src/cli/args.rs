@@ -124,7 +124,8 @@ pub(crate) struct LoginArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct PublicKeyArgs {
-    /// The private key (cosign's encrypted format, or an unencrypted PKCS#8 key).
+    /// The private key (cosign's encrypted format, or an unencrypted PKCS#8 key): a file, or
+    /// env://VAR for the PEM text in environment variable VAR.
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
     /// Write the public key to this file (mode 0644) instead of standard output.
@@ -390,7 +391,8 @@ pub(crate) struct RegistryAuthArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct SignArgs {
-    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
+    /// text in environment variable VAR (KMS URIs are not supported).
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
     /// Annotation to sign into the payload's `optional` section (repeatable); for notation,
@@ -420,8 +422,10 @@ pub(crate) struct SignArgs {
     #[arg(short = 'e', long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) expiry: Option<std::time::Duration>,
     /// For an image index, also sign every platform manifest it lists.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     pub(crate) recursive: bool,
+    #[command(flatten)]
+    pub(crate) cosign_sign: CosignSignArgs,
     /// The repository the signature names (cosign's docker-reference), e.g.
     /// registry.example/app: the one the image will be published under. Default: the image's
     /// repository; for an OCI layout image whose ref name is not a full reference,
@@ -435,13 +439,16 @@ pub(crate) struct SignArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
-    /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
-    pub(crate) image: String,
+    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout; several are
+    /// signed one after another (as cosign takes them), stopping at the first error.
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) image: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct AttestArgs {
-    /// Private key file (cosign encrypted, PKCS#8 or SEC1 PEM).
+    /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
+    /// text in environment variable VAR (KMS URIs are not supported).
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
     /// The predicate file (JSON; text for custom and spdx). For --type vuln also a raw
@@ -464,6 +471,8 @@ pub(crate) struct AttestArgs {
     #[arg(long, value_name = "CHAIN", requires = "certificate")]
     pub(crate) certificate_chain: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) cosign_sign: CosignSignArgs,
+    #[command(flatten)]
     pub(crate) password: PasswordArgs,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -476,7 +485,8 @@ pub(crate) struct AttestArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyAttestationArgs {
-    /// Public key file (PKIX PEM).
+    /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
+    /// (KMS URIs are not supported).
     #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trusted_root"])]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
@@ -505,6 +515,8 @@ pub(crate) struct VerifyAttestationArgs {
     /// requiring every signature it carries to verify with the given key or roots.
     #[arg(long)]
     pub(crate) any_signature: bool,
+    #[command(flatten)]
+    pub(crate) cosign_verify: CosignVerifyArgs,
     /// Gate the image on this imgseal policy file: the attestation requirements of the rule
     /// that applies (its authorities and conditions) instead of --key; with --type, only the
     /// requirements of that type.
@@ -521,7 +533,8 @@ pub(crate) struct VerifyAttestationArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// Public key file (PKIX PEM). Without it, --certificate-chain, --trusted-root,
+    /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
+    /// (KMS URIs are not supported). Without it, --certificate-chain, --trusted-root,
     /// --trust-policy or a policy, notation's own trust policy and trust store are used
     /// (NOTATION_CONFIG, else ~/.config/notation: trustpolicy.oci.json, truststore/).
     #[arg(long, value_name = "PUBKEY")]
@@ -588,10 +601,14 @@ pub(crate) struct VerifyArgs {
     /// --policy, in every signature check).
     #[arg(long, value_name = "OS/ARCH")]
     pub(crate) platform: Option<String>,
-    /// Output format (sarif: with --policy, one result per failed check).
+    /// Output format (sarif: with --policy, one result per failed check; cosign: what `cosign
+    /// verify` prints, a JSON array of the verified payloads per image).
     #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
     pub(crate) output: VerifyOutput,
-    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout (several only with --policy).
+    #[command(flatten)]
+    pub(crate) cosign_verify: CosignVerifyArgs,
+    /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout; each is verified
+    /// and reported, and the exit code is the worst of them.
     #[arg(required = true, num_args = 1..)]
     pub(crate) image: Vec<String>,
 }
@@ -873,6 +890,46 @@ pub(crate) enum VerifyOutput {
     Text,
     Json,
     Sarif,
+    /// `verify` with --key, --certificate-chain or --trusted-root only: cosign's JSON, one
+    /// array of the verified simple-signing payloads per image.
+    Cosign,
+}
+
+/// cosign's signing flags that imgseal accepts so scripts run unchanged: each is applied,
+/// noted on stderr when it changes nothing, or refused when imgseal cannot do what it asks.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct CosignSignArgs {
+    /// cosign's flag: imgseal never uploads to a transparency log, so only --tlog-upload=false
+    /// is accepted (with a note); --tlog-upload[=true] is refused.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, help_heading = "cosign compatibility")]
+    pub(crate) tlog_upload: Option<bool>,
+    /// cosign's flag: imgseal asks no confirmation questions (accepted, with a note).
+    #[arg(short = 'y', long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, help_heading = "cosign compatibility")]
+    pub(crate) yes: Option<bool>,
+}
+
+/// cosign's verification flags that imgseal accepts so scripts run unchanged.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct CosignVerifyArgs {
+    /// cosign's flag. With --trusted-root: =true stops requiring a transparency-log (Rekor)
+    /// entry for key and keyless signatures (one that is present is still verified). Without
+    /// it imgseal checks no transparency log, so the flag changes nothing (a note says so).
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, help_heading = "cosign compatibility")]
+    pub(crate) insecure_ignore_tlog: Option<bool>,
+    /// cosign's flag: imgseal always checks the claims (digest, repository, annotations), so
+    /// =true is accepted with a note and =false is refused.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, help_heading = "cosign compatibility")]
+    pub(crate) check_claims: Option<bool>,
+}
+
+/// A boolean as Go's strconv.ParseBool (and so cosign's flags) reads one: 1, t, T, TRUE, true,
+/// True, 0, f, F, FALSE, false, False.
+pub(crate) fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("{s:?} is not true or false")),
+    }
 }
 
 pub(crate) fn parse_annotation(s: &str) -> Result<(String, String), String> {

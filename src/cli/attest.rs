@@ -6,6 +6,7 @@ use imgseal::attest::Attester;
 pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
+    cosign_sign_flags(&a.cosign_sign)?;
     let predicate = imgseal::util::fs::read_capped(
         &a.predicate,
         imgseal::formats::intoto::MAX_PREDICATE_BYTES,
@@ -16,7 +17,8 @@ pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
     probe
         .predicate(&a.kind, &predicate)
         .map_err(|e| Error::Usage(format!("{}: {e}", a.predicate.display())))?;
-    let key = load_signing_key(&a.key, &a.password)?;
+    // As for sign: the key and certificate files, and the image, before the password.
+    let (key_name, key_pem) = read_key_arg(&a.key)?;
     let mut chain = Vec::new();
     for path in a.certificate.iter().chain(a.certificate_chain.iter()) {
         let bytes =
@@ -26,6 +28,10 @@ pub(crate) async fn attest(a: AttestArgs) -> Result<u8, Error> {
                 .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?,
         );
     }
+    if SigningKey::pem_is_encrypted(&key_pem) {
+        imgseal::store::resolve::resolve(&image, &store_options(&a.store), true).await?;
+    }
+    let key = decrypt_signing_key(&key_name, &key_pem, &a.password)?;
     let attested = Attester::new(key)
         .with_certificate_chain(chain)?
         .with_bundle(a.bundle)

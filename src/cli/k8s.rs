@@ -44,8 +44,12 @@ pub(crate) fn verdict(allowed: bool, d: Option<&imgseal::policy::Decision>) -> &
 }
 
 pub(crate) async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
+    if a.output == VerifyOutput::Cosign {
+        return Err(Error::Usage(COSIGN_OUTPUT_NOT_HERE.into()));
+    }
     let (_, report) = k8s_report(&a.k8s).await?;
     match a.output {
+        VerifyOutput::Cosign => return Err(Error::Usage(COSIGN_OUTPUT_NOT_HERE.into())),
         VerifyOutput::Json => outln!("{}", render::json(&report)),
         VerifyOutput::Sarif => {
             let items: Vec<_> = report

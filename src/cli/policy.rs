@@ -150,6 +150,7 @@ pub(crate) fn render_decisions(
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match output {
         VerifyOutput::Sarif => outln!("{}", render::json(&sarif(decisions))),
+        VerifyOutput::Cosign => return Err(Error::Usage(COSIGN_OUTPUT_NOT_HERE.into())),
         VerifyOutput::Json => {
             let mut doc = serde_json::Map::new();
             doc.insert(json_key.to_string(), serde_json::Value::from(file));

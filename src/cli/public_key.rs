@@ -9,6 +9,7 @@ pub(crate) fn public_key(a: PublicKeyArgs) -> Result<u8, Error> {
         if out.exists() && !a.force {
             return Err(Error::Exists { path: out.clone() });
         }
+        check_output_dir(out)?;
     }
     let key = load_signing_key(&a.key, &a.password)?;
     let pem = key.public_key().to_pem();
@@ -22,28 +23,12 @@ pub(crate) fn public_key(a: PublicKeyArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// Read a private key file, asking for its password only when it is encrypted (a password
-/// file given for a plain key is reported as unused).
+/// Read a private key (a file or `env://VAR`), asking for its password only when it is
+/// encrypted (a password file given for a plain key is reported as unused).
 pub(crate) fn load_signing_key(
     path: &std::path::Path,
     password: &PasswordArgs,
 ) -> Result<SigningKey, Error> {
-    let pem = imgseal::crypto::keys::read_key_file(path)?;
-    let secret = if SigningKey::pem_is_encrypted(&pem) {
-        Some(read_password(password, false)?)
-    } else {
-        if let Some(f) = &password.password_file {
-            errln!(
-                "imgseal: warning: --password-file {} is not used: {} is not encrypted",
-                f.display(),
-                path.display()
-            );
-        }
-        None
-    };
-    SigningKey::from_pem(
-        &pem,
-        secret.as_deref().map(|p| p.as_slice()),
-        &path.display().to_string(),
-    )
+    let (name, pem) = read_key_arg(path)?;
+    decrypt_signing_key(&name, &pem, password)
 }

@@ -7,7 +7,7 @@ pub(crate) async fn tree(a: TreeArgs) -> Result<u8, Error> {
     warn_unused_http(a.store.allow_http_registry, &[&image]);
     let mut keys = Vec::new();
     for k in &a.key {
-        keys.push((k.display().to_string(), PublicKey::from_file(k)?));
+        keys.push(load_public_key(k)?);
     }
     let t = imgseal::tree::tree(&image, &store_options(&a.store), &keys).await?;
     render::warnings(&t.warnings);

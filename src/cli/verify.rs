@@ -119,6 +119,16 @@ pub(crate) fn keyless_identity(
 }
 
 pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
+    cosign_verify_flags(
+        &a.cosign_verify,
+        a.policy.is_some() || a.containers_policy.is_some(),
+        a.trusted_root.is_some(),
+    )?;
+    if a.output == VerifyOutput::Cosign {
+        if let Some(why) = cosign_output_conflicts(&a) {
+            return Err(Error::Usage(why));
+        }
+    }
     if let Some(file) = &a.containers_policy {
         return verify_containers(&a, file).await;
     }
@@ -133,19 +143,21 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     }
     if a.concurrency.is_some() {
         return Err(Error::Usage(
-            "--concurrency is for verify --policy (several images); drop it when verifying one image".into(),
+            "--concurrency is for verify --policy; without it the images are verified one after another: drop the flag".into(),
         ));
     }
-    let [image] = a.image.as_slice() else {
-        return Err(Error::Usage(
-            "verify --key takes one image; to verify several, use --policy".into(),
-        ));
-    };
-    let image = image_ref(image, &a.store)?;
-    warn_unused_http(a.store.allow_http_registry, &[&image]);
+    let images = a
+        .image
+        .iter()
+        .map(|i| image_ref(i, &a.store))
+        .collect::<Result<Vec<_>, _>>()?;
+    warn_unused_http(
+        a.store.allow_http_registry,
+        &images.iter().collect::<Vec<_>>(),
+    );
     let mut keys = Vec::new();
     if let Some(k) = &a.key {
-        keys.push((k.display().to_string(), PublicKey::from_file(k)?));
+        keys.push(load_public_key(k)?);
     }
     let certificates = match &a.certificate_chain {
         Some(roots) => Some(
@@ -173,6 +185,10 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             let mut t = imgseal::verify::KeylessTrust::load(path)?
                 .with_identities(identity.into_iter().collect());
             t.require_sct = !a.insecure_ignore_sct;
+            if a.cosign_verify.insecure_ignore_tlog == Some(true) {
+                t.require_tlog = false;
+                errln!("imgseal: warning: --insecure-ignore-tlog: signatures without a transparency-log (Rekor) entry are accepted (an entry that is present is still verified)");
+            }
             Some(t)
         }
         None => None,
@@ -196,8 +212,12 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         }
         _ => {}
     }
-    let scope = layout_scope(&a, &image)?;
-    let required: BTreeMap<_, _> = a.annotations.into_iter().collect();
+    // --scope applies to every (layout) image; each image is checked.
+    let mut scope = None;
+    for image in &images {
+        scope = scope.or(layout_scope(&a, image)?);
+    }
+    let required: BTreeMap<_, _> = a.annotations.iter().cloned().collect();
     let identity = a
         .identity
         .clone()
@@ -210,17 +230,62 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
         verifier = verifier.with_signed_identity(rule);
     }
     let verifier_identity = verifier.signed_identity().to_string();
-    let v = verifier
+    let verifier = verifier
         .with_certificate_trust(certificates)
         .with_keyless(keyless)
         .with_notation_trust(notation)
         .with_format(format)
         .with_platform(a.platform.clone())
-        .with_options(store_options(&a.store))
-        .verify(&image, &required)
-        .await?;
+        .with_options(store_options(&a.store));
+    // Each image is verified and reported on its own; the exit code is the worst of them
+    // (2 for an error, 1 for a failed verification). One image's error is returned as is.
+    if let [image] = images.as_slice() {
+        let v = verifier.verify(image, &required).await?;
+        return Ok(report(
+            &a,
+            &v,
+            image,
+            notation_used,
+            &verifier_identity,
+            &required,
+        ));
+    }
+    let mut code = 0;
+    for image in &images {
+        code = code.max(match verifier.verify(image, &required).await {
+            Ok(v) => report(
+                &a,
+                &v,
+                image,
+                notation_used,
+                &verifier_identity,
+                &required,
+            ),
+            Err(e) => {
+                errln!("imgseal: error: {}", error::render(&e));
+                if e.is_integrity_failure() {
+                    EXIT_FAILED
+                } else {
+                    EXIT_ERROR
+                }
+            }
+        });
+    }
+    Ok(code)
+}
+
+/// Print one image's verification as `--output` asks (the text block and verified payloads,
+/// imgseal's JSON, or cosign's array) and return its exit code.
+fn report(
+    a: &VerifyArgs,
+    v: &imgseal::Verification,
+    image: &ImageRef,
+    notation_used: bool,
+    verifier_identity: &str,
+    required: &BTreeMap<String, String>,
+) -> u8 {
     if a.output == VerifyOutput::Json {
-        outln!("{}", render::json(&v));
+        outln!("{}", render::json(v));
     }
     render::warnings(
         v.warnings
@@ -242,10 +307,12 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             part.image,
             part.digest
         );
-        return Ok(EXIT_FAILED);
+        return EXIT_FAILED;
     }
     if a.output == VerifyOutput::Text {
-        print_notation_success(&v, &image, notation_used);
+        print_notation_success(v, image, notation_used);
+    }
+    if matches!(a.output, VerifyOutput::Text | VerifyOutput::Cosign) {
         errln!("\nVerification for {} --", v.image);
         errln!("The following checks were performed on each of these signatures:");
         if v.signatures
@@ -300,12 +367,120 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
                     errln!("    {line}");
                 }
             }
-            for p in part.verified_payloads() {
-                outln!("{}", serde_json::to_string(p).unwrap_or_default());
+            if a.output == VerifyOutput::Text {
+                for p in part.verified_payloads() {
+                    outln!("{}", serde_json::to_string(p).unwrap_or_default());
+                }
             }
         }
     }
-    Ok(0)
+    if a.output == VerifyOutput::Cosign {
+        // As `cosign verify` prints: an empty line, then the array on one line.
+        outln!("\n{}", cosign_json(v));
+    }
+    0
+}
+
+/// `cosign verify`'s default output for one image: the verified simple-signing payloads as
+/// a JSON array, a keyless certificate's identity added to `optional` as cosign adds it
+/// (`Subject`, `Issuer`, and the Fulcio extensions by OID and by name).
+pub(crate) fn cosign_json(v: &imgseal::Verification) -> String {
+    let mut out = Vec::new();
+    for part in v.parts() {
+        for s in part.signatures.iter().filter(|s| s.verified) {
+            let Some(payload) = &s.payload else { continue };
+            let mut p = payload.clone();
+            if let Some(c) = &s.certificate {
+                let optional = p.optional.get_or_insert_with(BTreeMap::new);
+                let mut put = |k: &str, v: &str| {
+                    optional.insert(k.to_string(), serde_json::Value::from(v));
+                };
+                put("Subject", &c.subject_alternative_name);
+                if let Some(issuer) = &c.issuer {
+                    put("Issuer", issuer);
+                    put("1.3.6.1.4.1.57264.1.1", issuer);
+                }
+                for (oid, name, value) in [
+                    (
+                        "1.3.6.1.4.1.57264.1.2",
+                        "githubWorkflowTrigger",
+                        &c.github_workflow_trigger,
+                    ),
+                    (
+                        "1.3.6.1.4.1.57264.1.3",
+                        "githubWorkflowSha",
+                        &c.github_workflow_sha,
+                    ),
+                    (
+                        "1.3.6.1.4.1.57264.1.4",
+                        "githubWorkflowName",
+                        &c.github_workflow_name,
+                    ),
+                    (
+                        "1.3.6.1.4.1.57264.1.5",
+                        "githubWorkflowRepository",
+                        &c.github_workflow_repository,
+                    ),
+                    (
+                        "1.3.6.1.4.1.57264.1.6",
+                        "githubWorkflowRef",
+                        &c.github_workflow_ref,
+                    ),
+                ] {
+                    if let Some(value) = value {
+                        put(name, value);
+                        put(oid, value);
+                    }
+                }
+            }
+            out.push(p);
+        }
+    }
+    serde_json::to_string(&out).unwrap_or_default()
+}
+
+/// `--output cosign` where there are no images' simple-signing payloads to print.
+pub(crate) const COSIGN_OUTPUT_NOT_HERE: &str = "--output cosign is for verify with --key, --certificate-chain or --trusted-root; use --output json or text here";
+
+/// Why `--output cosign` cannot be used with these flags (cosign's array holds simple-signing
+/// payloads: signatures checked with a key, certificate roots or a trusted root).
+fn cosign_output_conflicts(a: &VerifyArgs) -> Option<String> {
+    if a.policy.is_some() || a.containers_policy.is_some() {
+        return Some(COSIGN_OUTPUT_NOT_HERE.into());
+    }
+    if a.trust_policy.is_some() || a.format == Some(FormatArg::Notation) {
+        return Some("--output cosign prints cosign simple-signing payloads; notation signatures have none: use --output json or text with --trust-policy".into());
+    }
+    None
+}
+
+/// cosign's `--check-claims` and `--insecure-ignore-tlog` (`verify`, `verify-attestation`),
+/// given with a policy file or a trusted root or neither: applied (by the caller, with a
+/// trusted root), noted on stderr when they change nothing, or refused when imgseal cannot do
+/// what they ask.
+pub(crate) fn cosign_verify_flags(
+    a: &CosignVerifyArgs,
+    policy: bool,
+    trusted_root: bool,
+) -> Result<(), Error> {
+    match a.check_claims {
+        Some(false) => return Err(Error::Usage(
+            "--check-claims=false: imgseal always checks the claims (the payload's digest, repository and annotations); drop the flag".into(),
+        )),
+        Some(true) => errln!("imgseal: note: --check-claims changes nothing: imgseal always checks the claims"),
+        None => {}
+    }
+    match (a.insecure_ignore_tlog, policy, trusted_root) {
+        (Some(true), true, _) => return Err(Error::Usage(
+            "--insecure-ignore-tlog cannot be combined with --policy or --containers-policy: the policy file decides (requireTlog: false in a keyless authority); drop the flag".into(),
+        )),
+        (Some(false), true, _) => errln!("imgseal: note: --insecure-ignore-tlog=false changes nothing: the policy file decides which transparency-log entries are required"),
+        (Some(true), false, false) => errln!("imgseal: note: --insecure-ignore-tlog changes nothing: without --trusted-root imgseal checks no transparency log"),
+        (Some(false), false, false) => errln!("imgseal: note: --insecure-ignore-tlog=false changes nothing: imgseal checks transparency-log entries only with --trusted-root"),
+        // With --trusted-root: =false is the default; =true is applied where trust is loaded.
+        _ => {}
+    }
+    Ok(())
 }
 
 /// What a verified signature's keyless certificate, log entry and timestamp were checked

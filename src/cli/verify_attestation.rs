@@ -6,15 +6,14 @@ use imgseal::attest::{AttestationVerifier, Authority, EnvelopeSignatures};
 pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, Error> {
     let image = image_ref(&a.image, &a.store)?;
     warn_unused_http(a.store.allow_http_registry, &[&image]);
+    cosign_verify_flags(&a.cosign_verify, a.policy.is_some(), false)?;
     if let Some(policy) = &a.policy {
         return verify_attestation_policy(&a, policy, &image).await;
     }
     let mut authorities = Vec::new();
     if let Some(k) = &a.key {
-        authorities.push(Authority::key(
-            k.display().to_string(),
-            PublicKey::from_file(k)?,
-        ));
+        let (name, key) = load_public_key(k)?;
+        authorities.push(Authority::key(name, key));
     }
     if let Some(roots) = &a.certificate_chain {
         authorities.push(Authority::certificate(

@@ -9,7 +9,7 @@ pub use crate::net::{TlsError, TlsOptions};
 
 pub mod layout;
 pub mod registry;
-pub(crate) mod resolve;
+pub mod resolve;
 
 use crate::net::Deadline;
 use crate::oci::OCI_INDEX;

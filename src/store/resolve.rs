@@ -7,7 +7,7 @@ use crate::store::{ManifestRef, Store, StoreOptions};
 use crate::{Error, Result};
 
 /// An image resolved to its manifest in its store.
-pub(crate) struct Resolved {
+pub struct Resolved {
     /// The store the image lives in.
     pub store: Store,
     /// The image's manifest (bytes re-hashed against the digest they were fetched by).
@@ -17,11 +17,7 @@ pub(crate) struct Resolved {
 }
 
 /// Open the store for `image` and fetch its manifest, re-hashing the bytes.
-pub(crate) async fn resolve(
-    image: &ImageRef,
-    options: &StoreOptions,
-    write: bool,
-) -> Result<Resolved> {
+pub async fn resolve(image: &ImageRef, options: &StoreOptions, write: bool) -> Result<Resolved> {
     let store = Store::open(image, options, write)?;
     let (wanted, identity) = match image {
         ImageRef::Registry(r) => (
