@@ -4,6 +4,8 @@
 //! test registry and `sha256:…` by the image's digest, and must succeed. The files the
 //! examples presuppose (a multi-arch image, a layout, a policy, a trust policy) are set up
 //! first. docs/policy.md's example policy must pass `policy validate`.
+//! docs/guide.md's CI recipes (`yaml` blocks) have each `imgseal` step run the same way, with
+//! the CI variables set to demo values.
 
 mod support;
 
