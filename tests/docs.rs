@@ -4,6 +4,8 @@
 //! test registry and `sha256:…` by the image's digest, and must succeed. The files the
 //! examples presuppose (a multi-arch image, a layout, a policy, a trust policy) are set up
 //! first. docs/policy.md's example policy must pass `policy validate`.
+//! docs/guide.md's CI recipes (`yaml` blocks) have each `imgseal` step run the same way, with
+//! the CI variables set to demo values.
 
 mod support;
 
@@ -295,4 +297,123 @@ fn quickstart_signs_verifies_and_refuses_tampering() {
     assert_eq!(stdout.matches("-> refused (exit 1)").count(), 2, "{stdout}");
     assert!(stdout.contains("== quickstart done"), "{stdout}");
     assert!(work.path().join("demo.key").is_file());
+}
+
+/// docs/guide.md's CI recipes (```yaml blocks, which the test above does not run): every
+/// `imgseal …` step (also `echo … | imgseal …` and `imgseal … > FILE`) is run for real against
+/// the test registry, with the GitHub Actions expressions and GitLab CI variables it uses set to
+/// demo values (the pushed image, a build number, a key file), in the order shown.
+#[tokio::test]
+async fn every_imgseal_step_of_the_ci_recipes_runs() {
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    let cli = Cli::new();
+    let d = cli.dir.path();
+    let digest = push_index(&h, "app", "1.0").await;
+    let image = format!("{h}/app");
+    let vars: &[(&str, &str)] = &[
+        ("ghcr.io/${{ github.repository }}", &image),
+        ("${{ steps.push.outputs.digest }}", &digest.to_string()),
+        ("${{ github.run_number }}", "42"),
+        ("${{ github.ref_name }}", "1.0"),
+        ("${{ github.actor }}", "octocat"),
+        ("$CI_REGISTRY_IMAGE", &image),
+        ("$CI_COMMIT_TAG", "1.0"),
+        ("$CI_PIPELINE_IID", "42"),
+        ("$CI_REGISTRY_PASSWORD", "demo-password"),
+        ("$CI_REGISTRY_USER", "ci"),
+        ("$CI_REGISTRY", &h),
+        ("$IMGSEAL_KEY", "ci.key"), // GitLab's File variable: the path of the key file
+    ];
+    // What the recipes presuppose: the key pair (ci.key from a secret, ci.pub committed), the
+    // policy and the manifests in the repository.
+    assert_ok(&run_timed(
+        &["generate-key-pair"],
+        cli.cmd(&["generate-key-pair", "--output-key-prefix", "ci"])
+            .env("IMGSEAL_PASSWORD", "demo"),
+    ));
+    std::fs::write(
+        d.join("policy.yaml"),
+        format!("version: 1\ndefaultAction: reject\nauthorities:\n  ci: {{key: ci.pub}}\nrules:\n  - name: app\n    images: ['{h}/app']\n    authorities: {{anyOf: [ci]}}\n    annotations: [build-version]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("deploy.yaml"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {h}/app:1.0\n"),
+    )
+    .unwrap();
+
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md");
+    let text = std::fs::read_to_string(&guide).unwrap();
+    let mut in_yaml = false;
+    let mut ran = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let t = raw.trim();
+        if let Some(lang) = t.strip_prefix("```") {
+            in_yaml = !in_yaml && lang == "yaml";
+            continue;
+        }
+        if !in_yaml || t.starts_with('#') {
+            continue;
+        }
+        let step = t.trim_start_matches("- ").trim_start_matches("run: ");
+        let (stdin, step) = match step.split_once("| imgseal ") {
+            Some((_, rest)) => (true, rest),
+            None => match step.strip_prefix("imgseal ") {
+                Some(rest) => (false, rest),
+                None => continue,
+            },
+        };
+        let at = format!("docs/guide.md:{}", i + 1);
+        let (step, stdout_to) = match step.split_once(" > ") {
+            Some((s, file)) => (s, Some(file.trim())),
+            None => (step, None),
+        };
+        let mut line = step.to_string();
+        for (var, value) in vars {
+            line = line.replace(var, value);
+        }
+        let line = line.replace('"', "");
+        assert!(
+            !line.contains('$') && !line.contains('…'),
+            "{at}: `{t}` uses a variable this test does not set"
+        );
+        let args: Vec<&str> = line.split(' ').collect();
+        let mut cmd = cli.cmd(&args);
+        cmd.env("IMGSEAL_PASSWORD", "demo");
+        let out = if stdin {
+            use std::io::Write as _;
+            let mut child = cmd
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(b"demo-password\n").unwrap();
+            drop(input);
+            child.wait_with_output().unwrap()
+        } else {
+            run_timed(&args, &mut cmd)
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{at}: `{t}` failed\nstdout: {}\nstderr: {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        if let Some(file) = stdout_to {
+            assert!(!out.stdout.is_empty(), "{at}: nothing written to {file}");
+            std::fs::write(d.join(file), &out.stdout).unwrap();
+        }
+        ran += 1;
+    }
+    assert!(
+        ran >= 8,
+        "only {ran} imgseal steps found in docs/guide.md's yaml blocks"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("imgseal.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0", "{sarif}");
 }

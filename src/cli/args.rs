@@ -8,7 +8,14 @@ use super::*;
     name = "imgseal",
     version,
     about = "Sign container images and verify them before they run (cosign and Notary Project formats).",
-    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error."
+    after_help = concat!(
+        "Examples:\n",
+        "  imgseal generate-key-pair\n",
+        "  imgseal sign --key imgseal.key registry.example/app:1.0\n",
+        "  imgseal verify --key imgseal.pub registry.example/app:1.0\n",
+        "  imgseal help verify\n",
+        "\nExit codes: 0 success; 1 verification failed; 2 usage, configuration, I/O or registry error.",
+    )
 )]
 pub(crate) struct Cli {
     /// Say what is being done on stderr: each registry request (method, URL, status, time), where
@@ -54,32 +61,56 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Admission(AdmissionCommand),
     /// Print a shell completion script (e.g. `imgseal completion bash > /etc/bash_completion.d/imgseal`).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal completion bash\n",
+        "  imgseal completion zsh > _imgseal\n",
+        "  imgseal completion fish\n",
+        "\nExit codes: 0 printed; 2 an unknown shell.",
+    ))]
     Completion {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Write man pages for imgseal and each of its commands into DIR (imgseal.1, imgseal-sign.1, …).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal man man\n",
+        "  man -l man/imgseal-verify.1\n",
+        "\nExit codes: 0 success; 2 usage, configuration or I/O error.",
+    ))]
     Man {
         /// Directory for the pages (created when missing).
         dir: PathBuf,
     },
     /// Store registry credentials in docker's config.json (as `docker login`; read by every tool).
     #[command(
-        after_help = "Examples:\n  echo \"$TOKEN\" | imgseal login ghcr.io -u octocat --password-stdin\n  imgseal login registry.example:5000 -u ci\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
+        after_help = "Examples:\n  echo \"$TOKEN\" | imgseal login ghcr.io -u octocat --password-stdin\n  echo \"$REGISTRY_PASSWORD\" | imgseal login registry.example -u ci --password-stdin\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
     )]
     Login(LoginArgs),
     /// Remove a registry's credentials from docker's config.json.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal logout registry.example\n",
+        "\nExit codes: 0 removed (or there was nothing to remove); 2 usage, configuration or I/O error (a malformed config.json).",
+    ))]
     Logout {
         /// The registry host, e.g. registry.example:5000.
         server: String,
     },
     /// Print the public key of a private key file (as `cosign public-key`).
     #[command(
-        after_help = "Examples:\n  imgseal public-key --key imgseal.key\n  imgseal public-key --key imgseal.key --outfile imgseal.pub\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
+        after_help = "Examples:\n  imgseal public-key --key imgseal.key\n  imgseal public-key --key imgseal.key --outfile imgseal-copy.pub\n\nExit codes: 0 success; 2 usage, configuration or I/O error."
     )]
     PublicKey(PublicKeyArgs),
     /// Print imgseal's version, build and supported formats.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal version\n",
+        "  imgseal version --json\n",
+        "\nExit codes: 0 success.",
+    ))]
     Version {
         /// Print JSON (schemaVersion, version, gitCommit, rustVersion, platform, signatureFormats).
         #[arg(long)]
@@ -139,6 +170,11 @@ pub(crate) struct PublicKeyArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key\n",
+    "\nExit codes: 0 stopped (SIGTERM or SIGINT); 2 cannot start: a bad policy or TLS file, or the address is in use.",
+))]
 pub(crate) enum AdmissionCommand {
     /// Serve /validate and /mutate (AdmissionReview v1) over HTTPS, with /healthz, /readyz
     /// and /metrics; the policy and the TLS files are reloaded when they change.
@@ -154,6 +190,12 @@ pub(crate) enum FailurePolicy {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key\n",
+    "  imgseal admission serve --policy policy.yaml --tls-cert tls.crt --tls-key tls.key --failure-policy allow --exempt-namespace kube-system --exempt-namespace monitoring\n",
+    "\nExit codes: 0 stopped (SIGTERM or SIGINT); 2 cannot start: a bad policy or TLS file, or the address is in use.",
+))]
 pub(crate) struct ServeArgs {
     /// The policy file.
     #[arg(long, value_name = "FILE")]
@@ -197,6 +239,12 @@ pub(crate) struct ServeArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal k8s verify --policy policy.yaml -f deploy.yaml\n",
+    "  imgseal k8s pin --policy policy.yaml -f deploy.yaml -w\n",
+    "\nExit codes: 0 every image is allowed; 1 an image is denied; 2 usage, configuration, I/O or registry error (a malformed manifest or policy, an image not found).",
+))]
 pub(crate) enum K8sCommand {
     /// Verify every image of every workload in manifests (files, directories, - for stdin)
     /// against a policy; each distinct image is evaluated once.
@@ -224,7 +272,7 @@ pub(crate) struct K8sArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub(crate) concurrency: usize,
     /// Allow plain HTTP to registries that are not on loopback.
-    #[arg(long)]
+    #[arg(long, help_heading = "Registry")]
     pub(crate) allow_http_registry: bool,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
@@ -233,15 +281,27 @@ pub(crate) struct K8sArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal k8s verify --policy policy.yaml -f deploy.yaml\n",
+    "  imgseal k8s verify --policy policy.yaml -f deploy.yaml -o json\n",
+    "\nExit codes: 0 every image is allowed; 1 an image is denied; 2 usage, configuration, I/O or registry error (a malformed manifest or policy, an image not found).",
+))]
 pub(crate) struct K8sVerifyArgs {
     #[command(flatten)]
     pub(crate) k8s: K8sArgs,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text, help_heading = "Output")]
     pub(crate) output: VerifyOutput,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal k8s pin --policy policy.yaml -f deploy.yaml\n",
+    "  imgseal k8s pin --policy policy.yaml -f deploy.yaml -w\n",
+    "\nExit codes: 0 every image is allowed and pinned; 1 an image is denied (nothing is written); 2 usage, configuration, I/O or registry error.",
+))]
 pub(crate) struct K8sPinArgs {
     #[command(flatten)]
     pub(crate) k8s: K8sArgs,
@@ -251,16 +311,23 @@ pub(crate) struct K8sPinArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal copy registry.example/app:1.0 registry.example/mirror/app:1.0\n",
+    "  imgseal copy registry.example/app:1.0 oci:airgap\n",
+    "  imgseal copy oci:airgap:registry.example/app:1.0 registry.example/airgap/app:1.0\n",
+    "\nExit codes: 0 copied; 1 content that does not match its digest; 2 usage, configuration, I/O or registry error.",
+))]
 pub(crate) struct CopyArgs {
     /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
-    #[arg(long)]
+    #[arg(long, help_heading = "Registry")]
     pub(crate) allow_http_registry: bool,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]
     pub(crate) timeout: TimeoutArgs,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, help_heading = "Output")]
     pub(crate) output: Output,
     /// Source image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
     pub(crate) src: String,
@@ -270,6 +337,12 @@ pub(crate) struct CopyArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal tree registry.example/app:1.0\n",
+    "  imgseal tree --key imgseal.pub -o json oci:build/app:v1\n",
+    "\nExit codes: 0 listed (signed or not: tree verifies nothing); 2 usage, configuration, I/O or registry error (image not found, registry unreachable or refusing access, -t/--timeout reached).",
+))]
 pub(crate) struct TreeArgs {
     /// Public keys to attribute signatures to (repeatable).
     #[arg(long, value_name = "PUBKEY")]
@@ -297,11 +370,17 @@ pub(crate) enum AttachArg {
 pub(crate) struct PasswordArgs {
     /// Read the key password from this file (first line). Otherwise IMGSEAL_PASSWORD or
     /// COSIGN_PASSWORD, otherwise a prompt on the terminal.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Key")]
     pub(crate) password_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal generate-key-pair\n",
+    "  imgseal generate-key-pair --output-key-prefix release\n",
+    "\nExit codes: 0 success; 2 usage, configuration or I/O error (PREFIX.key or PREFIX.pub exists and --force is not given).",
+))]
 pub(crate) struct GenerateArgs {
     /// Write PREFIX.key and PREFIX.pub.
     #[arg(long, value_name = "PREFIX", default_value = "imgseal")]
@@ -317,21 +396,21 @@ pub(crate) struct GenerateArgs {
 pub(crate) struct TimeoutArgs {
     /// Give up when the whole command has not finished in this long (e.g. 30s, 3m, 1h, 1m30s),
     /// as cosign's --timeout.
-    #[arg(short = 't', long = "timeout", value_name = "DURATION", default_value = "3m", value_parser = parse_timeout)]
+    #[arg(short = 't', long = "timeout", value_name = "DURATION", default_value = "3m", value_parser = parse_timeout, help_heading = "Registry")]
     pub(crate) timeout: std::time::Duration,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct StoreArgs {
     /// Allow plain HTTP to this image's registry even though it is not on loopback.
-    #[arg(long)]
+    #[arg(long, help_heading = "Registry")]
     pub(crate) allow_http_registry: bool,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]
     pub(crate) timeout: TimeoutArgs,
     /// Treat IMAGE as a ref name (or @digest) inside the OCI image layout at PATH.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Registry")]
     pub(crate) oci_layout: Option<PathBuf>,
 }
 
@@ -390,10 +469,18 @@ pub(crate) struct RegistryAuthArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal sign --key imgseal.key registry.example/app:1.0\n",
+    "  imgseal sign --key imgseal.key -a build-version=42 --attach both --recursive registry.example/app:1.0\n",
+    "  imgseal sign --key imgseal.key oci:build/app:v1\n",
+    "  imgseal sign --format notation --key acme.key --certificate-chain acme.crt registry.example/app:1.0\n",
+    "\nExit codes: 0 signed and attached; 2 usage, configuration, I/O or registry error (bad key file, wrong password, image not found, registry refusing the push, -t/--timeout reached).",
+))]
 pub(crate) struct SignArgs {
     /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
     /// text in environment variable VAR (KMS URIs are not supported).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", help_heading = "Key")]
     pub(crate) key: PathBuf,
     /// Annotation to sign into the payload's `optional` section (repeatable); for notation,
     /// user metadata (notation's -m/--user-metadata).
@@ -411,11 +498,11 @@ pub(crate) struct SignArgs {
     pub(crate) format: FormatArg,
     /// Signing certificate (PEM) for the key, optionally followed by its issuers (as in
     /// `cert generate-test`'s NAME.crt): cosign's key-in-certificate mode.
-    #[arg(long, value_name = "CERT")]
+    #[arg(long, value_name = "CERT", help_heading = "Certificate")]
     pub(crate) certificate: Option<PathBuf>,
     /// Certificate chain (PEM): for cosign, the issuers of --certificate; for notation, the
     /// whole chain, leaf first (or the issuers when --certificate is given).
-    #[arg(long, value_name = "CHAIN")]
+    #[arg(long, value_name = "CHAIN", help_heading = "Certificate")]
     pub(crate) certificate_chain: Option<PathBuf>,
     /// notation: the signature expires this long after signing (Go durations: 24h, 3h20m,
     /// 1h30m10s; also 30d).
@@ -437,7 +524,7 @@ pub(crate) struct SignArgs {
     #[arg(long = "new-bundle-format", visible_alias = "bundle")]
     pub(crate) bundle: bool,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, help_heading = "Output")]
     pub(crate) output: Output,
     /// Images: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout; several are
     /// signed one after another (as cosign takes them), stopping at the first error.
@@ -446,10 +533,16 @@ pub(crate) struct SignArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal attest --key imgseal.key --type vuln --predicate trivy-report.json registry.example/app:1.0\n",
+    "  imgseal attest --key imgseal.key --type cyclonedx --predicate sbom.cdx.json --new-bundle-format registry.example/app:1.0\n",
+    "\nExit codes: 0 attested and attached; 2 usage, configuration, I/O or registry error (bad predicate or key file, wrong password, image not found).",
+))]
 pub(crate) struct AttestArgs {
     /// Private key (cosign encrypted, PKCS#8 or SEC1 PEM): a file, or env://VAR for the PEM
     /// text in environment variable VAR (KMS URIs are not supported).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", help_heading = "Key")]
     pub(crate) key: PathBuf,
     /// The predicate file (JSON; text for custom and spdx). For --type vuln also a raw
     /// Trivy JSON report (`trivy image -f json`), wrapped into cosign's vuln predicate.
@@ -465,10 +558,15 @@ pub(crate) struct AttestArgs {
     pub(crate) bundle: bool,
     /// Signing certificate (PEM) for the key, optionally followed by its issuers: cosign's
     /// key-in-certificate mode.
-    #[arg(long, value_name = "CERT")]
+    #[arg(long, value_name = "CERT", help_heading = "Certificate")]
     pub(crate) certificate: Option<PathBuf>,
     /// The issuers of --certificate (PEM).
-    #[arg(long, value_name = "CHAIN", requires = "certificate")]
+    #[arg(
+        long,
+        value_name = "CHAIN",
+        requires = "certificate",
+        help_heading = "Certificate"
+    )]
     pub(crate) certificate_chain: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) cosign_sign: CosignSignArgs,
@@ -477,20 +575,27 @@ pub(crate) struct AttestArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, help_heading = "Output")]
     pub(crate) output: Output,
     /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
     pub(crate) image: String,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal verify-attestation --key imgseal.pub --type vuln registry.example/app:1.0\n",
+    "  imgseal verify-attestation --key imgseal.pub --type cyclonedx -o json registry.example/app:1.0\n",
+    "  imgseal verify-attestation --policy gate-policy.yaml --type vuln registry.example/app:1.0\n",
+    "\nExit codes: 0 an attestation of the type verified (with --policy: the rule's requirements are met); 1 verification failed (none of the type, wrong key, tampered, or a policy condition not met); 2 usage, configuration, I/O or registry error.",
+))]
 pub(crate) struct VerifyAttestationArgs {
     /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
     /// (KMS URIs are not supported).
-    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trusted_root"])]
+    #[arg(long, value_name = "PUBKEY", required_unless_present_any = ["policy", "certificate_chain", "trusted_root"], help_heading = "Key")]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
-    #[arg(long, value_name = "ROOTS")]
+    #[arg(long, value_name = "ROOTS", help_heading = "Certificate")]
     pub(crate) certificate_chain: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) keyless: KeylessIdentityArgs,
@@ -505,7 +610,12 @@ pub(crate) struct VerifyAttestationArgs {
     #[arg(long, requires = "trusted_root")]
     pub(crate) insecure_ignore_sct: bool,
     /// cosign certificate mode: subject CN or DN the signing certificate must have.
-    #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
+    #[arg(
+        long,
+        value_name = "SUBJECT",
+        requires = "certificate_chain",
+        help_heading = "Certificate"
+    )]
     pub(crate) certificate_subject: Option<String>,
     /// Predicate type asked for (a cosign short name or a URI; cosign's default: custom).
     /// Attestations of other types are reported and never accepted.
@@ -520,63 +630,98 @@ pub(crate) struct VerifyAttestationArgs {
     /// Gate the image on this imgseal policy file: the attestation requirements of the rule
     /// that applies (its authorities and conditions) instead of --key; with --type, only the
     /// requirements of that type.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "certificate_chain", "any_signature", "trusted_root", "certificate_identity"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "certificate_chain", "any_signature", "trusted_root", "certificate_identity"], help_heading = "Policy")]
     pub(crate) policy: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, help_heading = "Output")]
     pub(crate) output: Output,
     /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
     pub(crate) image: String,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal verify --key imgseal.pub registry.example/app:1.0\n",
+    "  imgseal verify --key imgseal.pub -a build-version=42 -o json registry.example/app:1.0\n",
+    "  imgseal verify --key imgseal.pub oci:build/app:v1\n",
+    "  imgseal verify --trust-policy trustpolicy.json --trust-store truststore registry.example/app:1.0\n",
+    "  imgseal verify --policy policy.yaml registry.example/app:1.0 registry.example/db:2.3.1\n",
+    "  imgseal verify --trusted-root trusted_root.json --certificate-identity-regexp https://github.com/octo-org/.+ --certificate-oidc-issuer https://token.actions.githubusercontent.com registry.example/app:1.0\n",
+    "\nExit codes: 0 at least one signature passed every check (with --policy: no image was denied); 1 verification failed (no signature, wrong key, tampered payload or signature, a signature of another digest or repository, a missing annotation; with --policy: an image was denied); 2 usage, configuration, I/O or registry error.",
+))]
 pub(crate) struct VerifyArgs {
     /// Public key (PKIX PEM): a file, or env://VAR for the PEM text in environment variable VAR
     /// (KMS URIs are not supported). Without it, --certificate-chain, --trusted-root,
     /// --trust-policy or a policy, notation's own trust policy and trust store are used
     /// (NOTATION_CONFIG, else ~/.config/notation: trustpolicy.oci.json, truststore/).
-    #[arg(long, value_name = "PUBKEY")]
+    #[arg(long, value_name = "PUBKEY", help_heading = "Key")]
     pub(crate) key: Option<PathBuf>,
     /// cosign certificate mode: root certificates (PEM) the signing certificate must chain to.
-    #[arg(long, value_name = "ROOTS")]
+    #[arg(long, value_name = "ROOTS", help_heading = "Certificate")]
     pub(crate) certificate_chain: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) keyless: KeylessIdentityArgs,
     /// cosign certificate mode: subject the signing certificate must have, its CN or its whole
     /// DN (an explicit opt-in, for PKIs that issue certificates without SANs).
-    #[arg(long, value_name = "SUBJECT", requires = "certificate_chain")]
+    #[arg(
+        long,
+        value_name = "SUBJECT",
+        requires = "certificate_chain",
+        help_heading = "Certificate"
+    )]
     pub(crate) certificate_subject: Option<String>,
     /// Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp
     /// authorities), pinned, checked offline: keyless signatures (with --certificate-identity…
     /// and --certificate-oidc-issuer…), and the Rekor bundle of key signatures, which it then
     /// requires.
-    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "certificate_chain",
+        help_heading = "Keyless"
+    )]
     pub(crate) trusted_root: Option<PathBuf>,
     /// With --trusted-root: do not require a keyless certificate to carry an embedded SCT
     /// (proof of inclusion in a certificate-transparency log); one that is present is still
     /// verified.
-    #[arg(long, requires = "trusted_root")]
+    #[arg(long, requires = "trusted_root", help_heading = "Keyless")]
     pub(crate) insecure_ignore_sct: bool,
     /// Notary Project trust policy (notation's trustpolicy.json, accepted unchanged).
-    #[arg(long, value_name = "FILE", requires = "trust_store")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "trust_store",
+        help_heading = "Notary Project"
+    )]
     pub(crate) trust_policy: Option<PathBuf>,
     /// Notary Project trust store directory (holding x509/ca/<name>/…).
-    #[arg(long, value_name = "DIR", requires = "trust_policy")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "trust_policy",
+        help_heading = "Notary Project"
+    )]
     pub(crate) trust_store: Option<PathBuf>,
     /// Only check signatures of this format (default: every format there is trust material for).
     #[arg(long, value_enum)]
     pub(crate) format: Option<FormatArg>,
     /// Evaluate the images against this policy file instead of one key (-a, --identity and
     /// --platform apply on top of it; other trust flags are refused).
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "key",
+        help_heading = "Policy"
+    )]
     pub(crate) policy: Option<PathBuf>,
     /// Evaluate the images as podman, CRI-O and skopeo would at pull time, against
     /// containers/image's policy.json (containers-policy.json(5)): the docker transport for
     /// registry images, oci for layouts. Trust comes from the file; --identity, -a and the
     /// other trust flags are refused.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "policy"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "policy"], help_heading = "Policy")]
     pub(crate) containers_policy: Option<PathBuf>,
     /// Accept signatures that name this repository (e.g. registry.example/app) instead of the
     /// image's own: for a mirror or copy, whose signatures name the repository they were made in
@@ -584,7 +729,7 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "REPOSITORY")]
     pub(crate) identity: Option<String>,
     /// With --policy: how many images to resolve and verify at once (default 16).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Policy")]
     pub(crate) concurrency: Option<usize>,
     /// Annotation every accepted signature must carry (repeatable; with --policy, required of
     /// every image on top of its rule). For notation signatures: user metadata, as notation's
@@ -603,7 +748,7 @@ pub(crate) struct VerifyArgs {
     pub(crate) platform: Option<String>,
     /// Output format (sarif: with --policy, one result per failed check; cosign: what `cosign
     /// verify` prints, a JSON array of the verified payloads per image).
-    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = VerifyOutput::Text, help_heading = "Output")]
     pub(crate) output: VerifyOutput,
     #[command(flatten)]
     pub(crate) cosign_verify: CosignVerifyArgs,
@@ -614,30 +759,36 @@ pub(crate) struct VerifyArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal verify-blob --bundle artifact.sigstore.json --trusted-root trusted_root.json --certificate-identity-regexp https://github.com/sigstore-conformance/.+ --certificate-oidc-issuer https://token.actions.githubusercontent.com artifact.txt\n",
+    "  imgseal verify-blob --bundle artifact.sigstore.json --trusted-root trusted_root.json --certificate-identity-regexp https://github.com/sigstore-conformance/.+ --certificate-oidc-issuer https://token.actions.githubusercontent.com -o json artifact.txt\n",
+    "\nExit codes: 0 verified; 1 verification failed (signature, artifact digest, certificate identity or issuer, transparency log or timestamp); 2 usage, configuration or I/O error.",
+))]
 pub(crate) struct VerifyBlobArgs {
     /// The Sigstore bundle (v0.1, v0.2 or v0.3 JSON).
     #[arg(long, value_name = "FILE")]
     pub(crate) bundle: PathBuf,
     /// Verify a key-signed bundle with this public key (PKIX PEM) instead of a certificate identity.
-    #[arg(long, value_name = "PUBKEY", conflicts_with_all = KEYLESS_IDENTITY_FLAGS)]
+    #[arg(long, value_name = "PUBKEY", conflicts_with_all = KEYLESS_IDENTITY_FLAGS, help_heading = "Key")]
     pub(crate) key: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) keyless: KeylessIdentityArgs,
     /// The Sigstore trusted root (trusted_root.json) to verify against; imgseal bundles none.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Trusted root")]
     pub(crate) trusted_root: Option<PathBuf>,
     /// Do not require a transparency-log entry (cosign's flag; then the certificate is
     /// checked at a verified timestamp, or now).
-    #[arg(long)]
+    #[arg(long, help_heading = "Trusted root")]
     pub(crate) insecure_ignore_tlog: bool,
     /// Keyless: do not require the certificate's embedded SCT.
-    #[arg(long, conflicts_with = "key")]
+    #[arg(long, conflicts_with = "key", help_heading = "Trusted root")]
     pub(crate) insecure_ignore_sct: bool,
     /// Require an RFC 3161 timestamp from a timestamp authority of the trusted root.
-    #[arg(long)]
+    #[arg(long, help_heading = "Trusted root")]
     pub(crate) use_signed_timestamps: bool,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text, help_heading = "Output")]
     pub(crate) output: Output,
     /// The artifact: a file, or sha256:HEX for its digest.
     #[arg(value_name = "FILE|sha256:HEX")]
@@ -667,47 +818,94 @@ pub(crate) struct KeylessIdentityArgs {
     #[arg(
         long,
         value_name = "IDENTITY",
-        conflicts_with = "certificate_identity_regexp"
+        conflicts_with = "certificate_identity_regexp",
+        help_heading = "Keyless"
     )]
     pub(crate) certificate_identity: Option<String>,
     /// Keyless: a regular expression the certificate's SAN must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_identity_regexp: Option<String>,
     /// Keyless: the OIDC issuer the certificate must name (Fulcio extension 1.3.6.1.4.1.57264.1.8, or .1.1).
     #[arg(
         long,
         value_name = "ISSUER",
         requires = "trusted_root",
-        conflicts_with = "certificate_oidc_issuer_regexp"
+        conflicts_with = "certificate_oidc_issuer_regexp",
+        help_heading = "Keyless"
     )]
     pub(crate) certificate_oidc_issuer: Option<String>,
     /// Keyless: a regular expression the OIDC issuer must match as a whole (anchored).
-    #[arg(long, value_name = "REGEXP", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_oidc_issuer_regexp: Option<String>,
     /// Keyless: the GitHub Actions workflow repository (owner/repo) the certificate must name.
-    #[arg(long, value_name = "OWNER/REPO", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_github_workflow_repository: Option<String>,
     /// Keyless: the GitHub Actions workflow git ref (refs/heads/main, refs/tags/v1).
-    #[arg(long, value_name = "REF", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "REF",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_github_workflow_ref: Option<String>,
     /// Keyless: the GitHub Actions workflow commit SHA.
-    #[arg(long, value_name = "SHA", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "SHA",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_github_workflow_sha: Option<String>,
     /// Keyless: the GitHub Actions workflow trigger (push, release, …).
-    #[arg(long, value_name = "EVENT", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "EVENT",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_github_workflow_trigger: Option<String>,
     /// Keyless: the GitHub Actions workflow name.
-    #[arg(long, value_name = "NAME", requires = "trusted_root")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "trusted_root",
+        help_heading = "Keyless"
+    )]
     pub(crate) certificate_github_workflow_name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal trusted-root create --fulcio url=https://fulcio.example,certificate-chain=fulcio.pem --rekor url=https://rekor.example,public-key=rekor.pub --out private_trusted_root.json\n",
+    "\nExit codes: 0 written; 2 usage, configuration or I/O error.",
+))]
 pub(crate) enum TrustedRootCommand {
     /// Write a trusted_root.json for a private Sigstore deployment (cosign trusted-root create's flags).
     Create(TrustedRootCreateArgs),
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal trusted-root create --fulcio url=https://fulcio.example,certificate-chain=fulcio.pem --rekor url=https://rekor.example,public-key=rekor.pub --out private_trusted_root.json\n",
+    "\nExit codes: 0 written; 2 usage, configuration or I/O error (a malformed SPEC or PEM file, --out exists without --force).",
+))]
 pub(crate) struct TrustedRootCreateArgs {
     /// A Fulcio CA: url=URI,certificate-chain=PEM[,start-time=RFC3339][,end-time=RFC3339] (repeatable; chain: issuing CA first, root last).
     #[arg(long, value_name = "SPEC")]
@@ -765,9 +963,21 @@ pub(crate) fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal cert generate-test acme\n",
+    "  imgseal cert generate-test acme --trust-store truststore --force\n",
+    "\nExit codes: 0 success; 2 usage, configuration or I/O error.",
+))]
 pub(crate) enum CertCommand {
     /// Create a demo root CA and a code-signing leaf for NAME (like `notation cert
     /// generate-test`): NAME.key (encrypted, 0600), NAME.crt (leaf then root), NAME-root.crt.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal cert generate-test acme\n",
+        "  imgseal cert generate-test acme --trust-store truststore --force\n",
+        "\nExit codes: 0 success; 2 usage, configuration or I/O error (the files exist and --force is not given).",
+    ))]
     GenerateTest {
         /// Name for the certificates' CN and the files.
         name: String,
@@ -864,15 +1074,32 @@ pub(crate) struct CertDeleteArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  imgseal policy validate policy.yaml\n",
+    "  imgseal policy import-containers containers-policy.json\n",
+    "\nExit codes: 0 success; 2 the file is invalid, or a usage or I/O error.",
+))]
 pub(crate) enum PolicyCommand {
     /// Check a policy file: syntax, unknown keys (with the line), authorities' key files,
     /// regexes; warns about rules that can never match and catch-alls listed first.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal policy validate policy.yaml\n",
+        "\nExit codes: 0 valid (warnings on stderr); 2 invalid (the error names the line), or an I/O error.",
+    ))]
     Validate {
         /// The policy file (YAML).
         file: PathBuf,
     },
     /// Print the imgseal policy (YAML) equivalent to a containers/image policy.json, or refuse,
     /// naming the scope and field, what imgseal's policy cannot say the same way.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal policy import-containers containers-policy.json\n",
+        "  imgseal policy import-containers containers-policy.json > imported-policy.yaml\n",
+        "\nExit codes: 0 printed; 2 the file is malformed or says what imgseal's policy cannot (the error names the scope and field), or an I/O error.",
+    ))]
     ImportContainers {
         /// containers/image's policy.json (e.g. /etc/containers/policy.json).
         file: PathBuf,
