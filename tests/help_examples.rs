@@ -19,6 +19,9 @@ const ORDER: &[&str] = &[
     "public-key",
     "cert",
     "cert generate-test",
+    "cert add",
+    "cert list",
+    "cert delete",
     "sign",
     "verify",
     "attest",
@@ -340,6 +343,7 @@ fn verify_help_groups_flags_by_mode() {
             "Policy:",
             "Registry:",
             "Output:",
+            "cosign compatibility:",
             "Examples:"
         ],
         "{text}"

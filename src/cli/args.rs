@@ -992,11 +992,29 @@ pub(crate) enum CertCommand {
     },
     /// Add certificates to a notation trust store (as `notation cert add`):
     /// DIR/x509/TYPE/STORE/FILE, DIR being --trust-store or notation's own truststore/.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal cert add --type ca --store release --trust-store truststore acme-root.crt\n",
+        "\nExit codes: 0 added; 2 usage, configuration or I/O error (not a certificate, the wrong kind for the type, a file of that name already in the store).",
+    ))]
     Add(CertAddArgs),
     /// List the certificate files of a notation trust store (as `notation cert ls`).
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = concat!(
+            "Examples:\n",
+            "  imgseal cert list --trust-store truststore\n",
+            "  imgseal cert list --type ca --store release --trust-store truststore\n",
+            "\nExit codes: 0 listed; 2 usage or I/O error.",
+        )
+    )]
     List(CertListArgs),
     /// Delete certificate files from a named notation trust store (as `notation cert delete`).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  imgseal cert delete --type ca --store release --trust-store truststore -y acme-root.crt\n",
+        "\nExit codes: 0 deleted; 2 usage or I/O error (no such file or store, or -y not given).",
+    ))]
     Delete(CertDeleteArgs),
 }
 
