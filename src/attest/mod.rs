@@ -497,7 +497,7 @@ pub(crate) fn check_envelope(
                             by = Some(name.clone());
                             break;
                         }
-                        Err(e) => why = Some(e.0),
+                        Err(e) => why = Some(e.to_string()),
                     }
                 }
                 Authority::Keyless { name, trust } => {

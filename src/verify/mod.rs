@@ -973,7 +973,8 @@ impl Verifier {
                         &self.sigstore,
                         &self.required(required),
                         &mut notes,
-                    ),
+                    )
+                    .map_err(|e| e.to_string()),
                 }
             }
         };
@@ -1076,10 +1077,7 @@ impl Verifier {
     }
 }
 
-/// Why a certificate-signed signature does not count ([`check_certificate_signature`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CertificateRejected(pub String);
+pub use certificate::CertificateRejected;
 
 /// Verify `signature` over `message` with the key of `chain[0]` (the signing certificate; the
 /// rest are its issuers), then the chain to `trust`'s roots at `now` (code-signing profile)
@@ -1093,5 +1091,5 @@ pub fn check_certificate_signature(
     signature: &[u8],
     now: SystemTime,
 ) -> std::result::Result<(String, String), CertificateRejected> {
-    certificate::verify_chain(trust, chain, message, signature, now).map_err(CertificateRejected)
+    certificate::verify_chain(trust, chain, message, signature, now)
 }
