@@ -253,14 +253,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
     let mut code = 0;
     for image in &images {
         code = code.max(match verifier.verify(image, &required).await {
-            Ok(v) => report(
-                &a,
-                &v,
-                image,
-                notation_used,
-                &verifier_identity,
-                &required,
-            ),
+            Ok(v) => report(&a, &v, image, notation_used, &verifier_identity, &required),
             Err(e) => {
                 errln!("imgseal: error: {}", error::render(&e));
                 if e.is_integrity_failure() {

@@ -61,7 +61,9 @@ pub fn forget_all() {
 /// A rustls-webpki signature algorithm that answers from the memo, and records what its inner
 /// algorithm verifies.
 #[derive(Debug)]
-pub(crate) struct Memoized(pub(crate) &'static dyn rustls::pki_types::SignatureVerificationAlgorithm);
+pub(crate) struct Memoized(
+    pub(crate) &'static dyn rustls::pki_types::SignatureVerificationAlgorithm,
+);
 
 impl rustls::pki_types::SignatureVerificationAlgorithm for Memoized {
     fn verify_signature(

@@ -681,9 +681,9 @@ fn check_docker_scope(scope: &str) -> Result<Option<String>, ScopeRefused> {
         }
         return match canonical_registry(domain) {
             Ok(c) if c == domain => Ok(None),
-            Ok(c) => Err(format!(
-                "write *.{c}: imgseal compares registry hosts in canonical form"
-            ).into()),
+            Ok(c) => Err(
+                format!("write *.{c}: imgseal compares registry hosts in canonical form").into(),
+            ),
             Err(why) => Err(format!("*.{domain}: {why}").into()),
         };
     }
@@ -746,9 +746,7 @@ fn check_docker_scope(scope: &str) -> Result<Option<String>, ScopeRefused> {
         // `docker.io/busybox` is a namespace (docker.io/busybox/…), which is fine.
         return Ok(None);
     }
-    Err(format!(
-        "not a reference in canonical form (it reads as {r})"
-    ).into())
+    Err(format!("not a reference in canonical form (it reads as {r})").into())
 }
 
 fn check_oci_scope(scope: &str) -> Result<Option<String>, ScopeRefused> {

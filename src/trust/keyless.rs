@@ -698,7 +698,8 @@ fn take_vec<'a>(input: &mut &'a [u8], len_bytes: usize) -> Option<&'a [u8]> {
 /// The TLS-encoded `SignedCertificateTimestampList` inside the extension's OCTET STRING.
 fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct<'_>>> {
     let malformed = |why: &str| KeylessError::Sct(why.to_string());
-    let (tag, list, rest) = der_tlv(ext_value).ok_or_else(|| malformed("the SCT extension is not DER"))?;
+    let (tag, list, rest) =
+        der_tlv(ext_value).ok_or_else(|| malformed("the SCT extension is not DER"))?;
     if tag != 0x04 || !rest.is_empty() {
         return Err(malformed("the SCT extension is not an OCTET STRING"));
     }

@@ -137,13 +137,12 @@ impl ExactRepository {
     /// Parse a repository (short names are expanded; a tag or digest is accepted and ignored,
     /// as in containers/image).
     pub fn new(docker_repository: &str) -> Result<Self, IdentityRuleError> {
-        let (r, _) = parse_docker_reference(docker_repository).map_err(|e| {
-            IdentityRuleError::Invalid {
+        let (r, _) =
+            parse_docker_reference(docker_repository).map_err(|e| IdentityRuleError::Invalid {
                 field: "dockerRepository",
                 value: docker_repository.to_string(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(ExactRepository(repository_of(&r)))
     }
 

@@ -309,9 +309,9 @@ fn check_with_root(
                 });
             }
             None => {
-                return Err(last.map(BundleRejected::from).unwrap_or(
-                    BundleRejected::NoApplicableTrust("no public key was given"),
-                ))
+                return Err(last
+                    .map(BundleRejected::from)
+                    .unwrap_or(BundleRejected::NoApplicableTrust("no public key was given")))
             }
         }
     };

@@ -47,7 +47,9 @@ pub enum CertificateRejected {
         found: String,
     },
     /// The subject constraint matches neither a CN nor the DN.
-    #[error("certificate subject mismatch: wanted {want:?}, the certificate's subject is {subject}")]
+    #[error(
+        "certificate subject mismatch: wanted {want:?}, the certificate's subject is {subject}"
+    )]
     SubjectMismatch {
         /// The subject asked for.
         want: String,
@@ -65,10 +67,8 @@ pub(crate) fn verify(
     signature: &[u8],
     now: std::time::SystemTime,
 ) -> Result<(String, String), CertificateRejected> {
-    let annotation = |which: &'static str, reason: String| CertificateRejected::Annotation {
-        which,
-        reason,
-    };
+    let annotation =
+        |which: &'static str, reason: String| CertificateRejected::Annotation { which, reason };
     let cert_pem = layer
         .annotations
         .get(cosign::CERTIFICATE_ANNOTATION)
@@ -81,7 +81,8 @@ pub(crate) fn verify(
     let mut chain = vec![leaf.clone()];
     if let Some(pem) = layer.annotations.get(cosign::CHAIN_ANNOTATION) {
         chain.extend(
-            load_pem_certificates(pem.as_bytes()).map_err(|e| annotation("chain", e.to_string()))?,
+            load_pem_certificates(pem.as_bytes())
+                .map_err(|e| annotation("chain", e.to_string()))?,
         );
     }
     verify_chain(trust, &chain, payload, signature, now)

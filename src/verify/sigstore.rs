@@ -245,7 +245,11 @@ impl Verifier<'_> {
         }
     }
 
-    fn verify(&self, message: &[u8], signature: &[u8]) -> std::result::Result<(), SignatureFailure> {
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+    ) -> std::result::Result<(), SignatureFailure> {
         match self {
             Verifier::Certificate(c) => {
                 bundle_format::verify_with_certificate_key(c, message, signature).map_err(|e| {
@@ -279,8 +283,8 @@ impl Verifier<'_> {
         use p256::pkcs8::DecodePublicKey;
         let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
             .map_err(|_| SignatureFailure::PrehashNeedsP256)?;
-        let sig = p256::ecdsa::Signature::from_der(signature)
-            .map_err(|_| SignatureFailure::NotDer)?;
+        let sig =
+            p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureFailure::NotDer)?;
         key.verify_prehash(digest, &sig)
             .map_err(|_| SignatureFailure::OverDigest)
     }
