@@ -483,6 +483,7 @@ impl Verifier {
             result.platform = Some(Box::new(sub));
         }
         result.requests = store.requests();
+        trace_checks(&result);
         Ok(result)
     }
 
@@ -1078,6 +1079,24 @@ impl Verifier {
 }
 
 pub use certificate::CertificateRejected;
+
+/// `-d`/`RUST_LOG`: each candidate signature of `v` (and its platform part), with what
+/// counted or why it was skipped.
+fn trace_checks(v: &Verification) {
+    for s in &v.signatures {
+        if s.verified {
+            tracing::debug!(image = %v.image, digest = %v.digest, source = %s.source, format = s.format, signed_by = s.signed_by.as_deref().unwrap_or(""), "signature verified");
+        } else {
+            tracing::debug!(image = %v.image, digest = %v.digest, source = %s.source, format = s.format, reason = s.failure.as_deref().unwrap_or("not checked"), "signature skipped");
+        }
+    }
+    for w in &v.warnings {
+        tracing::debug!(image = %v.image, warning = %w, "candidate skipped");
+    }
+    if let Some(p) = &v.platform {
+        trace_checks(p);
+    }
+}
 
 /// Verify `signature` over `message` with the key of `chain[0]` (the signing certificate; the
 /// rest are its issuers), then the chain to `trust`'s roots at `now` (code-signing profile)
