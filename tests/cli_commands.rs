@@ -94,3 +94,36 @@ fn cosign_and_notation_verbs_answer_with_the_imgseal_way() {
     assert!(help.contains("public-key") && help.contains("version"));
     assert!(!help.contains("triangulate"));
 }
+
+/// `-d` says which policy rule applied and why each candidate signature did not count.
+#[test]
+fn verbose_names_the_policy_rule_and_why_signatures_were_skipped() {
+    let cli = Cli::new();
+    let signer = cli.keypair("signer");
+    let other = cli.keypair("other");
+    let (image, _) = support::layout::image_blocking(&cli.path("app"), "v1", b"verbose");
+    assert_ok(&cli.run(&["sign", "--key", &signer.private, &image]));
+
+    let out = cli.run(&["-d", "verify", "--key", &other.public, &image]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("verification failed"), "{err}");
+    assert!(err.contains("signature skipped"), "{err}");
+    assert!(err.contains("does not verify"), "{err}");
+
+    let policy = cli.path("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: 1\ndefaultAction: reject\nauthorities:\n  release: {{key: {}}}\nrules:\n  - name: everything\n    images: ['**']\n    authorities: {{anyOf: [release]}}\n",
+            signer.public
+        ),
+    )
+    .unwrap();
+    let out = cli.run(&["-d", "verify", "--policy", policy.to_str().unwrap(), &image]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(err.contains("policy rule"), "{err}");
+    assert!(err.contains("everything"), "{err}");
+    assert!(err.contains("signature verified"), "{err}");
+}

@@ -383,6 +383,75 @@ impl Budget {
     }
 }
 
+/// Why one attestation candidate does not count (the per-attestation reason).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestationRejected {
+    /// The Sigstore bundle or the statement does not parse.
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    /// The DSSE envelope of a legacy layer does not parse.
+    #[error(transparent)]
+    Envelope(#[from] IntotoError),
+    /// The bundle holds a message signature.
+    #[error("the bundle holds a message signature, not a DSSE attestation")]
+    MessageSignature,
+    /// A certificate annotation of the layer does not hold PEM certificates.
+    #[error("{key} annotation: {reason}")]
+    Annotation {
+        /// The annotation.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The envelope's payload type is not in-toto's.
+    #[error(
+        "DSSE payload type is {found:?}, not {:?}",
+        bundle::IN_TOTO_PAYLOAD_TYPE
+    )]
+    PayloadType {
+        /// The payload type found.
+        found: String,
+    },
+    /// The envelope's signatures are not accepted: why each one did not verify.
+    #[error("{0}")]
+    Signatures(String),
+    /// The statement is about other digests.
+    #[error("the statement's subject names {named}, not this image's {digest}")]
+    Subject {
+        /// The digests it names.
+        named: String,
+        /// This image's digest.
+        digest: Digest,
+    },
+    /// The statement's predicate type is not the one asked for.
+    #[error("predicate type is {found:?}, not {want:?}")]
+    PredicateType {
+        /// The predicate type found.
+        found: String,
+        /// The one asked for.
+        want: String,
+    },
+    /// A keyless bundle does not verify against the trusted root.
+    #[error(transparent)]
+    Sigstore(#[from] crate::verify::sigstore::SigstoreError),
+    /// A keyless legacy layer does not verify.
+    #[error(transparent)]
+    Keyless(#[from] crate::verify::KeylessError),
+    /// A bundle whose signer is a key where a keyless authority needs a certificate.
+    #[error("the bundle's signer is not a certificate")]
+    NotACertificate,
+    /// The candidate carries nothing a keyless authority can check.
+    #[error("no keyless material")]
+    NoKeylessMaterial,
+    /// The layer cannot be read (bad digest, media type, fetch failure).
+    #[error("{0}")]
+    Layer(String),
+    /// The attestation manifest cannot be used.
+    #[error("{0}")]
+    Manifest(String),
+}
+
 /// An envelope to check, with the certificates that came with it.
 pub(crate) struct Candidate {
     pub envelope: DsseEnvelope,
@@ -395,8 +464,10 @@ pub(crate) struct Candidate {
 }
 
 /// The envelope of a Sigstore bundle: DSSE only (a message signature is not an attestation).
-pub(crate) fn bundle_candidate(bytes: &[u8]) -> std::result::Result<Candidate, String> {
-    let parsed = Bundle::from_bytes(bytes).map_err(|e| e.to_string())?;
+pub(crate) fn bundle_candidate(
+    bytes: &[u8],
+) -> std::result::Result<Candidate, AttestationRejected> {
+    let parsed = Bundle::from_bytes(bytes)?;
     match &parsed.content {
         Content::Dsse(envelope) => Ok(Candidate {
             envelope: envelope.clone(),
@@ -404,9 +475,7 @@ pub(crate) fn bundle_candidate(bytes: &[u8]) -> std::result::Result<Candidate, S
             bundle: Some(parsed),
             layer: None,
         }),
-        Content::MessageSignature(_) => {
-            Err("the bundle holds a message signature, not a DSSE attestation".into())
-        }
+        Content::MessageSignature(_) => Err(AttestationRejected::MessageSignature),
     }
 }
 
@@ -416,8 +485,8 @@ pub(crate) fn legacy_candidate(
     bytes: &[u8],
     layer: &Descriptor,
     want_certificates: bool,
-) -> std::result::Result<Candidate, String> {
-    let envelope = intoto::envelope_from_bytes(bytes).map_err(|e| e.to_string())?;
+) -> std::result::Result<Candidate, AttestationRejected> {
+    let envelope = intoto::envelope_from_bytes(bytes)?;
     let mut certificates = Vec::new();
     if want_certificates {
         for key in [
@@ -425,10 +494,12 @@ pub(crate) fn legacy_candidate(
             cosign_format::CHAIN_ANNOTATION,
         ] {
             if let Some(pem) = layer.annotations.get(key) {
-                certificates.extend(
-                    crate::pki::load_pem_certificates(pem.as_bytes())
-                        .map_err(|e| format!("{key} annotation: {e}"))?,
-                );
+                certificates.extend(crate::pki::load_pem_certificates(pem.as_bytes()).map_err(
+                    |e| AttestationRejected::Annotation {
+                        key,
+                        reason: e.to_string(),
+                    },
+                )?);
             }
         }
     }
@@ -457,14 +528,12 @@ pub(crate) fn check_envelope(
     authorities: &[Authority],
     rule: EnvelopeSignatures,
     now: SystemTime,
-) -> std::result::Result<Checked, String> {
+) -> std::result::Result<Checked, AttestationRejected> {
     let env = &candidate.envelope;
     if env.payload_type != bundle::IN_TOTO_PAYLOAD_TYPE {
-        return Err(format!(
-            "DSSE payload type is {:?}, not {:?}",
-            env.payload_type,
-            bundle::IN_TOTO_PAYLOAD_TYPE
-        ));
+        return Err(AttestationRejected::PayloadType {
+            found: env.payload_type.clone(),
+        });
     }
     let pae = env.pae();
     let n = env.signatures.len();
@@ -497,7 +566,7 @@ pub(crate) fn check_envelope(
                             by = Some(name.clone());
                             break;
                         }
-                        Err(e) => why = Some(e.0),
+                        Err(e) => why = Some(e.to_string()),
                     }
                 }
                 Authority::Keyless { name, trust } => {
@@ -536,30 +605,30 @@ pub(crate) fn check_envelope(
         if rule == EnvelopeSignatures::Every && !signed_by.is_empty() {
             why.push_str(" (every signature an envelope carries must verify)");
         }
-        return Err(why);
+        return Err(AttestationRejected::Signatures(why));
     }
-    let statement = Statement::from_bytes(&env.payload).map_err(|e| e.to_string())?;
+    let statement = Statement::from_bytes(&env.payload)?;
     if statement.subject_for(digest).is_none() {
         let named: Vec<String> = statement
             .subject
             .iter()
             .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
             .collect();
-        return Err(format!(
-            "the statement's subject names {}, not this image's {digest}",
-            if named.is_empty() {
+        return Err(AttestationRejected::Subject {
+            named: if named.is_empty() {
                 "no digest".to_string()
             } else {
                 crate::util::text::bounded_join(&named, ", ", crate::util::text::MAX_LISTED_REASONS)
-            }
-        ));
+            },
+            digest: digest.clone(),
+        });
     }
     if let Some(want) = predicate_type {
         if statement.predicate_type != want {
-            return Err(format!(
-                "predicate type is {:?}, not {want:?}",
-                statement.predicate_type
-            ));
+            return Err(AttestationRejected::PredicateType {
+                found: statement.predicate_type.clone(),
+                want: want.to_string(),
+            });
         }
     }
     Ok(Checked {
@@ -577,10 +646,10 @@ fn check_keyless(
     digest: &Digest,
     trust: &KeylessTrust,
     now: SystemTime,
-) -> std::result::Result<KeylessSigned, String> {
+) -> std::result::Result<KeylessSigned, AttestationRejected> {
     if let Some(bundle) = &candidate.bundle {
         if trust.identities.is_empty() {
-            return Err(crate::verify::KeylessError::NoIdentity.to_string());
+            return Err(crate::verify::KeylessError::NoIdentity.into());
         }
         let options = BundleOptions {
             require_tlog: trust.require_tlog,
@@ -595,17 +664,17 @@ fn check_keyless(
             &policy,
             &trust.root,
             &options,
-        )
-        .map_err(|e| e.to_string())?;
-        return crate::verify::bundle_evidence(&v)
-            .ok_or_else(|| "the bundle's signer is not a certificate".to_string());
+        )?;
+        return crate::verify::bundle_evidence(&v).ok_or(AttestationRejected::NotACertificate);
     }
     match &candidate.layer {
-        Some((layer, bytes)) => {
-            crate::verify::verify_keyless_envelope(trust, layer, bytes, &candidate.envelope)
-                .map_err(|e| e.to_string())
-        }
-        None => Err("no keyless material".into()),
+        Some((layer, bytes)) => Ok(crate::verify::verify_keyless_envelope(
+            trust,
+            layer,
+            bytes,
+            &candidate.envelope,
+        )?),
+        None => Err(AttestationRejected::NoKeylessMaterial),
     }
 }
 
@@ -613,12 +682,18 @@ fn check_keyless(
 pub(crate) async fn attestation_manifest(
     store: &Store,
     digest: &Digest,
-) -> Result<Option<(Digest, std::result::Result<SignatureManifest, String>)>> {
+) -> Result<
+    Option<(
+        Digest,
+        std::result::Result<SignatureManifest, AttestationRejected>,
+    )>,
+> {
     let tag = attestation_tag(digest);
     Ok(store.get_manifest(&ManifestRef::Tag(tag)).await?.map(|m| {
         (
             m.digest.clone(),
-            SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string()),
+            SignatureManifest::from_bytes(&m.bytes)
+                .map_err(|e| AttestationRejected::Manifest(e.to_string())),
         )
     }))
 }
@@ -658,7 +733,9 @@ mod tests {
         let auth = [Authority::key("scanner", good.public_key())];
         let now = SystemTime::now();
         let check = |c: &Candidate, t: Option<&str>, rule| {
-            check_envelope(c, &d, t, &auth, rule, now).map(|c| c.signed_by)
+            check_envelope(c, &d, t, &auth, rule, now)
+                .map(|c| c.signed_by)
+                .map_err(|e| e.to_string())
         };
         let ok = candidate(bundle::IN_TOTO_PAYLOAD_TYPE, &payload, &[&good]);
         assert_eq!(
@@ -676,7 +753,8 @@ mod tests {
             now,
         )
         .map(|_| ())
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not this image's"), "{e}");
         // One good and one unknown signature: refused by default, accepted with Any.
         let two = candidate(bundle::IN_TOTO_PAYLOAD_TYPE, &payload, &[&good, &other]);

@@ -317,7 +317,7 @@ impl AttestationVerifier {
     fn finish(
         &self,
         mut check: AttestationCheck,
-        candidate: std::result::Result<Candidate, String>,
+        candidate: std::result::Result<Candidate, AttestationRejected>,
         digest: &Digest,
     ) -> AttestationCheck {
         let result = candidate.and_then(|c| {
@@ -342,7 +342,7 @@ impl AttestationVerifier {
                     check.timestamp = k.timestamp;
                 }
             }
-            Err(why) => check.failure = Some(why),
+            Err(why) => check.failure = Some(why.to_string()),
         }
         check
     }
@@ -389,9 +389,11 @@ impl AttestationVerifier {
         }
         let cap = intoto::MAX_ENVELOPE_BYTES.min(self.options.max_blob_bytes.max(1 << 20));
         let candidate = match layer.digest() {
-            Err(e) => Err(format!("bad layer digest: {e}")),
+            Err(e) => Err(AttestationRejected::Layer(format!("bad layer digest: {e}"))),
             Ok(d) => match store.get_blob(&d, layer.size, cap).await {
-                Err(e) => Err(format!("envelope could not be fetched: {e}")),
+                Err(e) => Err(AttestationRejected::Layer(format!(
+                    "envelope could not be fetched: {e}"
+                ))),
                 Ok(bytes) => legacy_candidate(&bytes, layer, self.wants_certificates()),
             },
         };
@@ -421,17 +423,19 @@ impl AttestationVerifier {
             timestamp: None,
         };
         let candidate = if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
-            Err(format!(
+            Err(AttestationRejected::Layer(format!(
                 "not a sigstore bundle layer (media type {:?})",
                 layer.media_type
-            ))
+            )))
         } else {
             match layer.digest() {
-                Err(e) => Err(format!("bad layer digest: {e}")),
+                Err(e) => Err(AttestationRejected::Layer(format!("bad layer digest: {e}"))),
                 Ok(d) => {
                     let cap = bundle::MAX_BUNDLE_BYTES.min(self.options.max_blob_bytes);
                     match store.get_blob(&d, layer.size, cap).await {
-                        Err(e) => Err(format!("bundle could not be fetched: {e}")),
+                        Err(e) => Err(AttestationRejected::Layer(format!(
+                            "bundle could not be fetched: {e}"
+                        ))),
                         Ok(bytes) => bundle_candidate(&bytes),
                     }
                 }
@@ -446,24 +450,29 @@ impl AttestationVerifier {
         store: &Store,
         entry: &crate::oci::Descriptor,
         subject: &Digest,
-    ) -> std::result::Result<SignatureManifest, String> {
-        let d = entry.digest().map_err(|e| e.to_string())?;
+    ) -> std::result::Result<SignatureManifest, AttestationRejected> {
+        let unusable = |why: String| AttestationRejected::Manifest(why);
+        let d = entry.digest().map_err(|e| unusable(e.to_string()))?;
         if entry.size > self.options.max_manifest_bytes {
-            return Err(format!(
+            return Err(unusable(format!(
                 "its descriptor announces {} bytes, over the {}-byte manifest cap",
                 entry.size, self.options.max_manifest_bytes
-            ));
+            )));
         }
         let m = store
             .get_manifest(&ManifestRef::Digest(d))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or("listed but missing")?;
-        let parsed = SignatureManifest::from_bytes(&m.bytes).map_err(|e| e.to_string())?;
+            .map_err(|e| unusable(e.to_string()))?
+            .ok_or_else(|| unusable("listed but missing".into()))?;
+        let parsed =
+            SignatureManifest::from_bytes(&m.bytes).map_err(|e| unusable(e.to_string()))?;
         match &parsed.subject {
             Some(s) if s.digest == subject.to_string() => Ok(parsed),
-            Some(s) => Err(format!("its subject is {}, another image", s.digest)),
-            None => Err("it has no subject".into()),
+            Some(s) => Err(unusable(format!(
+                "its subject is {}, another image",
+                s.digest
+            ))),
+            None => Err(unusable("it has no subject".into())),
         }
     }
 }

@@ -24,6 +24,8 @@ use x509_parser::x509::AlgorithmIdentifier;
 
 use ring::signature as rs;
 
+use crate::crypto::verified::Memoized;
+
 /// Hash function inside a signature algorithm (and of a timestamp's `messageImprint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HashAlgorithm {
@@ -357,21 +359,22 @@ pub fn key_default_verifier(key: &KeyAlgorithm) -> Option<&'static dyn rs::Verif
 }
 
 /// The algorithms the independent rustls-webpki path check accepts: the same set as
-/// [`verifier`] for certificates (webpki has its own verifier type).
+/// [`verifier`] for certificates (webpki has its own verifier type), each answering from the
+/// memo of verified signatures ([`crate::crypto::verified`]).
 pub static WEBPKI_ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
-    webpki::ring::ECDSA_P256_SHA256,
-    webpki::ring::ECDSA_P256_SHA384,
-    webpki::ring::ECDSA_P384_SHA256,
-    webpki::ring::ECDSA_P384_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
-    webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+    &Memoized(webpki::ring::ECDSA_P256_SHA256),
+    &Memoized(webpki::ring::ECDSA_P256_SHA384),
+    &Memoized(webpki::ring::ECDSA_P384_SHA256),
+    &Memoized(webpki::ring::ECDSA_P384_SHA384),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA256),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA384),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA512),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS),
+    &Memoized(webpki::ring::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS),
+    &Memoized(webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY),
+    &Memoized(webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY),
+    &Memoized(webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY),
 ];
 
 #[cfg(test)]

@@ -3,3 +3,4 @@
 
 pub mod algorithms;
 pub mod keys;
+pub mod verified;

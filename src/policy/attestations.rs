@@ -509,7 +509,16 @@ impl Policy {
             ImageRef::Layout(l) => format!("oci-layout/{}", l.identity()),
         };
         let what = only.as_deref().unwrap_or("any type");
-        let Some(idx) = self.rule_for(&name) else {
+        let matched = self.rule_for(&name);
+        tracing::debug!(
+            image = %name,
+            rule = matched
+                .and_then(|i| self.file.rules.get(i))
+                .map(|r| r.name.as_str())
+                .unwrap_or("(none)"),
+            "policy rule (attestations)"
+        );
+        let Some(idx) = matched else {
             d.checks.push(Check::new(
                 "rule",
                 false,

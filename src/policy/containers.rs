@@ -490,11 +490,11 @@ impl ContainersPolicy {
                                     }));
                                     scope.clone()
                                 }
-                                Err(reason) => {
+                                Err(refused) => {
                                     return Err(ContainersPolicyError::InvalidScope {
                                         transport: transport.clone(),
                                         scope: scope.clone(),
-                                        reason,
+                                        reason: refused.0,
                                     })
                                 }
                             }
@@ -644,9 +644,26 @@ fn layout_scopes(resolved_dir: &str) -> Vec<String> {
     out
 }
 
+/// Why a scope of containers-policy.json is refused (the rule it breaks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+struct ScopeRefused(String);
+
+impl From<String> for ScopeRefused {
+    fn from(s: String) -> Self {
+        ScopeRefused(s)
+    }
+}
+
+impl From<&str> for ScopeRefused {
+    fn from(s: &str) -> Self {
+        ScopeRefused(s.to_string())
+    }
+}
+
 /// Validate a non-empty scope of a transport: `Ok(Some(reason))` when it loads but never
 /// matches, `Err` when it is refused.
-fn check_scope(transport: &str, scope: &str) -> Result<Option<String>, String> {
+fn check_scope(transport: &str, scope: &str) -> Result<Option<String>, ScopeRefused> {
     match transport {
         "docker" => check_docker_scope(scope),
         "oci" => check_oci_scope(scope),
@@ -654,7 +671,7 @@ fn check_scope(transport: &str, scope: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn check_docker_scope(scope: &str) -> Result<Option<String>, String> {
+fn check_docker_scope(scope: &str) -> Result<Option<String>, ScopeRefused> {
     if scope.contains(|c: char| c.is_whitespace() || c.is_control()) {
         return Err("a scope contains no whitespace".into());
     }
@@ -664,10 +681,10 @@ fn check_docker_scope(scope: &str) -> Result<Option<String>, String> {
         }
         return match canonical_registry(domain) {
             Ok(c) if c == domain => Ok(None),
-            Ok(c) => Err(format!(
-                "write *.{c}: imgseal compares registry hosts in canonical form"
-            )),
-            Err(why) => Err(format!("*.{domain}: {why}")),
+            Ok(c) => Err(
+                format!("write *.{c}: imgseal compares registry hosts in canonical form").into(),
+            ),
+            Err(why) => Err(format!("*.{domain}: {why}").into()),
         };
     }
     if scope.contains('*') {
@@ -689,7 +706,7 @@ fn check_docker_scope(scope: &str) -> Result<Option<String>, String> {
         let rest = path.map(|p| format!("/{p}")).unwrap_or_default();
         return Err(format!(
             "write {canonical}{rest}: imgseal compares registry hosts in canonical form, so this spelling would select other images than containers/image does"
-        ));
+        ).into());
     }
     let Some(path) = path else {
         return Ok(None);
@@ -729,12 +746,10 @@ fn check_docker_scope(scope: &str) -> Result<Option<String>, String> {
         // `docker.io/busybox` is a namespace (docker.io/busybox/…), which is fine.
         return Ok(None);
     }
-    Err(format!(
-        "not a reference in canonical form (it reads as {r})"
-    ))
+    Err(format!("not a reference in canonical form (it reads as {r})").into())
 }
 
-fn check_oci_scope(scope: &str) -> Result<Option<String>, String> {
+fn check_oci_scope(scope: &str) -> Result<Option<String>, ScopeRefused> {
     if !scope.starts_with('/') {
         return Err("an oci scope is an absolute path".into());
     }

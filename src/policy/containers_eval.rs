@@ -156,7 +156,7 @@ impl ContainersEvaluator {
             Scope::TransportDefault => (scope.transport.to_string(), Some(String::new())),
             Scope::GlobalDefault => (String::new(), None),
         };
-        let mut resolved: Option<Result<Resolved, String>> = None;
+        let mut resolved: Option<crate::Result<Resolved>> = None;
         for (i, r) in scope.requirements.iter().enumerate() {
             let name = format!("{}[{i}]", r.type_name());
             let check = match (r, r.unsupported()) {
@@ -174,11 +174,7 @@ impl ContainersEvaluator {
                     Some(Err(e)) => Check::new(&name, false, e.to_string()),
                     Some(Ok(material)) => {
                         if resolved.is_none() {
-                            resolved = Some(
-                                resolve(image, &self.options, false)
-                                    .await
-                                    .map_err(|e| e.to_string()),
-                            );
+                            resolved = Some(resolve(image, &self.options, false).await);
                         }
                         match resolved.as_ref() {
                             Some(Ok(res)) => {
@@ -186,7 +182,7 @@ impl ContainersEvaluator {
                                 self.check_sigstore(&name, image, res, material, &s.signed_identity)
                                     .await
                             }
-                            Some(Err(e)) => Check::new(&name, false, e.clone()),
+                            Some(Err(e)) => Check::new(&name, false, e.to_string()),
                             None => Check::new(&name, false, "the image was not resolved"),
                         }
                     }

@@ -389,8 +389,8 @@ impl Signer {
                         reason,
                     })
                 };
-                let (r, name_only) =
-                    crate::trust::signed_identity::parse_docker_reference(text).map_err(invalid)?;
+                let (r, name_only) = crate::trust::signed_identity::parse_docker_reference(text)
+                    .map_err(|e| invalid(e.to_string()))?;
                 if !name_only {
                     return Err(invalid(
                         "it names a repository, without a tag or digest (the payload names the image's digest already)".into(),

@@ -696,20 +696,22 @@ fn take_vec<'a>(input: &mut &'a [u8], len_bytes: usize) -> Option<&'a [u8]> {
 }
 
 /// The TLS-encoded `SignedCertificateTimestampList` inside the extension's OCTET STRING.
-fn parse_sct_list(ext_value: &[u8]) -> std::result::Result<Vec<Sct<'_>>, String> {
-    let (tag, list, rest) = der_tlv(ext_value).ok_or("the SCT extension is not DER")?;
+fn parse_sct_list(ext_value: &[u8]) -> Result<Vec<Sct<'_>>> {
+    let malformed = |why: &str| KeylessError::Sct(why.to_string());
+    let (tag, list, rest) =
+        der_tlv(ext_value).ok_or_else(|| malformed("the SCT extension is not DER"))?;
     if tag != 0x04 || !rest.is_empty() {
-        return Err("the SCT extension is not an OCTET STRING".into());
+        return Err(malformed("the SCT extension is not an OCTET STRING"));
     }
     let mut input = list;
-    let mut body = take_vec(&mut input, 2).ok_or("the SCT list is truncated")?;
+    let mut body = take_vec(&mut input, 2).ok_or_else(|| malformed("the SCT list is truncated"))?;
     if !input.is_empty() {
-        return Err("bytes after the SCT list".into());
+        return Err(malformed("bytes after the SCT list"));
     }
     let mut out = Vec::new();
     while !body.is_empty() {
-        let mut sct = take_vec(&mut body, 2).ok_or("an SCT is truncated")?;
-        let bad = || "an SCT is truncated".to_string();
+        let mut sct = take_vec(&mut body, 2).ok_or_else(|| malformed("an SCT is truncated"))?;
+        let bad = || malformed("an SCT is truncated");
         let version = take_u(&mut sct, 1).ok_or_else(bad)? as u8;
         let log_id = take(&mut sct, 32).ok_or_else(bad)?;
         let timestamp_ms = take_u(&mut sct, 8).ok_or_else(bad)?;
@@ -718,7 +720,7 @@ fn parse_sct_list(ext_value: &[u8]) -> std::result::Result<Vec<Sct<'_>>, String>
         let _sig = take_u(&mut sct, 1).ok_or_else(bad)?;
         let signature = take_vec(&mut sct, 2).ok_or_else(bad)?;
         if !sct.is_empty() {
-            return Err("bytes after an SCT".into());
+            return Err(malformed("bytes after an SCT"));
         }
         out.push(Sct {
             version,
@@ -728,7 +730,7 @@ fn parse_sct_list(ext_value: &[u8]) -> std::result::Result<Vec<Sct<'_>>, String>
             signature,
         });
         if out.len() > 64 {
-            return Err("more than 64 SCTs".into());
+            return Err(malformed("more than 64 SCTs"));
         }
     }
     Ok(out)
@@ -764,7 +766,7 @@ pub(crate) fn verify_embedded_sct(
         .iter()
         .find(|e| e.oid.to_id_string() == OID_SCT_LIST)
         .ok_or_else(|| KeylessError::Sct("the certificate has no embedded SCT".into()))?;
-    let scts = parse_sct_list(ext.value).map_err(KeylessError::Sct)?;
+    let scts = parse_sct_list(ext.value)?;
     let tbs = precert_tbs(parsed.tbs_certificate.as_ref())
         .ok_or_else(|| KeylessError::Sct("the TBSCertificate cannot be re-encoded".into()))?;
     let key_hash: [u8; 32] = Sha256::digest(issuer.public_key_spki()).into();

@@ -114,7 +114,8 @@ impl ExactReference {
             value: docker_reference.to_string(),
             reason,
         };
-        let (r, name_only) = parse_docker_reference(docker_reference).map_err(invalid)?;
+        let (r, name_only) =
+            parse_docker_reference(docker_reference).map_err(|e| invalid(e.to_string()))?;
         if name_only {
             return Err(invalid("it has neither a tag nor a digest".into()));
         }
@@ -136,13 +137,12 @@ impl ExactRepository {
     /// Parse a repository (short names are expanded; a tag or digest is accepted and ignored,
     /// as in containers/image).
     pub fn new(docker_repository: &str) -> Result<Self, IdentityRuleError> {
-        let (r, _) = parse_docker_reference(docker_repository).map_err(|reason| {
-            IdentityRuleError::Invalid {
+        let (r, _) =
+            parse_docker_reference(docker_repository).map_err(|e| IdentityRuleError::Invalid {
                 field: "dockerRepository",
                 value: docker_repository.to_string(),
-                reason,
-            }
-        })?;
+                reason: e.to_string(),
+            })?;
         Ok(ExactRepository(repository_of(&r)))
     }
 
@@ -404,10 +404,10 @@ impl SignedIdentity {
             return Err(IdentityMismatch::NoImageIdentity { rule });
         }
         let signed_text = signed_docker_reference;
-        let (signed, signed_name_only) = parse_docker_reference(signed_text).map_err(|reason| {
+        let (signed, signed_name_only) = parse_docker_reference(signed_text).map_err(|e| {
             IdentityMismatch::InvalidSignedReference {
                 signed: signed_text.to_string(),
-                reason,
+                reason: e.to_string(),
             }
         })?;
         let same_repository = |expected: String| {
@@ -634,10 +634,14 @@ pub fn image_identity(image: &ImageRef) -> Option<Reference> {
 /// Parse a `docker-reference` (short names expanded as docker does), and say whether it names
 /// a repository alone (no tag, no digest) — which [`Reference`]'s parser hides by adding
 /// `latest`.
-pub(crate) fn parse_docker_reference(text: &str) -> Result<(Reference, bool), String> {
-    let r: Reference = text.parse().map_err(|e: crate::Error| match e {
-        crate::Error::InvalidReference { reason, .. } => reason,
-        other => other.to_string(),
+pub(crate) fn parse_docker_reference(
+    text: &str,
+) -> Result<(Reference, bool), InvalidDockerReference> {
+    let r: Reference = text.parse().map_err(|e: crate::Error| {
+        InvalidDockerReference(match e {
+            crate::Error::InvalidReference { reason, .. } => reason,
+            other => other.to_string(),
+        })
     })?;
     let name_only = r.digest().is_none() && {
         let last = text.rsplit('/').next().unwrap_or(text);
@@ -645,6 +649,11 @@ pub(crate) fn parse_docker_reference(text: &str) -> Result<(Reference, bool), St
     };
     Ok((r, name_only))
 }
+
+/// Why a `docker-reference` does not parse: the grammar rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InvalidDockerReference(String);
 
 /// The canonical `registry/repository` of a reference.
 pub(crate) fn repository_of(r: &Reference) -> String {

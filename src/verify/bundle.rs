@@ -57,6 +57,44 @@ pub(crate) enum LayerError {
     Digest(#[source] crate::Error),
 }
 
+/// Why a cosign bundle referrer does not count as a signature of the image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum BundleRejected {
+    /// The bundle or its DSSE statement does not parse.
+    #[error(transparent)]
+    Format(#[from] bundle::BundleError),
+    /// Verification against the trusted root failed.
+    #[error(transparent)]
+    Sigstore(#[from] super::sigstore::SigstoreError),
+    /// A certificate-signed bundle whose certificate does not count.
+    #[error(transparent)]
+    Certificate(#[from] certificate::CertificateRejected),
+    /// The signature's annotations are not the required ones.
+    #[error(transparent)]
+    Annotations(#[from] super::annotations::AnnotationMismatch),
+    /// A message signature over another digest (or none).
+    #[error("{0}")]
+    MessageDigest(String),
+    /// The DSSE statement is about another artifact.
+    #[error("the statement's subject names {named}, not this image's {digest}")]
+    Subject {
+        /// The digests the statement names.
+        named: String,
+        /// This image's digest.
+        digest: Digest,
+    },
+    /// The verified statement's subject does not name this image.
+    #[error("the statement's subject does not name this image's {0}")]
+    NotAboutImage(Digest),
+    /// No trust material given applies to how the bundle is signed.
+    #[error("{0}")]
+    NoApplicableTrust(&'static str),
+    /// No given key verifies the bundle's signature.
+    #[error("{0}")]
+    KeyMismatch(&'static str),
+}
+
 /// The checks on the layer's descriptor: a bundle media type and a valid digest; the digest.
 pub(crate) fn read_layer(layer: &cosign::Descriptor) -> Result<Digest, LayerError> {
     if !bundle::MEDIA_TYPES.contains(&layer.media_type.as_str()) {
@@ -75,8 +113,8 @@ pub(crate) fn check(
     sigstore: &SigstoreTrust,
     required: &Required<'_>,
     notes: &mut Vec<String>,
-) -> Result<Verdict, String> {
-    let parsed = Bundle::from_bytes(bytes).map_err(|e| e.to_string())?;
+) -> Result<Verdict, BundleRejected> {
+    let parsed = Bundle::from_bytes(bytes)?;
     if let Some(root) = &sigstore.root {
         return check_with_root(
             &parsed,
@@ -102,7 +140,7 @@ pub(crate) fn check(
     // only to tell attestations apart: they are skipped, never accepted.
     let (message, signatures, statement) = match &parsed.content {
         Content::Dsse(env) => {
-            let st = env.statement().map_err(|e| e.to_string())?;
+            let st = env.statement()?;
             if !st.is_cosign_signature() {
                 return Ok(Verdict::NotASignature(format!(
                     "an attestation (predicate type {:?}), not a signature",
@@ -117,12 +155,16 @@ pub(crate) fn check(
             match &m.message_digest {
                 Some((alg, d)) if alg == "SHA2_256" && hex::encode(d) == digest.hex() => {}
                 Some((alg, d)) => {
-                    return Err(format!(
+                    return Err(BundleRejected::MessageDigest(format!(
                         "the bundle's message digest is {alg} {}, not this image's {digest}",
                         hex::encode(d)
+                    )))
+                }
+                None => {
+                    return Err(BundleRejected::MessageDigest(
+                        "the bundle's messageSignature has no messageDigest".into(),
                     ))
                 }
-                None => return Err("the bundle's messageSignature has no messageDigest".into()),
             }
             (manifest_bytes.to_vec(), vec![m.signature.as_slice()], None)
         }
@@ -134,7 +176,7 @@ pub(crate) fn check(
     let (signed_by, signer_key) = match (by_key, trust.certificates, parsed.certificate_chain()) {
         (Some((name, k)), _, _) => (name.clone(), k.fingerprint()),
         (None, Some(certs), Some(_)) => {
-            let mut last = String::new();
+            let mut last = certificate::CertificateRejected::NoCertificate;
             let mut ok = None;
             for s in &signatures {
                 match certificate::verify_chain(certs, &vm.certificates, &message, s, trust.now) {
@@ -149,11 +191,11 @@ pub(crate) fn check(
         }
         (None, _, cert) => {
             return Err(if trust.keys.is_empty() {
-                "no given key or certificate root applies to this bundle (it carries no certificate)".into()
+                BundleRejected::NoApplicableTrust("no given key or certificate root applies to this bundle (it carries no certificate)")
             } else if cert.is_some() && trust.certificates.is_none() {
-                "bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): verify it against the certificate roots it chains to".into()
+                BundleRejected::KeyMismatch("bundle signature does not verify with the given public key(s); it is certificate-signed (keyless): verify it against the certificate roots it chains to")
             } else {
-                "bundle signature does not verify with the given public key(s) (wrong key, or bundle tampered)".into()
+                BundleRejected::KeyMismatch("bundle signature does not verify with the given public key(s) (wrong key, or bundle tampered)")
             })
         }
     };
@@ -165,22 +207,20 @@ pub(crate) fn check(
                     .iter()
                     .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
                     .collect();
-                format!(
-                    "the statement's subject names {}, not this image's {digest}",
-                    if named.is_empty() {
+                BundleRejected::Subject {
+                    named: if named.is_empty() {
                         "no digest".to_string()
                     } else {
                         named.join(", ")
-                    }
-                )
+                    },
+                    digest: digest.clone(),
+                }
             })?;
             subject.annotations.clone().unwrap_or_default()
         }
         None => BTreeMap::new(),
     };
-    required
-        .check(|k| annotations.get(k).cloned())
-        .map_err(|e| e.to_string())?;
+    required.check(|k| annotations.get(k).cloned())?;
     Ok(Verdict::Verified {
         signed_by,
         signer_key,
@@ -191,10 +231,10 @@ pub(crate) fn check(
 fn subject_annotations(
     st: &bundle::Statement,
     digest: &Digest,
-) -> Result<BTreeMap<String, serde_json::Value>, String> {
+) -> Result<BTreeMap<String, serde_json::Value>, BundleRejected> {
     let subject = st
         .subject_for(digest)
-        .ok_or_else(|| format!("the statement's subject does not name this image's {digest}"))?;
+        .ok_or_else(|| BundleRejected::NotAboutImage(digest.clone()))?;
     Ok(subject.annotations.clone().unwrap_or_default())
 }
 
@@ -207,11 +247,11 @@ fn check_with_root(
     sigstore: &SigstoreTrust,
     root: &TrustedRoot,
     required: &Required<'_>,
-) -> Result<Verdict, String> {
+) -> Result<Verdict, BundleRejected> {
     let artifact = match &parsed.content {
         Content::Dsse(env) => {
             // Attestations are told apart before anything is verified, and skipped.
-            let st = env.statement().map_err(|e| e.to_string())?;
+            let st = env.statement()?;
             if !st.is_cosign_signature() {
                 return Ok(Verdict::NotASignature(format!(
                     "an attestation (predicate type {:?}), not a signature",
@@ -228,18 +268,19 @@ fn check_with_root(
     };
     let verified = if parsed.certificate_chain().is_some() {
         if sigstore.identities.is_empty() {
-            return Err(
-                "a keyless bundle (Fulcio certificate): no certificate identity was given to verify it against"
-                    .into(),
-            );
+            return Err(BundleRejected::NoApplicableTrust(
+                "a keyless bundle (Fulcio certificate): no certificate identity was given to verify it against",
+            ));
         }
         let policy = BundlePolicy::Identities(sigstore.identities.clone());
-        verify_parsed(parsed, artifact, &policy, root, &options).map_err(|e| e.to_string())?
+        verify_parsed(parsed, artifact, &policy, root, &options)?
     } else {
         if trust.keys.is_empty() {
-            return Err("a key-signed bundle: no public key was given to verify it with".into());
+            return Err(BundleRejected::NoApplicableTrust(
+                "a key-signed bundle: no public key was given to verify it with",
+            ));
         }
-        let mut last = String::new();
+        let mut last = None;
         let mut found = None;
         for (name, key) in trust.keys {
             let policy = BundlePolicy::Key(key.clone());
@@ -248,7 +289,7 @@ fn check_with_root(
                     found = Some((name.clone(), v));
                     break;
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => last = Some(e),
             }
         }
         match found {
@@ -257,9 +298,7 @@ fn check_with_root(
                     Some(st) => subject_annotations(st, digest)?,
                     None => BTreeMap::new(),
                 };
-                required
-                    .check(|k| annotations.get(k).cloned())
-                    .map_err(|e| e.to_string())?;
+                required.check(|k| annotations.get(k).cloned())?;
                 let fingerprint = match &v.signer {
                     SignerVerified::Key { fingerprint } => fingerprint.clone(),
                     _ => String::new(),
@@ -269,16 +308,18 @@ fn check_with_root(
                     signer_key: fingerprint,
                 });
             }
-            None => return Err(last),
+            None => {
+                return Err(last
+                    .map(BundleRejected::from)
+                    .unwrap_or(BundleRejected::NoApplicableTrust("no public key was given")))
+            }
         }
     };
     let annotations = match &verified.statement {
         Some(st) => subject_annotations(st, digest)?,
         None => BTreeMap::new(),
     };
-    required
-        .check(|k| annotations.get(k).cloned())
-        .map_err(|e| e.to_string())?;
+    required.check(|k| annotations.get(k).cloned())?;
     match &verified.signer {
         SignerVerified::Certificate {
             san,
@@ -295,7 +336,9 @@ fn check_with_root(
             ),
             signer_key: key_fingerprint.clone(),
         }),
-        _ => Err("the bundle's signer is not a certificate".into()),
+        _ => Err(BundleRejected::NoApplicableTrust(
+            "the bundle's signer is not a certificate",
+        )),
     }
 }
 
@@ -361,6 +404,7 @@ mod tests {
             &required,
             &mut Vec::new(),
         )
+        .map_err(|e| e.to_string())
     }
 
     #[test]

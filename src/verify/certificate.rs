@@ -11,6 +11,53 @@ use crate::pki::{load_pem_certificates, validate_chain, Certificate, Profile};
 
 use crate::trust::CertificateTrust;
 
+/// Why a certificate-signed signature does not count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertificateRejected {
+    /// The layer carries no `dev.sigstore.cosign/certificate` annotation.
+    #[error("no signing certificate attached (and no given key verifies it)")]
+    NoCertificate,
+    /// An annotation (certificate or chain) does not hold PEM certificates.
+    #[error("{which} annotation: {reason}")]
+    Annotation {
+        /// `certificate` or `chain`.
+        which: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The certificate's key algorithm cannot verify cosign signatures.
+    #[error("certificate key {0} is not supported for cosign signatures")]
+    UnsupportedKey(String),
+    /// The signature does not verify with the certificate's key.
+    #[error("signature does not verify with the attached certificate ({subject})")]
+    BadSignature {
+        /// The certificate's subject.
+        subject: String,
+    },
+    /// The chain does not lead to a trusted root (or breaks the code-signing profile).
+    #[error("certificate not trusted: {0}")]
+    Untrusted(String),
+    /// The identity constraint names no SAN the certificate has.
+    #[error("certificate identity mismatch: wanted {want:?}, {found}")]
+    IdentityMismatch {
+        /// The identity asked for.
+        want: String,
+        /// What the certificate has instead.
+        found: String,
+    },
+    /// The subject constraint matches neither a CN nor the DN.
+    #[error(
+        "certificate subject mismatch: wanted {want:?}, the certificate's subject is {subject}"
+    )]
+    SubjectMismatch {
+        /// The subject asked for.
+        want: String,
+        /// The certificate's subject DN.
+        subject: String,
+    },
+}
+
 /// Verify `signature` over `payload` with the certificate in `layer`'s annotations; returns a
 /// label for the signer and its key's fingerprint, or why it does not count.
 pub(crate) fn verify(
@@ -19,20 +66,23 @@ pub(crate) fn verify(
     payload: &[u8],
     signature: &[u8],
     now: std::time::SystemTime,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), CertificateRejected> {
+    let annotation =
+        |which: &'static str, reason: String| CertificateRejected::Annotation { which, reason };
     let cert_pem = layer
         .annotations
         .get(cosign::CERTIFICATE_ANNOTATION)
-        .ok_or("no signing certificate attached (and no given key verifies it)")?;
+        .ok_or(CertificateRejected::NoCertificate)?;
     let leaf = load_pem_certificates(cert_pem.as_bytes())
-        .map_err(|e| format!("certificate annotation: {e}"))?
+        .map_err(|e| annotation("certificate", e.to_string()))?
         .into_iter()
         .next()
-        .ok_or("certificate annotation holds no certificate")?;
+        .ok_or_else(|| annotation("certificate", "it holds no certificate".into()))?;
     let mut chain = vec![leaf.clone()];
     if let Some(pem) = layer.annotations.get(cosign::CHAIN_ANNOTATION) {
         chain.extend(
-            load_pem_certificates(pem.as_bytes()).map_err(|e| format!("chain annotation: {e}"))?,
+            load_pem_certificates(pem.as_bytes())
+                .map_err(|e| annotation("chain", e.to_string()))?,
         );
     }
     verify_chain(trust, &chain, payload, signature, now)
@@ -47,44 +97,44 @@ pub(crate) fn verify_chain(
     payload: &[u8],
     signature: &[u8],
     now: std::time::SystemTime,
-) -> Result<(String, String), String> {
-    let leaf = chain.first().ok_or("no signing certificate")?;
+) -> Result<(String, String), CertificateRejected> {
+    let leaf = chain.first().ok_or(CertificateRejected::NoCertificate)?;
     let key = leaf.key_algorithm();
     let alg = crate::crypto::algorithms::key_default_verifier(key)
-        .ok_or_else(|| format!("certificate key {key} is not supported for cosign signatures"))?;
+        .ok_or_else(|| CertificateRejected::UnsupportedKey(key.to_string()))?;
     ring::signature::UnparsedPublicKey::new(alg, leaf.public_key_raw())
         .verify(payload, signature)
-        .map_err(|_| {
-            format!(
-                "signature does not verify with the attached certificate ({})",
-                leaf.subject()
-            )
+        .map_err(|_| CertificateRejected::BadSignature {
+            subject: leaf.subject().to_string(),
         })?;
     validate_chain(chain, &trust.roots, now, Profile::CodeSigning)
-        .map_err(|e| format!("certificate not trusted: {e}"))?;
+        .map_err(|e| CertificateRejected::Untrusted(e.to_string()))?;
     if let Some(want) = &trust.identity {
         let names = san_identities(leaf);
         if !names.iter().any(|n| n == want) {
-            return Err(if names.is_empty() {
-                format!(
-                    "certificate identity mismatch: wanted {want:?}, the certificate has no email, URI or DNS subject alternative name (its subject {} is matched only by an explicit subject constraint)",
-                    leaf.subject()
-                )
-            } else {
-                format!(
-                    "certificate identity mismatch: wanted {want:?}, the certificate's subject alternative names are {}",
-                    names.join(", ")
-                )
+            return Err(CertificateRejected::IdentityMismatch {
+                want: want.clone(),
+                found: if names.is_empty() {
+                    format!(
+                        "the certificate has no email, URI or DNS subject alternative name (its subject {} is matched only by an explicit subject constraint)",
+                        leaf.subject()
+                    )
+                } else {
+                    format!(
+                        "the certificate's subject alternative names are {}",
+                        names.join(", ")
+                    )
+                },
             });
         }
     }
     if let Some(want) = &trust.subject {
         let names = subject_names(leaf);
         if !names.iter().any(|n| n == want) {
-            return Err(format!(
-                "certificate subject mismatch: wanted {want:?}, the certificate's subject is {}",
-                leaf.subject()
-            ));
+            return Err(CertificateRejected::SubjectMismatch {
+                want: want.clone(),
+                subject: leaf.subject().to_string(),
+            });
         }
     }
     Ok((

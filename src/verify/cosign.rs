@@ -132,7 +132,8 @@ pub(crate) fn check(
         }
         None => match (trust.certificates, trust.keyless) {
             (Some(certs), _) if has_certificate => {
-                certificate::verify(certs, layer, bytes, sig, trust.now).map_err(fail)?
+                certificate::verify(certs, layer, bytes, sig, trust.now)
+                    .map_err(|e| fail(e.to_string()))?
             }
             (None, Some(kt)) if has_certificate => {
                 let v = keyless::verify_keyless(kt, layer, bytes, sig)

@@ -483,6 +483,7 @@ impl Verifier {
             result.platform = Some(Box::new(sub));
         }
         result.requests = store.requests();
+        trace_checks(&result);
         Ok(result)
     }
 
@@ -973,7 +974,8 @@ impl Verifier {
                         &self.sigstore,
                         &self.required(required),
                         &mut notes,
-                    ),
+                    )
+                    .map_err(|e| e.to_string()),
                 }
             }
         };
@@ -1076,10 +1078,25 @@ impl Verifier {
     }
 }
 
-/// Why a certificate-signed signature does not count ([`check_certificate_signature`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CertificateRejected(pub String);
+pub use certificate::CertificateRejected;
+
+/// `-d`/`RUST_LOG`: each candidate signature of `v` (and its platform part), with what
+/// counted or why it was skipped.
+fn trace_checks(v: &Verification) {
+    for s in &v.signatures {
+        if s.verified {
+            tracing::debug!(image = %v.image, digest = %v.digest, source = %s.source, format = s.format, signed_by = s.signed_by.as_deref().unwrap_or(""), "signature verified");
+        } else {
+            tracing::debug!(image = %v.image, digest = %v.digest, source = %s.source, format = s.format, reason = s.failure.as_deref().unwrap_or("not checked"), "signature skipped");
+        }
+    }
+    for w in &v.warnings {
+        tracing::debug!(image = %v.image, warning = %w, "candidate skipped");
+    }
+    if let Some(p) = &v.platform {
+        trace_checks(p);
+    }
+}
 
 /// Verify `signature` over `message` with the key of `chain[0]` (the signing certificate; the
 /// rest are its issuers), then the chain to `trust`'s roots at `now` (code-signing profile)
@@ -1093,5 +1110,5 @@ pub fn check_certificate_signature(
     signature: &[u8],
     now: SystemTime,
 ) -> std::result::Result<(String, String), CertificateRejected> {
-    certificate::verify_chain(trust, chain, message, signature, now).map_err(CertificateRejected)
+    certificate::verify_chain(trust, chain, message, signature, now)
 }

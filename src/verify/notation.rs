@@ -71,7 +71,13 @@ pub(crate) fn statement_for<'a>(
         None => scope.to_string(),
     };
     let scope = scope.as_str();
-    trust.policy.policy_for(scope).ok_or_else(|| NoStatement {
+    let statement = trust.policy.policy_for(scope);
+    tracing::debug!(
+        scope,
+        statement = statement.map(|s| s.name()).unwrap_or("(none)"),
+        "notation trust-policy statement"
+    );
+    statement.ok_or_else(|| NoStatement {
         scope: scope.to_string(),
     })
 }

@@ -245,15 +245,17 @@ impl Verifier<'_> {
         }
     }
 
-    fn verify(&self, message: &[u8], signature: &[u8]) -> std::result::Result<(), String> {
+    fn verify(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+    ) -> std::result::Result<(), SignatureFailure> {
         match self {
             Verifier::Certificate(c) => {
                 bundle_format::verify_with_certificate_key(c, message, signature).map_err(|e| {
                     match e {
-                        BundleError::BadSignature { .. } => {
-                            "the signature does not verify with the certificate's key".to_string()
-                        }
-                        other => other.to_string(),
+                        BundleError::BadSignature { .. } => SignatureFailure::CertificateKey,
+                        other => SignatureFailure::Certificate(other),
                     }
                 })
             }
@@ -261,28 +263,61 @@ impl Verifier<'_> {
                 if k.verify(message, signature) {
                     Ok(())
                 } else {
-                    Err("the signature does not verify with the given key".into())
+                    Err(SignatureFailure::GivenKey)
                 }
             }
         }
     }
 
     /// ECDSA P-256 over a SHA-256 digest given as such.
-    fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> std::result::Result<(), String> {
+    fn verify_prehash(
+        &self,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> std::result::Result<(), SignatureFailure> {
         use ecdsa::signature::hazmat::PrehashVerifier;
         let spki = match self {
             Verifier::Certificate(c) => c.public_key_spki().to_vec(),
             Verifier::Key(k) => key_spki(k),
         };
         use p256::pkcs8::DecodePublicKey;
-        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki).map_err(|_| {
-            "only a P-256 key can be checked against a digest; give the artifact itself".to_string()
-        })?;
-        let sig = p256::ecdsa::Signature::from_der(signature)
-            .map_err(|_| "the signature is not an ASN.1 DER ECDSA signature".to_string())?;
+        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
+            .map_err(|_| SignatureFailure::PrehashNeedsP256)?;
+        let sig =
+            p256::ecdsa::Signature::from_der(signature).map_err(|_| SignatureFailure::NotDer)?;
         key.verify_prehash(digest, &sig)
-            .map_err(|_| "the signature does not verify over the artifact's digest".to_string())
+            .map_err(|_| SignatureFailure::OverDigest)
     }
+}
+
+/// Why a bundle's signature does not verify (the detail of [`SigstoreError::Signature`]).
+#[derive(Debug, thiserror::Error)]
+enum SignatureFailure {
+    #[error("the signature does not verify with the certificate's key")]
+    CertificateKey,
+    #[error(transparent)]
+    Certificate(BundleError),
+    #[error("the signature does not verify with the given key")]
+    GivenKey,
+    #[error("only a P-256 key can be checked against a digest; give the artifact itself")]
+    PrehashNeedsP256,
+    #[error("the signature is not an ASN.1 DER ECDSA signature")]
+    NotDer,
+    #[error("the signature does not verify over the artifact's digest")]
+    OverDigest,
+    #[error("a message signature is checked over the artifact's sha256 digest")]
+    NeedsSha256,
+}
+
+/// Why one RFC 3161 timestamp of a bundle does not count.
+#[derive(Debug, thiserror::Error)]
+enum TimestampFailure {
+    #[error(transparent)]
+    Token(#[from] crate::pki::tsp::TimestampError),
+    #[error("no timestamp authority of the trusted root is valid at its genTime {0}")]
+    NoAuthority(String),
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// The artifact's digest with `algorithm` (the digest of a [`Artifact::Digest`] only when the
@@ -432,11 +467,9 @@ pub fn verify_parsed(
                     let raw = hex::decode(d.hex()).unwrap_or_default();
                     verifier.verify_prehash(&raw, &m.signature)
                 }
-                Artifact::Digest(_) => {
-                    Err("a message signature is checked over the artifact's sha256 digest".into())
-                }
+                Artifact::Digest(_) => Err(SignatureFailure::NeedsSha256),
             }
-            .map_err(SigstoreError::Signature)?;
+            .map_err(|e| SigstoreError::Signature(e.to_string()))?;
             &m.signature
         }
         Content::Dsse(env) => {
@@ -672,15 +705,12 @@ fn verify_timestamp(
     der: &[u8],
     signature: &[u8],
     root: &TrustedRoot,
-) -> std::result::Result<TimestampUsed, String> {
-    let token = crate::pki::tsp::parse_response(der).map_err(|e| e.to_string())?;
+) -> std::result::Result<TimestampUsed, TimestampFailure> {
+    let token = crate::pki::tsp::parse_response(der)?;
     let at = token.gen_time();
     let authorities = root.timestamp_authorities_at(at);
     if authorities.is_empty() {
-        return Err(format!(
-            "no timestamp authority of the trusted root is valid at its genTime {}",
-            rfc3339(at)
-        ));
+        return Err(TimestampFailure::NoAuthority(rfc3339(at)));
     }
     let mut errors = Vec::new();
     for ca in authorities {
@@ -695,7 +725,7 @@ fn verify_timestamp(
             Err(e) => errors.push(format!("{}: {e}", ca.uri())),
         }
     }
-    Err(errors.join("; "))
+    Err(TimestampFailure::Untrusted(errors.join("; ")))
 }
 
 #[cfg(test)]
