@@ -42,7 +42,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | L0 basics | [`digest`], [`reference`](mod@reference), [`oci`] (media types, descriptors, manifests), [`util`] (files, time and the injected clock, text for terminals, Go durations) |
-//! | L1 crypto and PKI | [`crypto`] (keys, the one signature-algorithm table), [`pki`] (certificates, DNs, chains, CRLs, RFC 3161), `net` (the HTTP client; internal) |
+//! | L1 crypto and PKI | [`crypto`] (keys, the one signature-algorithm table, the memo of verified signatures), [`pki`] (certificates, DNs, chains, CRLs, RFC 3161), `net` (the HTTP client; internal) |
 //! | L2 formats and trust | [`formats`] (cosign simple signing and Sigstore bundles, in-toto statements and DSSE, Notary Project envelopes), [`trust`] (certificate trust, notation trust stores and policies and where notation keeps them, signed identities, Sigstore trusted roots and transparency logs) |
 //! | L3 transport | [`store`] (registries and OCI layouts behind one [`store::Store`]) |
 //! | L4 pipelines | [`sign`], [`verify`] |
