@@ -22,9 +22,7 @@ use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest, Index};
 use crate::oci::{Manifest, OCI_INDEX, OCI_MANIFEST};
 use crate::reference::{ImageRef, LayoutRef};
-use crate::store::{
-    referrers_tag, BlobCopy, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite,
-};
+use crate::store::{referrers_tag, BlobCopy, ManifestRef, Store, StoreOptions, TagWrite};
 use crate::{Digest, Error, Result};
 use std::collections::HashSet;
 
@@ -33,6 +31,7 @@ const MAX_INDEX_DEPTH: usize = 4;
 
 /// What [`copy`] did.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyReport {
     /// The source as given.
     pub source: String,
@@ -59,7 +58,6 @@ pub struct CopyReport {
     /// Signatures, attestations, SBOMs and other referrers found, and what became of each.
     pub attachments: Vec<CopiedAttachment>,
     /// Entries that could not be copied and were skipped (referrers listed but missing…).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// HTTP requests made (source and destination).
     pub requests: u64,
@@ -67,6 +65,7 @@ pub struct CopyReport {
 
 /// One attachment of a copied manifest.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopiedAttachment {
     /// The manifest it is attached to.
     pub subject: Digest,
@@ -81,9 +80,10 @@ pub struct CopiedAttachment {
     pub artifact_type: Option<String>,
     /// What was done.
     pub outcome: Outcome,
-    /// For referrers: how the destination lists it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheme: Option<ReferrerScheme>,
+    /// How it is attached: `tag` for cosign's tags; for referrers, how the destination
+    /// lists it (`referrers-api`, `referrers-tag-schema`, `layout-index`; when it was
+    /// already there, how the source listed it).
+    pub scheme: String,
 }
 
 /// What [`copy`] did with one attachment.
@@ -566,7 +566,7 @@ impl Run<'_> {
                 digest,
                 artifact_type,
                 outcome,
-                scheme: None,
+                scheme: "tag".into(),
             });
         }
         Ok(())
@@ -718,7 +718,7 @@ impl Run<'_> {
                 digest: m.digest.clone(),
                 artifact_type: entry.artifact_type.clone(),
                 outcome: Outcome::Skipped,
-                scheme: None,
+                scheme: found.scheme.id().to_string(),
             };
             if listed.contains(&entry.digest) {
                 self.report.manifests_skipped.push(m.digest.clone());
@@ -730,7 +730,7 @@ impl Run<'_> {
                     .await?;
                 self.report.manifests_copied.push(m.digest.clone());
                 attachment.outcome = Outcome::Copied;
-                attachment.scheme = Some(scheme);
+                attachment.scheme = scheme.id().to_string();
             }
             self.report.attachments.push(attachment);
         }

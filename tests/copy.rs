@@ -183,7 +183,7 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     assert_eq!(r["digest"], digest.to_string());
     assert_eq!(r["destination"], format!("{}/mirror/app:v1", b.host));
     // config + big layer, then the signature's payload, config and the empty blob.
-    let copied: Vec<&str> = r["blobs_copied"]
+    let copied: Vec<&str> = r["blobsCopied"]
         .as_array()
         .unwrap()
         .iter()
@@ -192,7 +192,7 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     for blob in blobs_of(&src_store, &digest).await {
         assert!(copied.contains(&blob.digest.as_str()), "{r:#}");
     }
-    assert!(r["bytes_copied"].as_u64().unwrap() > BIG_LAYER as u64);
+    assert!(r["bytesCopied"].as_u64().unwrap() > BIG_LAYER as u64);
     let atts = r["attachments"].as_array().unwrap();
     assert_eq!(atts.len(), 2, "{r:#}");
     assert_eq!(atts[0]["via"], "tag");
@@ -200,9 +200,9 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     assert_eq!(atts[0]["outcome"], "copied");
     assert_eq!(atts[1]["via"], "referrer");
     assert_eq!(atts[1]["outcome"], "copied");
-    assert_eq!(atts[1]["scheme"], "tag-schema");
+    assert_eq!(atts[1]["scheme"], "referrers-tag-schema");
     assert_eq!(
-        atts[1]["artifact_type"],
+        atts[1]["artifactType"],
         imgseal::formats::cosign::SIGNATURE_ARTIFACT_TYPE
     );
 
@@ -544,7 +544,7 @@ async fn air_gap_through_a_layout() {
         .collect();
     assert_eq!(
         kinds,
-        vec![("signature", "tag"), ("signature", "referrers tag schema")]
+        vec![("signature", "tag"), ("signature", "referrers-tag-schema")]
     );
 
     // Layout → layout works too, and a second run into the same layout copies nothing.
@@ -565,8 +565,8 @@ async fn air_gap_through_a_layout() {
     ]);
     assert_ok(&out);
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(r["blobs_copied"].as_array().unwrap().len(), 0, "{r:#}");
-    assert_eq!(r["manifests_copied"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["blobsCopied"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["manifestsCopied"].as_array().unwrap().len(), 0, "{r:#}");
 }
 
 // ---------------------------------------------------------------- an index with signed children

@@ -33,7 +33,11 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         r.blobs_skipped.len()
     );
     for att in &r.attachments {
-        let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
+        // How the destination lists a referrer written now (tags say so in `via`).
+        let scheme = match (att.via.as_str(), att.outcome) {
+            ("tag", _) | (_, imgseal::copy::Outcome::Skipped) => String::new(),
+            _ => format!(" via {}", render::scheme_words(&att.scheme)),
+        };
         errln!(
             "  {} {} of {}: {}{scheme}",
             att.via,

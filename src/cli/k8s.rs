@@ -64,7 +64,7 @@ pub(crate) async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
                     })
                 })
                 .collect();
-            outln!("{}", render::json(&sarif_with(&items)))
+            outln!("{}", render::raw_json(&sarif_with(&items)))
         }
         VerifyOutput::Text => {
             for c in &report.containers {

@@ -77,7 +77,7 @@ pub(crate) fn render_decisions(
     use imgseal::policy::Mode;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match output {
-        VerifyOutput::Sarif => outln!("{}", render::json(&sarif(decisions))),
+        VerifyOutput::Sarif => outln!("{}", render::raw_json(&sarif(decisions))),
         VerifyOutput::Json => {
             let mut doc = serde_json::Map::new();
             doc.insert(json_key.to_string(), serde_json::Value::from(file));
@@ -86,7 +86,7 @@ pub(crate) fn render_decisions(
                 "decisions".into(),
                 serde_json::to_value(decisions).unwrap_or_default(),
             );
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+            outln!("{}", render::json(&doc))
         }
         VerifyOutput::Text => {
             let width = decisions

@@ -1,8 +1,37 @@
 //! Output shared by every command: JSON documents on stdout, warnings on stderr.
+//!
+//! Every JSON document imgseal prints (`-o json` of verify, tree, copy, sign, attest, policy,
+//! k8s verify, verify-attestation, verify-blob, `policy validate`) is an object with
+//! `"schemaVersion": 1` and camelCase keys; arrays are always present (`[]` when empty). Their
+//! JSON Schemas are in docs/schemas/.
 
-/// `value` as pretty-printed JSON (what `--output json` prints).
+/// The version of every JSON output's shape (docs/schemas/README.md lists the changes).
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+
+/// `value` as pretty-printed JSON (what `--output json` prints), with `schemaVersion` added
+/// when it is an object.
 pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut v = serde_json::to_value(value).unwrap_or_default();
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("schemaVersion".into(), SCHEMA_VERSION.into());
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// `value` as pretty-printed JSON, unchanged (formats defined elsewhere: SARIF).
+pub(crate) fn raw_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// A scheme of the JSON vocabulary (`tag`, `referrers-api`, `referrers-tag-schema`,
+/// `layout-index`) in words, for text output.
+pub(crate) fn scheme_words(id: &str) -> &str {
+    match id {
+        "referrers-api" => "referrers API",
+        "referrers-tag-schema" => "referrers tag schema",
+        "layout-index" => "layout index.json",
+        other => other,
+    }
 }
 
 /// Print each warning on stderr as `imgseal: warning: …`.

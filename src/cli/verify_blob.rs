@@ -235,6 +235,7 @@ fn subject_text(s: &imgseal::trust::sigstore_root::AuthoritySubject) -> String {
 fn json(artifact: &str, v: Option<&BundleVerified>, error: Option<&str>) -> String {
     let Some(v) = v else {
         return serde_json::json!({
+            "schemaVersion": render::SCHEMA_VERSION,
             "artifact": artifact,
             "verified": false,
             "error": error,
@@ -274,6 +275,7 @@ fn json(artifact: &str, v: Option<&BundleVerified>, error: Option<&str>) -> Stri
         _ => serde_json::Value::Null,
     };
     serde_json::json!({
+        "schemaVersion": render::SCHEMA_VERSION,
         "artifact": artifact,
         "verified": true,
         "mediaType": v.media_type,

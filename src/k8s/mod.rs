@@ -235,6 +235,7 @@ pub enum Field {
 
 /// One image a workload runs.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerImage {
     /// The container's (or image volume's) name.
     pub container: String,
@@ -324,6 +325,7 @@ pub fn image_reference(image: &str) -> Result<ImageRef> {
 
 /// One container of one object, with the policy's decision for its image.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerResult {
     /// The file.
     pub file: String,
@@ -353,7 +355,6 @@ pub struct ContainerResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Reported beside the verdict: privileged containers, privilege escalation.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
@@ -369,6 +370,7 @@ impl ContainerResult {
 
 /// What [`verify`] found.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// One entry per container (and image volume) of every workload.
     pub containers: Vec<ContainerResult>,
