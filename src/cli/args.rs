@@ -790,6 +790,13 @@ pub(crate) enum PolicyCommand {
     Validate {
         /// The policy file (YAML).
         file: PathBuf,
+        /// Output format (json: docs/schemas/policy-validate.json).
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+        /// Treat warnings (rules that can never match, catch-alls before specific rules) as
+        /// errors: exit 1 when there is any.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the imgseal policy (YAML) equivalent to a containers/image policy.json, or refuse,
     /// naming the scope and field, what imgseal's policy cannot say the same way.

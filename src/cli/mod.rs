@@ -199,7 +199,11 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
         Command::Attest(a) => attest(a).await,
         Command::VerifyAttestation(a) => verify_attestation(a).await,
-        Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
+        Command::Policy(PolicyCommand::Validate {
+            file,
+            output,
+            strict,
+        }) => policy_validate(&file, output, strict),
         Command::Policy(PolicyCommand::ImportContainers { file }) => import_containers(&file),
         Command::Cert(CertCommand::GenerateTest {
             name,

@@ -2,8 +2,93 @@
 
 use super::*;
 
-pub(crate) fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
-    let (policy, warnings) = imgseal::policy::Policy::load(file)?;
+/// One problem `policy validate -o json` reports: the message and, when the parser names
+/// it, the line and column.
+#[derive(serde::Serialize)]
+struct Problem {
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<u64>,
+}
+
+impl Problem {
+    /// `message`, with the position serde_yaml's "at line N column M" names.
+    fn of(message: String) -> Problem {
+        let number_after = |word: &str| {
+            let at = message.find(word)? + word.len();
+            let digits: String = message[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        Problem {
+            line: number_after("line "),
+            column: number_after("column "),
+            message,
+        }
+    }
+}
+
+pub(crate) fn policy_validate(
+    file: &std::path::Path,
+    output: Output,
+    strict: bool,
+) -> Result<u8, Error> {
+    let loaded = imgseal::policy::Policy::load(file);
+    if output == Output::Json {
+        let mut doc = serde_json::json!({
+            "file": file.display().to_string(),
+            "valid": false,
+            "errors": [],
+            "warnings": [],
+        });
+        let code = match &loaded {
+            Ok((policy, warnings)) => {
+                let problems: Vec<Problem> = warnings.iter().cloned().map(Problem::of).collect();
+                let failed = strict && !problems.is_empty();
+                doc["valid"] = (!failed).into();
+                doc[if strict { "errors" } else { "warnings" }] =
+                    serde_json::to_value(problems).unwrap_or_default();
+                doc["rules"] = policy.file().rules.len().into();
+                doc["authorities"] = policy.file().authorities.len().into();
+                doc["defaultAction"] = serde_json::to_value(policy.file().default_action)
+                    .unwrap_or_default()
+                    .as_str()
+                    .map(str::to_lowercase)
+                    .into();
+                if failed {
+                    EXIT_FAILED
+                } else {
+                    0
+                }
+            }
+            Err(e) => {
+                doc["errors"] =
+                    serde_json::to_value([Problem::of(e.to_string())]).unwrap_or_default();
+                EXIT_ERROR
+            }
+        };
+        outln!("{}", render::json(&doc));
+        return match loaded {
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(code),
+        };
+    }
+    let (policy, warnings) = loaded?;
+    if strict && !warnings.is_empty() {
+        for w in &warnings {
+            errln!("imgseal: error: {w}");
+        }
+        errln!(
+            "imgseal: {}: {} warning(s) are errors with --strict",
+            file.display(),
+            warnings.len()
+        );
+        return Ok(EXIT_FAILED);
+    }
     render::warnings(&warnings);
     outln!(
         "{}: valid ({} rules, {} authorities, defaultAction {:?})",
