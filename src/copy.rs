@@ -86,6 +86,41 @@ pub struct CopiedAttachment {
     pub scheme: String,
 }
 
+/// How [`copy_with`] copies (the default is what [`copy`] does).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// Move a destination tag that names another manifest to the copied one. Without it
+    /// such a copy is refused ([`CopyError::TagMoved`]) before anything is written.
+    pub force: bool,
+}
+
+impl CopyOptions {
+    /// Move destination tags that name another manifest (see [`CopyOptions::force`]).
+    pub fn with_force(mut self, force: bool) -> CopyOptions {
+        self.force = force;
+        self
+    }
+}
+
+/// Why [`copy_with`] refused to copy.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// The destination tag already names another manifest.
+    #[error(
+        "destination {destination} already names {current}, not {copied}; refusing to move the tag"
+    )]
+    TagMoved {
+        /// The destination, with its tag.
+        destination: String,
+        /// The manifest the tag names now.
+        current: Digest,
+        /// The manifest the copy would make it name.
+        copied: Digest,
+    },
+}
+
 /// What [`copy`] did with one attachment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,6 +289,17 @@ fn prepare_layout(dst: &ImageRef) -> Result<()> {
 /// # Ok(()) }
 /// ```
 pub async fn copy(src: &ImageRef, dst: &ImageRef, options: &StoreOptions) -> Result<CopyReport> {
+    copy_with(src, dst, options, &CopyOptions::default()).await
+}
+
+/// [`copy`], as `how` says: a destination tag that names another manifest is refused
+/// ([`CopyError::TagMoved`], before anything is written) unless [`CopyOptions::force`].
+pub async fn copy_with(
+    src: &ImageRef,
+    dst: &ImageRef,
+    options: &StoreOptions,
+    how: &CopyOptions,
+) -> Result<CopyReport> {
     let from = Store::open(src, options, false)?;
     let wanted = match src {
         ImageRef::Registry(r) => match (r.digest(), r.tag()) {
@@ -286,6 +332,18 @@ pub async fn copy(src: &ImageRef, dst: &ImageRef, options: &StoreOptions) -> Res
         ImageRef::Registry(r) => r.with_digest(top.digest.clone()).to_string(),
         ImageRef::Layout(l) => format!("oci:{}@{}", l.path.display(), top.digest),
     };
+    if let (ManifestRef::Tag(_), false) = (&target, how.force) {
+        if let Some(current) = to.get_manifest(&target).await? {
+            if current.digest != top.digest {
+                return Err(CopyError::TagMoved {
+                    destination,
+                    current: current.digest,
+                    copied: top.digest.clone(),
+                }
+                .into());
+            }
+        }
+    }
     let mut run = Run {
         from: &from,
         to: &to,

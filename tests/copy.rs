@@ -482,6 +482,59 @@ async fn copy_within_one_registry_mounts_blobs() {
     );
 }
 
+/// A destination tag that names another image is not moved without -f/--force: one line naming
+/// the flag, exit 2, the tag unchanged; with --force it is moved.
+#[tokio::test]
+async fn moving_an_existing_destination_tag_needs_force() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let src = format!("{}/src/app:v1", reg.host);
+    let new = push_image_to(&open(&src), "v1", &random_bytes(64)).await;
+    let dst = format!("{}/dst/app:v1", reg.host);
+    let old = push_image_to(&open(&dst), "v1", &random_bytes(64)).await;
+    assert_ne!(old, new);
+    let tag_now = |store: Store| async move {
+        store
+            .get_manifest(&ManifestRef::Tag("v1".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .digest
+    };
+
+    let out = env.run(&["copy", &src, &dst]);
+    assert_fails_one(&out, 2, "-f/--force");
+    assert!(stderr(&out).contains(&old.to_string()), "{}", stderr(&out));
+    assert_eq!(tag_now(open(&dst)).await, old, "the tag was moved");
+    // The library refuses it too, typed.
+    let e = copy(&image(&src), &image(&dst), &StoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            imgseal::Error::Copy(imgseal::copy::CopyError::TagMoved { .. })
+        ),
+        "{e}"
+    );
+    // The same image again is no move: allowed without --force.
+    let same = format!("{}/dst/app:v1", reg.host);
+    assert_ok(&env.run(&["copy", &format!("{}/dst/app:v1", reg.host), &same]));
+
+    for flag in ["-f", "--force"] {
+        let out = env.run(&["copy", flag, &src, &dst]);
+        assert_ok(&out);
+        assert_eq!(tag_now(open(&dst)).await, new);
+        // Put the old image back for the next flag.
+        assert_ok(&env.run(&[
+            "copy",
+            "--force",
+            &format!("{}/dst/app@{old}", reg.host),
+            &dst,
+        ]));
+    }
+}
+
 // ---------------------------------------------------------------- air gap: registry → layout → registry
 
 #[tokio::test]

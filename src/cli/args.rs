@@ -254,6 +254,9 @@ pub(crate) struct CopyArgs {
     /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
     #[arg(long)]
     pub(crate) allow_http_registry: bool,
+    /// Move DST's tag when it already names another image (refused without it).
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]

@@ -13,7 +13,8 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         ..StoreOptions::default()
     }
     .with_timeout(a.timeout.timeout);
-    let r = imgseal::copy::copy(&src, &dst, &options).await?;
+    let how = imgseal::copy::CopyOptions::default().with_force(a.force);
+    let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await?;
     render::warnings(&r.warnings);
     if a.output == Output::Json {
         outln!("{}", render::json(&r));
