@@ -338,3 +338,83 @@ fn verify_blob_json_matches_its_schema() {
         assert_matches_schema("verify-blob", &args, &out);
     }
 }
+
+/// A failed verification with several signatures: one headline, then one line per failed
+/// signature (not one `;`-joined line). One failed signature stays on the headline.
+#[tokio::test]
+async fn each_failed_signature_is_one_line() {
+    let f = fixture().await;
+    let other = f.cli.keypair("other");
+    let one = f.cli.run(&["verify", "--key", &other.public, &f.image]);
+    assert_fails_alone(&one, 1, "tag sha256-");
+    assert_ok(&f.cli.run(&[
+        "sign",
+        "--key",
+        &f.keys.private,
+        "--attach",
+        "referrers",
+        &f.image,
+    ]));
+    let out = f.cli.run(&["verify", "--key", &other.public, &f.image]);
+    assert_fails(&out, 1, &["none of 2 signatures verified"]);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("imgseal: verification failed for "),
+        "{err}"
+    );
+    assert!(!lines[0].contains("; "), "{err}");
+    let detail: Vec<&str> = lines[1..]
+        .iter()
+        .filter_map(|l| l.strip_prefix("imgseal:   "))
+        .collect();
+    assert_eq!(detail.len(), 2, "{err}");
+    assert!(detail[0].starts_with("tag sha256-"), "{err}");
+    assert!(detail[1].contains("artifact sha256:"), "{err}");
+    assert!(
+        detail
+            .iter()
+            .all(|d| d.contains(": signature does not verify")),
+        "{err}"
+    );
+}
+
+/// Signing or verifying a registry image by tag says so once, naming the digest it resolved
+/// to; by digest, nothing.
+#[tokio::test]
+async fn a_tag_is_named_with_its_digest_once() {
+    let reg = Registry::start();
+    let cli = Cli::new();
+    let keys = cli.keypair("k");
+    let image = format!("{}/app:v1", reg.host);
+    let digest = push_image(&reg.host, "app", "v1").await;
+    let pinned = format!("{}/app@{digest}", reg.host);
+    let note = format!(
+        "{image} is a tag, which can be moved; it resolved to {digest} (name {pinned} to pin it)"
+    );
+    for args in [
+        vec!["sign", "--key", &keys.private, &image],
+        vec!["verify", "--key", &keys.public, &image],
+    ] {
+        let out = cli.run(&args);
+        assert_ok(&out);
+        assert_eq!(
+            stderr(&out).matches(&note).count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    for args in [
+        vec!["sign", "--key", &keys.private, &pinned],
+        vec!["verify", "--key", &keys.public, &pinned],
+    ] {
+        let out = cli.run(&args);
+        assert_ok(&out);
+        assert!(
+            !stderr(&out).contains("is a tag"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -34,6 +34,49 @@ pub(crate) fn scheme_words(id: &str) -> &str {
     }
 }
 
+/// Each failed signature of `v` as `SOURCE: FAILURE`.
+pub(crate) fn failed_signatures(v: &imgseal::verify::Verification) -> Vec<String> {
+    v.signatures
+        .iter()
+        .filter(|s| !s.verified)
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s.source,
+                s.failure.as_deref().unwrap_or("not valid")
+            )
+        })
+        .collect()
+}
+
+/// One `imgseal:   SOURCE: FAILURE` line per failed signature under a failure's headline, at
+/// most [`imgseal::util::text::MAX_LISTED_REASONS`] of them, then `… and N more`.
+pub(crate) fn failure_lines(failed: &[String]) {
+    let max = imgseal::util::text::MAX_LISTED_REASONS;
+    for f in failed.iter().take(max) {
+        errln!("imgseal:   {f}");
+    }
+    if failed.len() > max {
+        errln!(
+            "imgseal:   … and {} more (see --output json)",
+            failed.len() - max
+        );
+    }
+}
+
+/// The warning for an image named by a registry tag, once its digest is known: a tag can be
+/// moved, the digest cannot. (An OCI layout on disk is not warned about.)
+pub(crate) fn tag_warning(image: &imgseal::ImageRef, digest: &imgseal::Digest) {
+    if let imgseal::ImageRef::Registry(r) = image {
+        if r.digest().is_none() {
+            errln!(
+                "imgseal: note: {image} is a tag, which can be moved; it resolved to {digest} (name {} to pin it)",
+                r.with_digest(digest.clone())
+            );
+        }
+    }
+}
+
 /// Print each warning on stderr as `imgseal: warning: …`.
 pub(crate) fn warnings<'a>(warnings: impl IntoIterator<Item = &'a String>) {
     for w in warnings {

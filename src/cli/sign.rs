@@ -36,6 +36,7 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
         .with_options(store_options(&a.store))
         .sign(&image, &annotations)
         .await?;
+    render::tag_warning(&image, &signed.digest);
     if signed.identity == imgseal::trust::signed_identity::UNNAMED_LAYOUT_IDENTITY
         && a.format == FormatArg::Cosign
         && a.identity.is_none()
