@@ -73,7 +73,7 @@ pub(crate) fn policy_validate(
         };
         outln!("{}", render::json(&doc));
         return match loaded {
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
             Ok(_) => Ok(code),
         };
     }
