@@ -93,6 +93,51 @@ pub struct CopyOptions {
     /// Move a destination tag that names another manifest to the copied one. Without it
     /// such a copy is refused ([`CopyError::TagMoved`]) before anything is written.
     pub force: bool,
+    /// Copy only these kinds of attachments (`None`: every attachment, referrers of other
+    /// artifact types included). With a set, referrers of no known kind are not copied.
+    pub only: Option<std::collections::BTreeSet<AttachmentKind>>,
+}
+
+/// A kind of attachment [`CopyOptions::only`] selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttachmentKind {
+    /// Signatures: `.sig` tags, cosign and notation signature referrers, Sigstore bundles of
+    /// cosign's sign predicate.
+    Signature,
+    /// Attestations: `.att` tags, in-toto referrers, Sigstore bundles of other predicates.
+    Attestation,
+    /// SBOMs: `.sbom` tags, SPDX / CycloneDX / cosign SBOM referrers.
+    Sbom,
+}
+
+impl AttachmentKind {
+    /// The kind of a referrer with this artifact type and these manifest annotations, if any.
+    pub fn of_referrer(
+        artifact_type: Option<&str>,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Option<AttachmentKind> {
+        let t = artifact_type?;
+        if t == cosign::BUNDLE_ARTIFACT_TYPE {
+            let predicate = annotations
+                .get(crate::formats::intoto::BUNDLE_PREDICATE_TYPE_ANNOTATION)
+                .map(String::as_str);
+            return Some(match predicate {
+                None | Some(cosign::bundle::COSIGN_SIGN_PREDICATE_TYPE) => {
+                    AttachmentKind::Signature
+                }
+                Some(_) => AttachmentKind::Attestation,
+            });
+        }
+        if t == cosign::SIGNATURE_ARTIFACT_TYPE || t == crate::formats::notation::ARTIFACT_TYPE {
+            Some(AttachmentKind::Signature)
+        } else if t.contains("spdx") || t.contains("cyclonedx") || t.contains(".sbom") {
+            Some(AttachmentKind::Sbom)
+        } else if t.contains("in-toto") || t.contains(".att") {
+            Some(AttachmentKind::Attestation)
+        } else {
+            None
+        }
+    }
 }
 
 impl CopyOptions {
@@ -100,6 +145,20 @@ impl CopyOptions {
     pub fn with_force(mut self, force: bool) -> CopyOptions {
         self.force = force;
         self
+    }
+
+    /// Copy only these kinds of attachments (see [`CopyOptions::only`]).
+    pub fn with_only(mut self, only: Option<std::collections::BTreeSet<AttachmentKind>>) -> Self {
+        self.only = only;
+        self
+    }
+
+    fn wants(&self, kind: Option<AttachmentKind>) -> bool {
+        match (&self.only, kind) {
+            (None, _) => true,
+            (Some(set), Some(k)) => set.contains(&k),
+            (Some(_), None) => false,
+        }
     }
 }
 
@@ -348,6 +407,7 @@ pub async fn copy_with(
         from: &from,
         to: &to,
         options,
+        how,
         blobs_seen: HashSet::new(),
         manifests_seen: HashSet::new(),
         report: CopyReport {
@@ -441,6 +501,7 @@ struct Run<'a> {
     from: &'a Store,
     to: &'a Store,
     options: &'a StoreOptions,
+    how: &'a CopyOptions,
     blobs_seen: HashSet<Digest>,
     manifests_seen: HashSet<Digest>,
     report: CopyReport,
@@ -594,11 +655,14 @@ impl Run<'_> {
 
     /// cosign's legacy tags for `subject`: `.sig`, `.att`, `.sbom`.
     async fn copy_tags(&mut self, subject: &Digest) -> Result<()> {
-        for suffix in [
-            ".sig",
-            cosign::ATTESTATION_TAG_SUFFIX,
-            cosign::SBOM_TAG_SUFFIX,
+        for (suffix, kind) in [
+            (".sig", AttachmentKind::Signature),
+            (cosign::ATTESTATION_TAG_SUFFIX, AttachmentKind::Attestation),
+            (cosign::SBOM_TAG_SUFFIX, AttachmentKind::Sbom),
         ] {
+            if !self.how.wants(Some(kind)) {
+                continue;
+            }
             let tag = format!("{}{suffix}", referrers_tag(subject));
             let Some(m) = self
                 .from
@@ -764,10 +828,18 @@ impl Run<'_> {
             }
             let media_type = media_type_of(&m, Some(&entry.media_type))?;
             entry.media_type = media_type.clone();
+            let parsed = ImageManifest::from_bytes(&m.bytes).ok();
             if entry.artifact_type.is_none() {
-                entry.artifact_type = ImageManifest::from_bytes(&m.bytes)
-                    .ok()
-                    .map(|p| p.artifact_type.unwrap_or(p.config.media_type));
+                entry.artifact_type = parsed.as_ref().map(|p| {
+                    p.artifact_type
+                        .clone()
+                        .unwrap_or(p.config.media_type.clone())
+                });
+            }
+            let annotations = parsed.map(|p| p.annotations).unwrap_or_default();
+            let kind = AttachmentKind::of_referrer(entry.artifact_type.as_deref(), &annotations);
+            if !self.how.wants(kind) {
+                continue;
             }
             let mut attachment = CopiedAttachment {
                 subject: subject.clone(),

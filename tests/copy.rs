@@ -535,6 +535,51 @@ async fn moving_an_existing_destination_tag_needs_force() {
     }
 }
 
+/// `--only` picks which attachments are copied: with `att` neither the .sig tag nor the
+/// signature referrer; with `sig,sbom` both; unknown kinds are refused.
+#[tokio::test]
+async fn only_copies_the_kinds_asked_for() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let src = format!("{}/only/app:v1", reg.host);
+    let digest = push_image_to(&open(&src), "v1", &random_bytes(64)).await;
+    env.sign(&src).await;
+    let tags = |image: String| {
+        let digest = digest.clone();
+        async move {
+            let store = open(&image);
+            let mut kinds = Vec::new();
+            for suffix in [".sig", ".att"] {
+                let tag = format!("{}{suffix}", referrers_tag(&digest));
+                if store
+                    .get_manifest(&ManifestRef::Tag(tag))
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    kinds.push(suffix);
+                }
+            }
+            (kinds, referrer_entries(&store, &digest).await.len())
+        }
+    };
+    let atts = format!("{}/att-only/app:v1", reg.host);
+    let out = env.run(&["copy", "--only", "att", "-o", "json", &src, &atts]);
+    assert_ok(&out);
+    assert_eq!(
+        tags(atts.clone()).await,
+        (vec![], 0),
+        "nothing but attestations"
+    );
+    let sigs = format!("{}/sig-only/app:v1", reg.host);
+    let out = env.run(&["copy", "--only", "sig,sbom", &src, &sigs]);
+    assert_ok(&out);
+    assert_eq!(tags(sigs.clone()).await, (vec![".sig"], 1));
+    let out = env.run(&["copy", "--only", "sigs", &src, &sigs]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sigs"), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------- air gap: registry → layout → registry
 
 #[tokio::test]

@@ -257,6 +257,10 @@ pub(crate) struct CopyArgs {
     /// Move DST's tag when it already names another image (refused without it).
     #[arg(short = 'f', long)]
     pub(crate) force: bool,
+    /// Copy only these attachments (comma-separated): sig (signatures), att (attestations),
+    /// sbom. Default: every attachment, referrers of other artifact types included.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    pub(crate) only: Vec<OnlyArg>,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]
@@ -283,6 +287,17 @@ pub(crate) struct TreeArgs {
     pub(crate) output: Output,
     /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
     pub(crate) image: String,
+}
+
+/// `copy --only`: which attachments to copy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnlyArg {
+    /// signatures (.sig tags, signature referrers, cosign sign bundles)
+    Sig,
+    /// attestations (.att tags, in-toto referrers and bundles)
+    Att,
+    /// SBOMs (.sbom tags, SPDX/CycloneDX referrers)
+    Sbom,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -13,7 +13,20 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         ..StoreOptions::default()
     }
     .with_timeout(a.timeout.timeout);
-    let how = imgseal::copy::CopyOptions::default().with_force(a.force);
+    use imgseal::copy::AttachmentKind;
+    let only = (!a.only.is_empty()).then(|| {
+        a.only
+            .iter()
+            .map(|o| match o {
+                OnlyArg::Sig => AttachmentKind::Signature,
+                OnlyArg::Att => AttachmentKind::Attestation,
+                OnlyArg::Sbom => AttachmentKind::Sbom,
+            })
+            .collect()
+    });
+    let how = imgseal::copy::CopyOptions::default()
+        .with_force(a.force)
+        .with_only(only);
     let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await?;
     render::warnings(&r.warnings);
     if a.output == Output::Json {
