@@ -86,10 +86,17 @@ pub struct CopiedAttachment {
     pub scheme: String,
 }
 
+/// Called with the bytes of blobs streamed so far, after each blob (see
+/// [`CopyOptions::with_progress`]).
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
 /// How [`copy_with`] copies (the default is what [`copy`] does).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct CopyOptions {
+    /// Told the bytes streamed so far after each blob copied (not for blobs already there
+    /// or mounted).
+    pub progress: Option<Progress>,
     /// Move a destination tag that names another manifest to the copied one. Without it
     /// such a copy is refused ([`CopyError::TagMoved`]) before anything is written.
     pub force: bool,
@@ -140,7 +147,23 @@ impl AttachmentKind {
     }
 }
 
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("force", &self.force)
+            .field("only", &self.only)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 impl CopyOptions {
+    /// Report progress to `progress` (see [`CopyOptions::progress`]).
+    pub fn with_progress(mut self, progress: Option<Progress>) -> CopyOptions {
+        self.progress = progress;
+        self
+    }
+
     /// Move destination tags that name another manifest (see [`CopyOptions::force`]).
     pub fn with_force(mut self, force: bool) -> CopyOptions {
         self.force = force;
@@ -525,7 +548,10 @@ impl Run<'_> {
             BlobCopy::Mounted => self.report.blobs_mounted.push(digest),
             BlobCopy::Copied => {
                 self.report.bytes_copied += d.size;
-                self.report.blobs_copied.push(digest)
+                self.report.blobs_copied.push(digest);
+                if let Some(p) = &self.how.progress {
+                    p(self.report.bytes_copied);
+                }
             }
         }
         Ok(())

@@ -418,3 +418,36 @@ async fn a_tag_is_named_with_its_digest_once() {
         );
     }
 }
+
+/// Progress bars are drawn only on a terminal: with stderr a pipe (as here) `copy`,
+/// `verify --policy` over several images and `k8s verify` print no progress at all.
+#[tokio::test]
+async fn no_progress_output_when_stderr_is_not_a_terminal() {
+    let f = fixture().await;
+    let cli = &f.cli;
+    let image = f.image.as_str();
+    std::fs::write(
+        cli.path("pods.yaml"),
+        (0..8)
+            .map(|i| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n    - {{name: c, image: registry.example/team/app{i}:v1}}\n"))
+            .collect::<Vec<_>>()
+            .join("---\n"),
+    )
+    .unwrap();
+    std::fs::write(cli.path("allow.yaml"), "version: 1\ndefaultAction: allow\n").unwrap();
+    let many: Vec<&str> = std::iter::repeat_n(image, 8).collect();
+    let mut policy_args = vec!["verify", "--policy", "p.yaml"];
+    policy_args.extend(&many);
+    for args in [
+        vec!["copy", image, "oci:carry"],
+        policy_args,
+        vec!["k8s", "verify", "-f", "pods.yaml", "--policy", "allow.yaml"],
+    ] {
+        let out = cli.run(&args);
+        assert_ok(&out);
+        let err = stderr(&out);
+        for needle in ["\r", "\u{1b}", "images evaluated", "/s,", "[0/"] {
+            assert!(!err.contains(needle), "{args:?} drew progress: {err:?}");
+        }
+    }
+}

@@ -24,10 +24,19 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
             })
             .collect()
     });
+    let bar = render::bytes_bar();
+    let progress: Option<imgseal::copy::Progress> = bar.clone().map(|b| {
+        std::sync::Arc::new(move |bytes: u64| b.set_position(bytes)) as imgseal::copy::Progress
+    });
     let how = imgseal::copy::CopyOptions::default()
         .with_force(a.force)
-        .with_only(only);
-    let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await?;
+        .with_only(only)
+        .with_progress(progress);
+    let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = r?;
     render::warnings(&r.warnings);
     if a.output == Output::Json {
         outln!("{}", render::json(&r));
@@ -40,9 +49,10 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         r.manifests_skipped.len()
     );
     errln!(
-        "  blobs: {} copied ({} bytes), {} mounted, {} already there",
+        "  blobs: {} copied ({} bytes{}), {} mounted, {} already there",
         r.blobs_copied.len(),
         r.bytes_copied,
+        render::human_size(r.bytes_copied),
         r.blobs_mounted.len(),
         r.blobs_skipped.len()
     );

@@ -29,11 +29,6 @@ macro_rules! errln {
     ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), true) };
 }
 
-/// Write to stderr without a newline (progress lines).
-macro_rules! err {
-    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), false) };
-}
-
 mod admission;
 mod args;
 mod attest;

@@ -130,15 +130,14 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
         .with_required_annotations(a.annotations.iter().cloned().collect())
         .with_signed_identity(identity)
         .with_platform(a.platform.clone());
-    let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
+    let bar = if images.len() > 1 {
+        render::count_bar("images evaluated")
+    } else {
+        None
+    };
     let decisions = policy
         .evaluate_many(&images, concurrency, |done, total| {
-            if show_progress {
-                err!("\r[{done}/{total}] images evaluated");
-                if done == total {
-                    errln!();
-                }
-            }
+            render::advance(&bar, done, total)
         })
         .await;
     render_decisions(

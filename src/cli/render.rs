@@ -77,9 +77,69 @@ pub(crate) fn tag_warning(image: &imgseal::ImageRef, digest: &imgseal::Digest) {
     }
 }
 
+/// A progress bar on stderr when stderr is a terminal (indicatif), else nothing at all.
+pub(crate) fn count_bar(what: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:30}} {{pos}}/{{len}} {what} ({{elapsed}})"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// A spinner counting bytes copied on stderr when it is a terminal, else `None`.
+pub(crate) fn bytes_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {binary_bytes} copied ({binary_bytes_per_sec}, {elapsed})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}
+
+/// `, 1.5 MiB` for sizes of a KiB and more (text output beside the exact byte count).
+pub(crate) fn human_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return String::new();
+    }
+    format!(", {}", indicatif::BinaryBytes(bytes))
+}
+
+/// `(done, total)` into `bar`, finishing it at the end.
+pub(crate) fn advance(bar: &Option<indicatif::ProgressBar>, done: usize, total: usize) {
+    if let Some(b) = bar {
+        b.set_length(total as u64);
+        b.set_position(done as u64);
+        if done == total {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// Print each warning on stderr as `imgseal: warning: …`.
 pub(crate) fn warnings<'a>(warnings: impl IntoIterator<Item = &'a String>) {
     for w in warnings {
         errln!("imgseal: warning: {w}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_human_readable_from_a_kib() {
+        assert_eq!(super::human_size(722), "");
+        assert_eq!(super::human_size(1536), ", 1.50 KiB");
+        assert_eq!(super::human_size(5 * 1024 * 1024 * 1024), ", 5.00 GiB");
     }
 }

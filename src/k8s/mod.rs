@@ -387,6 +387,17 @@ pub struct Report {
 /// Judge every image of every workload in `manifests`, each distinct image once, at most
 /// `concurrency` at a time.
 pub async fn verify(policy: &Policy, manifests: &Manifests, concurrency: usize) -> Report {
+    verify_with_progress(policy, manifests, concurrency, |_, _| {}).await
+}
+
+/// [`verify`], calling `progress(done, total)` as each image's decision is made (as
+/// [`Policy::evaluate_many`] does).
+pub async fn verify_with_progress(
+    policy: &Policy,
+    manifests: &Manifests,
+    concurrency: usize,
+    progress: impl Fn(usize, usize),
+) -> Report {
     let mut rows = Vec::new();
     let mut workloads = 0;
     let mut skipped = 0;
@@ -418,7 +429,7 @@ pub async fn verify(policy: &Policy, manifests: &Manifests, concurrency: usize) 
             Err(e) => Err(e.to_string()),
         });
     }
-    let decisions = policy.evaluate_many(&refs, concurrency, |_, _| {}).await;
+    let decisions = policy.evaluate_many(&refs, concurrency, progress).await;
     let mut containers = Vec::new();
     for ((doc, meta, c), p) in rows.into_iter().zip(parsed) {
         let mut warnings = Vec::new();
