@@ -22,9 +22,7 @@ use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest, Index};
 use crate::oci::{Manifest, OCI_INDEX, OCI_MANIFEST};
 use crate::reference::{ImageRef, LayoutRef};
-use crate::store::{
-    referrers_tag, BlobCopy, ManifestRef, ReferrerScheme, Store, StoreOptions, TagWrite,
-};
+use crate::store::{referrers_tag, BlobCopy, ManifestRef, Store, StoreOptions, TagWrite};
 use crate::{Digest, Error, Result};
 use std::collections::HashSet;
 
@@ -33,6 +31,7 @@ const MAX_INDEX_DEPTH: usize = 4;
 
 /// What [`copy`] did.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopyReport {
     /// The source as given.
     pub source: String,
@@ -59,7 +58,6 @@ pub struct CopyReport {
     /// Signatures, attestations, SBOMs and other referrers found, and what became of each.
     pub attachments: Vec<CopiedAttachment>,
     /// Entries that could not be copied and were skipped (referrers listed but missing…).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// HTTP requests made (source and destination).
     pub requests: u64,
@@ -67,6 +65,7 @@ pub struct CopyReport {
 
 /// One attachment of a copied manifest.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CopiedAttachment {
     /// The manifest it is attached to.
     pub subject: Digest,
@@ -81,9 +80,127 @@ pub struct CopiedAttachment {
     pub artifact_type: Option<String>,
     /// What was done.
     pub outcome: Outcome,
-    /// For referrers: how the destination lists it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheme: Option<ReferrerScheme>,
+    /// How it is attached: `tag` for cosign's tags; for referrers, how the destination
+    /// lists it (`referrers-api`, `referrers-tag-schema`, `layout-index`; when it was
+    /// already there, how the source listed it).
+    pub scheme: String,
+}
+
+/// Called with the bytes of blobs streamed so far, after each blob (see
+/// [`CopyOptions::with_progress`]).
+pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// How [`copy_with`] copies (the default is what [`copy`] does).
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// Told the bytes streamed so far after each blob copied (not for blobs already there
+    /// or mounted).
+    pub progress: Option<Progress>,
+    /// Move a destination tag that names another manifest to the copied one. Without it
+    /// such a copy is refused ([`CopyError::TagMoved`]) before anything is written.
+    pub force: bool,
+    /// Copy only these kinds of attachments (`None`: every attachment, referrers of other
+    /// artifact types included). With a set, referrers of no known kind are not copied.
+    pub only: Option<std::collections::BTreeSet<AttachmentKind>>,
+}
+
+/// A kind of attachment [`CopyOptions::only`] selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttachmentKind {
+    /// Signatures: `.sig` tags, cosign and notation signature referrers, Sigstore bundles of
+    /// cosign's sign predicate.
+    Signature,
+    /// Attestations: `.att` tags, in-toto referrers, Sigstore bundles of other predicates.
+    Attestation,
+    /// SBOMs: `.sbom` tags, SPDX / CycloneDX / cosign SBOM referrers.
+    Sbom,
+}
+
+impl AttachmentKind {
+    /// The kind of a referrer with this artifact type and these manifest annotations, if any.
+    pub fn of_referrer(
+        artifact_type: Option<&str>,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Option<AttachmentKind> {
+        let t = artifact_type?;
+        if t == cosign::BUNDLE_ARTIFACT_TYPE {
+            let predicate = annotations
+                .get(crate::formats::intoto::BUNDLE_PREDICATE_TYPE_ANNOTATION)
+                .map(String::as_str);
+            return Some(match predicate {
+                None | Some(cosign::bundle::COSIGN_SIGN_PREDICATE_TYPE) => {
+                    AttachmentKind::Signature
+                }
+                Some(_) => AttachmentKind::Attestation,
+            });
+        }
+        if t == cosign::SIGNATURE_ARTIFACT_TYPE || t == crate::formats::notation::ARTIFACT_TYPE {
+            Some(AttachmentKind::Signature)
+        } else if t.contains("spdx") || t.contains("cyclonedx") || t.contains(".sbom") {
+            Some(AttachmentKind::Sbom)
+        } else if t.contains("in-toto") || t.contains(".att") {
+            Some(AttachmentKind::Attestation)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("force", &self.force)
+            .field("only", &self.only)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl CopyOptions {
+    /// Report progress to `progress` (see [`CopyOptions::progress`]).
+    pub fn with_progress(mut self, progress: Option<Progress>) -> CopyOptions {
+        self.progress = progress;
+        self
+    }
+
+    /// Move destination tags that name another manifest (see [`CopyOptions::force`]).
+    pub fn with_force(mut self, force: bool) -> CopyOptions {
+        self.force = force;
+        self
+    }
+
+    /// Copy only these kinds of attachments (see [`CopyOptions::only`]).
+    pub fn with_only(mut self, only: Option<std::collections::BTreeSet<AttachmentKind>>) -> Self {
+        self.only = only;
+        self
+    }
+
+    fn wants(&self, kind: Option<AttachmentKind>) -> bool {
+        match (&self.only, kind) {
+            (None, _) => true,
+            (Some(set), Some(k)) => set.contains(&k),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Why [`copy_with`] refused to copy.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// The destination tag already names another manifest.
+    #[error(
+        "destination {destination} already names {current}, not {copied}; refusing to move the tag"
+    )]
+    TagMoved {
+        /// The destination, with its tag.
+        destination: String,
+        /// The manifest the tag names now.
+        current: Digest,
+        /// The manifest the copy would make it name.
+        copied: Digest,
+    },
 }
 
 /// What [`copy`] did with one attachment.
@@ -254,6 +371,17 @@ fn prepare_layout(dst: &ImageRef) -> Result<()> {
 /// # Ok(()) }
 /// ```
 pub async fn copy(src: &ImageRef, dst: &ImageRef, options: &StoreOptions) -> Result<CopyReport> {
+    copy_with(src, dst, options, &CopyOptions::default()).await
+}
+
+/// [`copy`], as `how` says: a destination tag that names another manifest is refused
+/// ([`CopyError::TagMoved`], before anything is written) unless [`CopyOptions::force`].
+pub async fn copy_with(
+    src: &ImageRef,
+    dst: &ImageRef,
+    options: &StoreOptions,
+    how: &CopyOptions,
+) -> Result<CopyReport> {
     let from = Store::open(src, options, false)?;
     let wanted = match src {
         ImageRef::Registry(r) => match (r.digest(), r.tag()) {
@@ -286,10 +414,23 @@ pub async fn copy(src: &ImageRef, dst: &ImageRef, options: &StoreOptions) -> Res
         ImageRef::Registry(r) => r.with_digest(top.digest.clone()).to_string(),
         ImageRef::Layout(l) => format!("oci:{}@{}", l.path.display(), top.digest),
     };
+    if let (ManifestRef::Tag(_), false) = (&target, how.force) {
+        if let Some(current) = to.get_manifest(&target).await? {
+            if current.digest != top.digest {
+                return Err(CopyError::TagMoved {
+                    destination,
+                    current: current.digest,
+                    copied: top.digest.clone(),
+                }
+                .into());
+            }
+        }
+    }
     let mut run = Run {
         from: &from,
         to: &to,
         options,
+        how,
         blobs_seen: HashSet::new(),
         manifests_seen: HashSet::new(),
         report: CopyReport {
@@ -383,6 +524,7 @@ struct Run<'a> {
     from: &'a Store,
     to: &'a Store,
     options: &'a StoreOptions,
+    how: &'a CopyOptions,
     blobs_seen: HashSet<Digest>,
     manifests_seen: HashSet<Digest>,
     report: CopyReport,
@@ -406,7 +548,10 @@ impl Run<'_> {
             BlobCopy::Mounted => self.report.blobs_mounted.push(digest),
             BlobCopy::Copied => {
                 self.report.bytes_copied += d.size;
-                self.report.blobs_copied.push(digest)
+                self.report.blobs_copied.push(digest);
+                if let Some(p) = &self.how.progress {
+                    p(self.report.bytes_copied);
+                }
             }
         }
         Ok(())
@@ -536,11 +681,14 @@ impl Run<'_> {
 
     /// cosign's legacy tags for `subject`: `.sig`, `.att`, `.sbom`.
     async fn copy_tags(&mut self, subject: &Digest) -> Result<()> {
-        for suffix in [
-            ".sig",
-            cosign::ATTESTATION_TAG_SUFFIX,
-            cosign::SBOM_TAG_SUFFIX,
+        for (suffix, kind) in [
+            (".sig", AttachmentKind::Signature),
+            (cosign::ATTESTATION_TAG_SUFFIX, AttachmentKind::Attestation),
+            (cosign::SBOM_TAG_SUFFIX, AttachmentKind::Sbom),
         ] {
+            if !self.how.wants(Some(kind)) {
+                continue;
+            }
             let tag = format!("{}{suffix}", referrers_tag(subject));
             let Some(m) = self
                 .from
@@ -566,7 +714,7 @@ impl Run<'_> {
                 digest,
                 artifact_type,
                 outcome,
-                scheme: None,
+                scheme: "tag".into(),
             });
         }
         Ok(())
@@ -706,10 +854,18 @@ impl Run<'_> {
             }
             let media_type = media_type_of(&m, Some(&entry.media_type))?;
             entry.media_type = media_type.clone();
+            let parsed = ImageManifest::from_bytes(&m.bytes).ok();
             if entry.artifact_type.is_none() {
-                entry.artifact_type = ImageManifest::from_bytes(&m.bytes)
-                    .ok()
-                    .map(|p| p.artifact_type.unwrap_or(p.config.media_type));
+                entry.artifact_type = parsed.as_ref().map(|p| {
+                    p.artifact_type
+                        .clone()
+                        .unwrap_or(p.config.media_type.clone())
+                });
+            }
+            let annotations = parsed.map(|p| p.annotations).unwrap_or_default();
+            let kind = AttachmentKind::of_referrer(entry.artifact_type.as_deref(), &annotations);
+            if !self.how.wants(kind) {
+                continue;
             }
             let mut attachment = CopiedAttachment {
                 subject: subject.clone(),
@@ -718,7 +874,7 @@ impl Run<'_> {
                 digest: m.digest.clone(),
                 artifact_type: entry.artifact_type.clone(),
                 outcome: Outcome::Skipped,
-                scheme: None,
+                scheme: found.scheme.id().to_string(),
             };
             if listed.contains(&entry.digest) {
                 self.report.manifests_skipped.push(m.digest.clone());
@@ -730,7 +886,7 @@ impl Run<'_> {
                     .await?;
                 self.report.manifests_copied.push(m.digest.clone());
                 attachment.outcome = Outcome::Copied;
-                attachment.scheme = Some(scheme);
+                attachment.scheme = scheme.id().to_string();
             }
             self.report.attachments.push(attachment);
         }

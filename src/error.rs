@@ -169,6 +169,9 @@ pub enum Error {
     /// [`crate::attest::AttestError`]).
     #[error(transparent)]
     Attest(#[from] crate::attest::AttestError),
+    /// A copy was refused (see [`crate::copy::CopyError`]).
+    #[error(transparent)]
+    Copy(#[from] crate::copy::CopyError),
 }
 
 impl Error {

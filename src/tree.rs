@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 /// What [`tree`] found.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tree {
     /// The image as given.
     pub image: String,
@@ -20,22 +21,41 @@ pub struct Tree {
     pub digest: Digest,
     /// Its media type.
     pub media_type: String,
-    /// For an index: each platform manifest (`os/arch`, digest).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// For an index: each platform manifest (`os/arch`, digest); in JSON, objects
+    /// `{"platform", "digest"}`.
+    #[serde(serialize_with = "platform_objects")]
     pub platforms: Vec<(String, String)>,
     /// Attached artifacts.
     pub attachments: Vec<Attachment>,
     /// Entries skipped, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Registry requests made.
     pub requests: u64,
 }
 
+fn platform_objects<S: serde::Serializer>(
+    platforms: &[(String, String)],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq as _;
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        platform: &'a str,
+        digest: &'a str,
+    }
+    let mut seq = s.serialize_seq(Some(platforms.len()))?;
+    for (platform, digest) in platforms {
+        seq.serialize_element(&Entry { platform, digest })?;
+    }
+    seq.end()
+}
+
 /// One attached artifact (a manifest).
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Attachment {
-    /// `tag`, `referrers API` or `referrers tag schema`.
+    /// `tag`, `referrers-api`, `referrers-tag-schema` or `layout-index` (see
+    /// [`crate::store::ReferrerScheme::id`]).
     pub scheme: String,
     /// The tag (legacy) or the artifact's digest (referrers).
     pub location: String,
@@ -48,7 +68,6 @@ pub struct Attachment {
     /// The manifest's digest.
     pub digest: String,
     /// Manifest annotations.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// For attestations in a Sigstore bundle: the predicate type the manifest's
     /// `dev.sigstore.bundle.predicateType` annotation names (unverified).
@@ -60,6 +79,7 @@ pub struct Attachment {
 
 /// One layer of an attached artifact.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttachedLayer {
     /// Media type.
     pub media_type: String,
@@ -68,7 +88,6 @@ pub struct AttachedLayer {
     /// Size.
     pub size: u64,
     /// Annotation keys (values of signatures and certificates are long; see the registry).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub annotation_keys: Vec<String>,
     /// For signatures: the name of the given key that verifies it, `certificate` when it
     /// carries one, or `unknown key`.
@@ -221,7 +240,7 @@ pub async fn tree(
             &store,
             options,
             keys,
-            referrers.scheme.to_string(),
+            referrers.scheme.id().to_string(),
             d.to_string(),
             kind,
             &d,

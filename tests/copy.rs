@@ -183,7 +183,7 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     assert_eq!(r["digest"], digest.to_string());
     assert_eq!(r["destination"], format!("{}/mirror/app:v1", b.host));
     // config + big layer, then the signature's payload, config and the empty blob.
-    let copied: Vec<&str> = r["blobs_copied"]
+    let copied: Vec<&str> = r["blobsCopied"]
         .as_array()
         .unwrap()
         .iter()
@@ -192,7 +192,7 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     for blob in blobs_of(&src_store, &digest).await {
         assert!(copied.contains(&blob.digest.as_str()), "{r:#}");
     }
-    assert!(r["bytes_copied"].as_u64().unwrap() > BIG_LAYER as u64);
+    assert!(r["bytesCopied"].as_u64().unwrap() > BIG_LAYER as u64);
     let atts = r["attachments"].as_array().unwrap();
     assert_eq!(atts.len(), 2, "{r:#}");
     assert_eq!(atts[0]["via"], "tag");
@@ -200,9 +200,9 @@ async fn copy_between_registries_keeps_signatures_and_second_run_transfers_nothi
     assert_eq!(atts[0]["outcome"], "copied");
     assert_eq!(atts[1]["via"], "referrer");
     assert_eq!(atts[1]["outcome"], "copied");
-    assert_eq!(atts[1]["scheme"], "tag-schema");
+    assert_eq!(atts[1]["scheme"], "referrers-tag-schema");
     assert_eq!(
-        atts[1]["artifact_type"],
+        atts[1]["artifactType"],
         imgseal::formats::cosign::SIGNATURE_ARTIFACT_TYPE
     );
 
@@ -482,6 +482,104 @@ async fn copy_within_one_registry_mounts_blobs() {
     );
 }
 
+/// A destination tag that names another image is not moved without -f/--force: one line naming
+/// the flag, exit 2, the tag unchanged; with --force it is moved.
+#[tokio::test]
+async fn moving_an_existing_destination_tag_needs_force() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let src = format!("{}/src/app:v1", reg.host);
+    let new = push_image_to(&open(&src), "v1", &random_bytes(64)).await;
+    let dst = format!("{}/dst/app:v1", reg.host);
+    let old = push_image_to(&open(&dst), "v1", &random_bytes(64)).await;
+    assert_ne!(old, new);
+    let tag_now = |store: Store| async move {
+        store
+            .get_manifest(&ManifestRef::Tag("v1".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .digest
+    };
+
+    let out = env.run(&["copy", &src, &dst]);
+    assert_fails_one(&out, 2, "-f/--force");
+    assert!(stderr(&out).contains(&old.to_string()), "{}", stderr(&out));
+    assert_eq!(tag_now(open(&dst)).await, old, "the tag was moved");
+    // The library refuses it too, typed.
+    let e = copy(&image(&src), &image(&dst), &StoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            imgseal::Error::Copy(imgseal::copy::CopyError::TagMoved { .. })
+        ),
+        "{e}"
+    );
+    // The same image again is no move: allowed without --force.
+    let same = format!("{}/dst/app:v1", reg.host);
+    assert_ok(&env.run(&["copy", &format!("{}/dst/app:v1", reg.host), &same]));
+
+    for flag in ["-f", "--force"] {
+        let out = env.run(&["copy", flag, &src, &dst]);
+        assert_ok(&out);
+        assert_eq!(tag_now(open(&dst)).await, new);
+        // Put the old image back for the next flag.
+        assert_ok(&env.run(&[
+            "copy",
+            "--force",
+            &format!("{}/dst/app@{old}", reg.host),
+            &dst,
+        ]));
+    }
+}
+
+/// `--only` picks which attachments are copied: with `att` neither the .sig tag nor the
+/// signature referrer; with `sig,sbom` both; unknown kinds are refused.
+#[tokio::test]
+async fn only_copies_the_kinds_asked_for() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let src = format!("{}/only/app:v1", reg.host);
+    let digest = push_image_to(&open(&src), "v1", &random_bytes(64)).await;
+    env.sign(&src).await;
+    let tags = |image: String| {
+        let digest = digest.clone();
+        async move {
+            let store = open(&image);
+            let mut kinds = Vec::new();
+            for suffix in [".sig", ".att"] {
+                let tag = format!("{}{suffix}", referrers_tag(&digest));
+                if store
+                    .get_manifest(&ManifestRef::Tag(tag))
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    kinds.push(suffix);
+                }
+            }
+            (kinds, referrer_entries(&store, &digest).await.len())
+        }
+    };
+    let atts = format!("{}/att-only/app:v1", reg.host);
+    let out = env.run(&["copy", "--only", "att", "-o", "json", &src, &atts]);
+    assert_ok(&out);
+    assert_eq!(
+        tags(atts.clone()).await,
+        (vec![], 0),
+        "nothing but attestations"
+    );
+    let sigs = format!("{}/sig-only/app:v1", reg.host);
+    let out = env.run(&["copy", "--only", "sig,sbom", &src, &sigs]);
+    assert_ok(&out);
+    assert_eq!(tags(sigs.clone()).await, (vec![".sig"], 1));
+    let out = env.run(&["copy", "--only", "sigs", &src, &sigs]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sigs"), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------- air gap: registry → layout → registry
 
 #[tokio::test]
@@ -544,7 +642,7 @@ async fn air_gap_through_a_layout() {
         .collect();
     assert_eq!(
         kinds,
-        vec![("signature", "tag"), ("signature", "referrers tag schema")]
+        vec![("signature", "tag"), ("signature", "referrers-tag-schema")]
     );
 
     // Layout → layout works too, and a second run into the same layout copies nothing.
@@ -565,8 +663,8 @@ async fn air_gap_through_a_layout() {
     ]);
     assert_ok(&out);
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(r["blobs_copied"].as_array().unwrap().len(), 0, "{r:#}");
-    assert_eq!(r["manifests_copied"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["blobsCopied"].as_array().unwrap().len(), 0, "{r:#}");
+    assert_eq!(r["manifestsCopied"].as_array().unwrap().len(), 0, "{r:#}");
 }
 
 // ---------------------------------------------------------------- an index with signed children

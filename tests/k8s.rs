@@ -110,7 +110,7 @@ async fn signed_images_pass_unsigned_fail_and_each_image_is_verified_once() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let r = json(&out);
-    assert_eq!(r["distinct_images"], 2, "{r}");
+    assert_eq!(r["distinctImages"], 2, "{r}");
     assert_eq!(r["workloads"], 2);
     let rows = r["containers"].as_array().unwrap();
     assert_eq!(rows.len(), 9);

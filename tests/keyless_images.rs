@@ -257,9 +257,9 @@ fn key_and_rekor_signature_verifies_its_set_with_a_trusted_root() {
     assert_ok(&out);
     let v = json(&out);
     let tlog = &v["signatures"][0]["tlog"];
-    assert_eq!(tlog["base_url"], "https://rekor.sigstore.dev", "{v}");
-    assert_eq!(tlog["integrated_time"], "2023-01-20T21:57:39Z", "{v}");
-    assert!(tlog["log_index"].as_i64().is_some(), "{v}");
+    assert_eq!(tlog["baseUrl"], "https://rekor.sigstore.dev", "{v}");
+    assert_eq!(tlog["integratedTime"], "2023-01-20T21:57:39Z", "{v}");
+    assert!(tlog["logIndex"].as_i64().is_some(), "{v}");
     // The wrong key: refused before the log is looked at.
     let other = arg(&containers(&root).join("cosign.pub"));
     let out = verify(
@@ -384,28 +384,25 @@ fn keyless_signature_verifies_for_its_identity_and_names_what_was_checked() {
     let s = &v["signatures"][0];
     assert_eq!(s["verified"], true, "{v}");
     assert_eq!(
-        s["certificate"]["subject_alternative_name"], FULCIO_EMAIL,
+        s["certificate"]["subjectAlternativeName"], FULCIO_EMAIL,
         "{v}"
     );
     assert_eq!(s["certificate"]["issuer"], FULCIO_ISSUER, "{v}");
-    assert_eq!(
-        s["certificate"]["checked_at"], "2023-01-20T20:51:33Z",
-        "{v}"
-    );
-    assert!(s["certificate"]["ct_log_id"].as_str().is_some(), "{v}");
-    assert!(s["certificate"]["fulcio_ca_subject"]
+    assert_eq!(s["certificate"]["checkedAt"], "2023-01-20T20:51:33Z", "{v}");
+    assert!(s["certificate"]["ctLogId"].as_str().is_some(), "{v}");
+    assert!(s["certificate"]["fulcioCaSubject"]
         .as_str()
         .unwrap()
         .contains("sigstore"));
-    assert_eq!(s["tlog"]["log_index"], 11605770, "{v}");
-    assert_eq!(s["tlog"]["entry_kind"], "hashedrekord 0.0.1", "{v}");
+    assert_eq!(s["tlog"]["logIndex"], 11605770, "{v}");
+    assert_eq!(s["tlog"]["entryKind"], "hashedrekord 0.0.1", "{v}");
     // Existing fields unchanged.
     assert!(
-        s["signed_by"].as_str().unwrap().contains(FULCIO_EMAIL),
+        s["signedBy"].as_str().unwrap().contains(FULCIO_EMAIL),
         "{v}"
     );
     assert!(
-        s["signer_key"].as_str().unwrap().starts_with("sha256:"),
+        s["signerKey"].as_str().unwrap().starts_with("sha256:"),
         "{v}"
     );
 }

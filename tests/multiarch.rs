@@ -285,12 +285,12 @@ async fn sign_signs_the_index_only_and_recursive_signs_every_platform() {
     let out = cli.run(&["tree", "-o", "json", &img.image]);
     assert_ok(&out);
     let t = json(&out);
-    assert_eq!(t["media_type"], OCI_INDEX);
+    assert_eq!(t["mediaType"], OCI_INDEX);
     assert_eq!(
         t["platforms"],
         serde_json::json!([
-            ["linux/amd64", img.amd64.to_string()],
-            ["linux/arm64", img.arm64.to_string()]
+            {"platform": "linux/amd64", "digest": img.amd64.to_string()},
+            {"platform": "linux/arm64", "digest": img.arm64.to_string()}
         ])
     );
 }

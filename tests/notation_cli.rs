@@ -284,9 +284,13 @@ async fn notation_round_trip(image: &str, digest: &Digest, scope: &str, scheme: 
     let signed = json(&out);
     assert_eq!(signed["digest"], digest.to_string(), "{signed:#}");
     let top = &signed["manifests"][0];
-    assert_eq!(top["referrer"][1], scheme, "{signed:#}");
-    assert!(top["signature_tag"].is_null(), "no .sig tag: {signed:#}");
-    assert!(signed["signature_tag"].is_null(), "no .sig tag: {signed:#}");
+    assert_eq!(
+        top["referrer"]["scheme"],
+        format!("referrers-{scheme}"),
+        "{signed:#}"
+    );
+    assert!(top["signatureTag"].is_null(), "no .sig tag: {signed:#}");
+    assert!(signed["signatureTag"].is_null(), "no .sig tag: {signed:#}");
 
     // What went on the wire: an OCI 1.1 notation artifact whose envelope signs this manifest,
     // with the user metadata and the whole chain.
@@ -298,7 +302,7 @@ async fn notation_round_trip(image: &str, digest: &Digest, scope: &str, scheme: 
     );
     assert_eq!(
         Some(manifest_digest_of(&store, top).await),
-        top["referrer"][0].as_str().map(str::to_string)
+        top["referrer"]["digest"].as_str().map(str::to_string)
     );
     assert_eq!(envelope.target.digest, digest.to_string());
     assert_eq!(
@@ -354,7 +358,7 @@ async fn notation_round_trip(image: &str, digest: &Digest, scope: &str, scheme: 
     assert!(sigs.iter().all(|s| s["format"] == "notation"), "{v:#}");
     let ok = verified_of(&v, "notation");
     assert_eq!(ok.len(), 1, "{v:#}");
-    assert!(ok[0]["signed_by"]
+    assert!(ok[0]["signedBy"]
         .as_str()
         .unwrap()
         .starts_with("x509.subject: CN=alice,"));
@@ -362,7 +366,7 @@ async fn notation_round_trip(image: &str, digest: &Digest, scope: &str, scheme: 
 
 /// The digest of the signature manifest `sign -o json` reported (re-read from the store).
 async fn manifest_digest_of(store: &Store, signed_manifest: &Value) -> String {
-    let d: Digest = signed_manifest["referrer"][0]
+    let d: Digest = signed_manifest["referrer"]["digest"]
         .as_str()
         .unwrap()
         .parse()
@@ -1409,8 +1413,8 @@ async fn notation13_layout_subject_only_signature_is_found() {
     let attachments = t["attachments"].as_array().unwrap();
     assert_eq!(attachments.len(), 1, "{t:#}");
     assert_eq!(attachments[0]["digest"], moved[0]);
-    assert_eq!(attachments[0]["scheme"], "layout index.json");
-    assert_eq!(attachments[0]["artifact_type"], notation::ARTIFACT_TYPE);
+    assert_eq!(attachments[0]["scheme"], "layout-index");
+    assert_eq!(attachments[0]["artifactType"], notation::ARTIFACT_TYPE);
     let out = env.run(&["tree", &image]);
     assert_ok(&out);
     assert!(stdout(&out).contains(&moved[0]), "{}", stdout(&out));

@@ -228,8 +228,8 @@ async fn notation_files_are_found_in_notation_order() {
     assert_ok(&out);
     let v = json(&out);
     let n = &v["signatures"][0]["notation"];
-    assert_eq!(n["signing_scheme"], "notary.x509", "{v:#}");
-    assert!(n["signing_time"].as_str().unwrap().ends_with('Z'), "{n:#}");
+    assert_eq!(n["signingScheme"], "notary.x509", "{v:#}");
+    assert!(n["signingTime"].as_str().unwrap().ends_with('Z'), "{n:#}");
     let cert = &n["certificates"][0];
     assert!(
         cert["subject"].as_str().unwrap().contains("CN=alpine"),
@@ -247,12 +247,12 @@ async fn notation_files_are_found_in_notation_order() {
         .der()
         .to_vec();
     assert_eq!(
-        cert["sha256_fingerprint"].as_str().unwrap(),
+        cert["sha256Fingerprint"].as_str().unwrap(),
         Digest::sha256(&der)
             .to_string()
             .trim_start_matches("sha256:")
     );
-    assert_eq!(n["signed_artifact"]["digest"], digest.as_str());
+    assert_eq!(n["signedArtifact"]["digest"], digest.as_str());
 
     // tree shows the same, text and JSON, without any trust material.
     let out = env.run(&["tree", "-o", "json", &image]);
@@ -270,7 +270,7 @@ async fn notation_files_are_found_in_notation_order() {
     assert!(
         text.contains(&format!(
             "SHA-256 {}",
-            cert["sha256_fingerprint"].as_str().unwrap()
+            cert["sha256Fingerprint"].as_str().unwrap()
         )),
         "{text}"
     );
@@ -462,7 +462,7 @@ async fn user_metadata_expiry_and_the_subject_to_paste() {
     };
     let span = secs("expiry") as i64 - secs("signing_time") as i64;
     assert!((span - (3 * 3600 + 20 * 60)).abs() <= 1, "{n:#}");
-    assert_eq!(n["user_metadata"], json!({"build": "42", "stage": "ci"}));
+    assert_eq!(n["userMetadata"], json!({"build": "42", "stage": "ci"}));
     assert_eq!(n["certificates"].as_array().unwrap().len(), 2, "{n:#}");
     let out = env.run(&["tree", &image]);
     assert!(

@@ -113,13 +113,17 @@ fn verified_source(v: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// The artifact digest in `sign -o json` output, and its scheme (`api` / `tag-schema`).
+/// The artifact digest in `sign -o json` output, and its scheme (`referrers-api` /
+/// `referrers-tag-schema`).
 #[track_caller]
 fn signed_referrer(s: &serde_json::Value) -> (String, String) {
     let r = &s["manifests"][0]["referrer"];
     (
-        r[0].as_str().unwrap_or_else(|| panic!("{s:#}")).to_string(),
-        r[1].as_str().unwrap().to_string(),
+        r["digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{s:#}"))
+            .to_string(),
+        r["scheme"].as_str().unwrap().to_string(),
     )
 }
 
@@ -159,9 +163,9 @@ async fn referrers_api_registry_indexes_signatures_and_nothing_else_is_written()
         &image,
     ]);
     assert_ok(&out);
-    assert!(json(&out)["signature_tag"].is_null(), "no .sig tag written");
+    assert!(json(&out)["signatureTag"].is_null(), "no .sig tag written");
     let (artifact_b, scheme) = signed_referrer(&json(&out));
-    assert_eq!(scheme, "api");
+    assert_eq!(scheme, "referrers-api");
     assert_ne!(artifact_b, artifact_a.to_string());
 
     // The artifact is cosign's OCI 1.1 shape, with this image as subject.
@@ -247,14 +251,14 @@ async fn referrers_api_registry_indexes_signatures_and_nothing_else_is_written()
         (artifact_a.to_string(), &a.public),
         (artifact_b.clone(), &b.public),
     ]) {
-        assert_eq!(att["scheme"], "referrers API");
+        assert_eq!(att["scheme"], "referrers-api");
         assert_eq!(att["kind"], "signature");
-        assert_eq!(att["artifact_type"], cosign::SIGNATURE_ARTIFACT_TYPE);
+        assert_eq!(att["artifactType"], cosign::SIGNATURE_ARTIFACT_TYPE);
         assert_eq!(att["location"], artifact.as_str());
         assert_eq!(att["digest"], artifact.as_str());
-        assert_eq!(att["layers"][0]["signed_by"], format!("key {key}"));
+        assert_eq!(att["layers"][0]["signedBy"], format!("key {key}"));
     }
-    assert!(t.get("warnings").is_none(), "{t:#}");
+    assert_eq!(t["warnings"], serde_json::json!([]), "{t:#}");
 }
 
 // ---------------------------------------------------------------- b. the tag-schema fallback
@@ -281,7 +285,7 @@ async fn without_the_api_referrers_fall_back_to_the_tag_schema_and_both_reads_si
     ]);
     assert_ok(&out);
     let (artifact_a, scheme) = signed_referrer(&json(&out));
-    assert_eq!(scheme, "tag-schema");
+    assert_eq!(scheme, "referrers-tag-schema");
 
     // The fallback index at sha256-<hex> lists the artifact with its artifactType.
     let store = open(&reg.host, &repo);
@@ -324,9 +328,9 @@ async fn without_the_api_referrers_fall_back_to_the_tag_schema_and_both_reads_si
     assert_ok(&out);
     let t = json(&out);
     assert_eq!(t["attachments"].as_array().unwrap().len(), 1, "{t:#}");
-    assert_eq!(t["attachments"][0]["scheme"], "referrers tag schema");
+    assert_eq!(t["attachments"][0]["scheme"], "referrers-tag-schema");
     assert_eq!(
-        t["attachments"][0]["artifact_type"],
+        t["attachments"][0]["artifactType"],
         cosign::SIGNATURE_ARTIFACT_TYPE
     );
 
@@ -336,10 +340,10 @@ async fn without_the_api_referrers_fall_back_to_the_tag_schema_and_both_reads_si
     ]);
     assert_ok(&out);
     let s = json(&out);
-    assert_eq!(s["manifests"][0]["signature_tag"], digest.signature_tag());
-    assert_eq!(s["signature_tag"], digest.signature_tag());
+    assert_eq!(s["manifests"][0]["signatureTag"], digest.signature_tag());
+    assert_eq!(s["signatureTag"], digest.signature_tag());
     let (artifact_b, scheme) = signed_referrer(&s);
-    assert_eq!(scheme, "tag-schema");
+    assert_eq!(scheme, "referrers-tag-schema");
     let (_, index) = fallback_index(&store, &digest).await.unwrap();
     let listed: Vec<_> = index.manifests.iter().map(|d| d.digest.clone()).collect();
     assert_eq!(listed, vec![artifact_a.clone(), artifact_b.clone()]);
@@ -591,8 +595,8 @@ async fn signing_twice_with_referrers_adds_nothing_the_second_time() {
     let cli = Cli::new();
     let a = cli.keypair("a");
     for (host, scheme) in [
-        (fallback.host.clone(), "tag-schema"),
-        (api.host.clone(), "api"),
+        (fallback.host.clone(), "referrers-tag-schema"),
+        (api.host.clone(), "referrers-api"),
     ] {
         let repo = unique_repo("again");
         let digest = push_image(&host, &repo, "v1").await;
@@ -631,7 +635,7 @@ async fn signing_twice_with_referrers_adds_nothing_the_second_time() {
         let store = open(&host, &repo);
         let r = store.referrers(&digest, None).await.unwrap();
         assert_eq!(r.descriptors.len(), 1, "{scheme}: {:?}", r.descriptors);
-        if scheme == "tag-schema" {
+        if scheme == "referrers-tag-schema" {
             let (_, index) = fallback_index(&store, &digest).await.unwrap();
             assert_eq!(index.manifests.len(), 1, "{index:?}");
         } else {

@@ -172,6 +172,7 @@ pub enum EnvelopeSignatures {
 
 /// What [`Attester::attest`] did.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Attested {
     /// The image as given.
     pub image: String,
@@ -183,7 +184,10 @@ pub struct Attested {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attestation_tag: Option<String>,
     /// The bundle referrer's digest and how it was made discoverable (bundle layout).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::store::referrer_object"
+    )]
     pub referrer: Option<(Digest, ReferrerScheme)>,
     /// False when an identical attestation was already attached.
     pub added: bool,

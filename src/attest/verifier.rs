@@ -5,6 +5,7 @@ use super::*;
 
 /// One attestation looked at, and what became of it.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttestationCheck {
     /// Where it was found, e.g. `tag sha256-….att, layer 0`.
     pub source: String,
@@ -22,7 +23,6 @@ pub struct AttestationCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// The authorities whose signatures verified.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signed_by: Vec<String>,
     /// The statement, once verified.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +41,7 @@ pub struct AttestationCheck {
 
 /// The result of [`AttestationVerifier::verify`].
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttestationVerification {
     /// The image as given.
     pub image: String,
@@ -57,7 +58,6 @@ pub struct AttestationVerification {
     /// Every attestation examined.
     pub attestations: Vec<AttestationCheck>,
     /// Problems with what was attached (entries skipped, caps reached…).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Registry requests made.
     pub requests: u64,

@@ -322,6 +322,13 @@ pub(crate) struct CopyArgs {
     /// Allow plain HTTP to SRC's and DST's registries even though they are not on loopback.
     #[arg(long, help_heading = "Registry")]
     pub(crate) allow_http_registry: bool,
+    /// Move DST's tag when it already names another image (refused without it).
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// Copy only these attachments (comma-separated): sig (signatures), att (attestations),
+    /// sbom. Default: every attachment, referrers of other artifact types included.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    pub(crate) only: Vec<OnlyArg>,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]
@@ -354,6 +361,17 @@ pub(crate) struct TreeArgs {
     pub(crate) output: Output,
     /// Image: host/repo[:tag][@digest], or oci:PATH[:REF] for an OCI layout.
     pub(crate) image: String,
+}
+
+/// `copy --only`: which attachments to copy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnlyArg {
+    /// signatures (.sig tags, signature referrers, cosign sign bundles)
+    Sig,
+    /// attestations (.att tags, in-toto referrers and bundles)
+    Att,
+    /// SBOMs (.sbom tags, SPDX/CycloneDX referrers)
+    Sbom,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -1109,6 +1127,13 @@ pub(crate) enum PolicyCommand {
     Validate {
         /// The policy file (YAML).
         file: PathBuf,
+        /// Output format (json: docs/schemas/policy-validate.json).
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+        /// Treat warnings (rules that can never match, catch-alls before specific rules) as
+        /// errors: exit 1 when there is any.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the imgseal policy (YAML) equivalent to a containers/image policy.json, or refuse,
     /// naming the scope and field, what imgseal's policy cannot say the same way.

@@ -13,7 +13,30 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         ..StoreOptions::default()
     }
     .with_timeout(a.timeout.timeout);
-    let r = imgseal::copy::copy(&src, &dst, &options).await?;
+    use imgseal::copy::AttachmentKind;
+    let only = (!a.only.is_empty()).then(|| {
+        a.only
+            .iter()
+            .map(|o| match o {
+                OnlyArg::Sig => AttachmentKind::Signature,
+                OnlyArg::Att => AttachmentKind::Attestation,
+                OnlyArg::Sbom => AttachmentKind::Sbom,
+            })
+            .collect()
+    });
+    let bar = render::bytes_bar();
+    let progress: Option<imgseal::copy::Progress> = bar.clone().map(|b| {
+        std::sync::Arc::new(move |bytes: u64| b.set_position(bytes)) as imgseal::copy::Progress
+    });
+    let how = imgseal::copy::CopyOptions::default()
+        .with_force(a.force)
+        .with_only(only)
+        .with_progress(progress);
+    let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let r = r?;
     render::warnings(&r.warnings);
     if a.output == Output::Json {
         outln!("{}", render::json(&r));
@@ -26,14 +49,19 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
         r.manifests_skipped.len()
     );
     errln!(
-        "  blobs: {} copied ({} bytes), {} mounted, {} already there",
+        "  blobs: {} copied ({} bytes{}), {} mounted, {} already there",
         r.blobs_copied.len(),
         r.bytes_copied,
+        render::human_size(r.bytes_copied),
         r.blobs_mounted.len(),
         r.blobs_skipped.len()
     );
     for att in &r.attachments {
-        let scheme = att.scheme.map(|s| format!(" via {s}")).unwrap_or_default();
+        // How the destination lists a referrer written now (tags say so in `via`).
+        let scheme = match (att.via.as_str(), att.outcome) {
+            ("tag", _) | (_, imgseal::copy::Outcome::Skipped) => String::new(),
+            _ => format!(" via {}", render::scheme_words(&att.scheme)),
+        };
         errln!(
             "  {} {} of {}: {}{scheme}",
             att.via,

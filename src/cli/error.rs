@@ -15,6 +15,9 @@ pub(crate) fn render(e: &Error) -> String {
             "{e}: set IMGSEAL_PASSWORD (or COSIGN_PASSWORD), pass --password-file, or run on a terminal"
         ),
         Error::Exists { .. } => format!("{e}; pass --force to overwrite it"),
+        Error::Copy(imgseal::copy::CopyError::TagMoved { .. }) => {
+            format!("{e}; pass -f/--force to move it")
+        }
         Error::Sign(SignError::NotationNeedsReferrers) => format!(
             "{e}; drop --attach or use --attach referrers"
         ),

@@ -22,7 +22,11 @@ pub(crate) async fn k8s_report(
         .with_timeout(a.timeout.timeout),
     );
     let manifests = imgseal::k8s::Manifests::read(&a.filename)?;
-    let report = imgseal::k8s::verify(&policy, &manifests, a.concurrency).await;
+    let bar = render::count_bar("images evaluated");
+    let report = imgseal::k8s::verify_with_progress(&policy, &manifests, a.concurrency, |d, t| {
+        render::advance(&bar, d, t)
+    })
+    .await;
     for c in &report.containers {
         for w in &c.warnings {
             errln!("imgseal: warning: {}: {w}", c.object());
@@ -68,7 +72,7 @@ pub(crate) async fn k8s_verify(a: K8sVerifyArgs) -> Result<u8, Error> {
                     })
                 })
                 .collect();
-            outln!("{}", render::json(&sarif_with(&items)))
+            outln!("{}", render::raw_json(&sarif_with(&items)))
         }
         VerifyOutput::Text => {
             for c in &report.containers {

@@ -29,11 +29,6 @@ macro_rules! errln {
     ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), true) };
 }
 
-/// Write to stderr without a newline (progress lines).
-macro_rules! err {
-    ($($t:tt)*) => { $crate::cli::out::err(format_args!($($t)*), false) };
-}
-
 mod admission;
 mod args;
 mod attest;
@@ -211,7 +206,11 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::TrustedRoot(TrustedRootCommand::Create(a)) => trusted_root_create(a),
         Command::Attest(a) => attest(a).await,
         Command::VerifyAttestation(a) => verify_attestation(a).await,
-        Command::Policy(PolicyCommand::Validate { file }) => policy_validate(&file),
+        Command::Policy(PolicyCommand::Validate {
+            file,
+            output,
+            strict,
+        }) => policy_validate(&file, output, strict),
         Command::Policy(PolicyCommand::ImportContainers { file }) => import_containers(&file),
         Command::Cert(CertCommand::GenerateTest {
             name,

@@ -2,11 +2,101 @@
 
 use super::*;
 
-pub(crate) fn policy_validate(file: &std::path::Path) -> Result<u8, Error> {
+/// One problem `policy validate -o json` reports: the message and, when the parser names
+/// it, the line and column.
+#[derive(serde::Serialize)]
+struct Problem {
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<u64>,
+}
+
+impl Problem {
+    /// `message`, with the position serde_yaml's "at line N column M" names.
+    fn of(message: String) -> Problem {
+        let number_after = |word: &str| {
+            let at = message.find(word)? + word.len();
+            let digits: String = message[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        Problem {
+            line: number_after("line "),
+            column: number_after("column "),
+            message,
+        }
+    }
+}
+
+pub(crate) fn policy_validate(
+    file: &std::path::Path,
+    output: Output,
+    strict: bool,
+) -> Result<u8, Error> {
     if let Some(kind) = notation_policy_kind(file)? {
+        if output == Output::Json || strict {
+            return Err(Error::Usage(
+                "-o json and --strict are for imgseal policy files; a notation trust policy is validated with text output".into(),
+            ));
+        }
         return notation_policy_validate(file, kind);
     }
-    let (policy, warnings) = imgseal::policy::Policy::load(file)?;
+    let loaded = imgseal::policy::Policy::load(file);
+    if output == Output::Json {
+        let mut doc = serde_json::json!({
+            "file": file.display().to_string(),
+            "valid": false,
+            "errors": [],
+            "warnings": [],
+        });
+        let code = match &loaded {
+            Ok((policy, warnings)) => {
+                let problems: Vec<Problem> = warnings.iter().cloned().map(Problem::of).collect();
+                let failed = strict && !problems.is_empty();
+                doc["valid"] = (!failed).into();
+                doc[if strict { "errors" } else { "warnings" }] =
+                    serde_json::to_value(problems).unwrap_or_default();
+                doc["rules"] = policy.file().rules.len().into();
+                doc["authorities"] = policy.file().authorities.len().into();
+                doc["defaultAction"] = serde_json::to_value(policy.file().default_action)
+                    .unwrap_or_default()
+                    .as_str()
+                    .map(str::to_lowercase)
+                    .into();
+                if failed {
+                    EXIT_FAILED
+                } else {
+                    0
+                }
+            }
+            Err(e) => {
+                doc["errors"] =
+                    serde_json::to_value([Problem::of(e.to_string())]).unwrap_or_default();
+                EXIT_ERROR
+            }
+        };
+        outln!("{}", render::json(&doc));
+        return match loaded {
+            Err(e) => Err(e),
+            Ok(_) => Ok(code),
+        };
+    }
+    let (policy, warnings) = loaded?;
+    if strict && !warnings.is_empty() {
+        for w in &warnings {
+            errln!("imgseal: error: {w}");
+        }
+        errln!(
+            "imgseal: {}: {} warning(s) are errors with --strict",
+            file.display(),
+            warnings.len()
+        );
+        return Ok(EXIT_FAILED);
+    }
     render::warnings(&warnings);
     outln!(
         "{}: valid ({} rules, {} authorities, defaultAction {:?})",
@@ -117,15 +207,14 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
         .with_required_annotations(a.annotations.iter().cloned().collect())
         .with_signed_identity(identity)
         .with_platform(a.platform.clone());
-    let show_progress = images.len() > 5 && std::io::stderr().is_terminal();
+    let bar = if images.len() > 1 {
+        render::count_bar("images evaluated")
+    } else {
+        None
+    };
     let decisions = policy
         .evaluate_many(&images, concurrency, |done, total| {
-            if show_progress {
-                err!("\r[{done}/{total}] images evaluated");
-                if done == total {
-                    errln!();
-                }
-            }
+            render::advance(&bar, done, total)
         })
         .await;
     render_decisions(
@@ -149,7 +238,7 @@ pub(crate) fn render_decisions(
     use imgseal::policy::Mode;
     let denied = decisions.iter().filter(|d| !d.allowed).count();
     match output {
-        VerifyOutput::Sarif => outln!("{}", render::json(&sarif(decisions))),
+        VerifyOutput::Sarif => outln!("{}", render::raw_json(&sarif(decisions))),
         VerifyOutput::Cosign => return Err(Error::Usage(COSIGN_OUTPUT_NOT_HERE.into())),
         VerifyOutput::Json => {
             let mut doc = serde_json::Map::new();
@@ -159,7 +248,7 @@ pub(crate) fn render_decisions(
                 "decisions".into(),
                 serde_json::to_value(decisions).unwrap_or_default(),
             );
-            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+            outln!("{}", render::json(&doc))
         }
         VerifyOutput::Text => {
             let width = decisions

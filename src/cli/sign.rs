@@ -57,6 +57,7 @@ pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
     // the first error as cosign does.
     for (given, image) in a.image.iter().zip(&images) {
         let signed = signer.sign(image, &annotations).await?;
+        render::tag_warning(image, &signed.digest);
         report(&a, given, &signed);
     }
     Ok(0)

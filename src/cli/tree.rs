@@ -37,7 +37,7 @@ pub(crate) async fn tree(a: TreeArgs) -> Result<u8, Error> {
         outln!(
             "{branch} {} via {} {} (manifest {}{at})",
             att.kind,
-            att.scheme,
+            render::scheme_words(&att.scheme),
             att.location,
             att.digest
         );

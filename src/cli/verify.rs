@@ -286,11 +286,11 @@ fn report(
             .chain(v.platform.iter().flat_map(|p| p.warnings.iter())),
     );
     if let Some(part) = v.first_failed() {
-        let mut why = part.failure_summary();
-        if part.reason.is_none() && part.signatures.len() > imgseal::util::text::MAX_LISTED_REASONS
-        {
-            why.push_str(" (see --output json)");
-        }
+        let failed = render::failed_signatures(part);
+        let mut why = match (&part.reason, failed.as_slice()) {
+            (Some(_), _) | (None, [] | [_]) => part.failure_summary(),
+            (None, many) => format!("none of {} signatures verified", many.len()),
+        };
         if let Some(hint) = error::identity_hint(&v.refused_identities()) {
             why.push_str("; ");
             why.push_str(&hint);
@@ -300,8 +300,12 @@ fn report(
             part.image,
             part.digest
         );
+        if part.reason.is_none() && failed.len() > 1 {
+            render::failure_lines(&failed);
+        }
         return EXIT_FAILED;
     }
+    render::tag_warning(image, &v.digest);
     if a.output == VerifyOutput::Text {
         print_notation_success(v, image, notation_used);
     }

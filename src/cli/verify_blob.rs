@@ -210,6 +210,7 @@ fn subject_text(s: &imgseal::trust::sigstore_root::AuthoritySubject) -> String {
 fn json(artifact: &str, v: Option<&BundleVerified>, error: Option<&str>) -> String {
     let Some(v) = v else {
         return serde_json::json!({
+            "schemaVersion": render::SCHEMA_VERSION,
             "artifact": artifact,
             "verified": false,
             "error": error,
@@ -249,6 +250,7 @@ fn json(artifact: &str, v: Option<&BundleVerified>, error: Option<&str>) -> Stri
         _ => serde_json::Value::Null,
     };
     serde_json::json!({
+        "schemaVersion": render::SCHEMA_VERSION,
         "artifact": artifact,
         "verified": true,
         "mediaType": v.media_type,

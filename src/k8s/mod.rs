@@ -235,6 +235,7 @@ pub enum Field {
 
 /// One image a workload runs.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerImage {
     /// The container's (or image volume's) name.
     pub container: String,
@@ -324,6 +325,7 @@ pub fn image_reference(image: &str) -> Result<ImageRef> {
 
 /// One container of one object, with the policy's decision for its image.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerResult {
     /// The file.
     pub file: String,
@@ -353,7 +355,6 @@ pub struct ContainerResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Reported beside the verdict: privileged containers, privilege escalation.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
@@ -369,6 +370,7 @@ impl ContainerResult {
 
 /// What [`verify`] found.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// One entry per container (and image volume) of every workload.
     pub containers: Vec<ContainerResult>,
@@ -385,6 +387,17 @@ pub struct Report {
 /// Judge every image of every workload in `manifests`, each distinct image once, at most
 /// `concurrency` at a time.
 pub async fn verify(policy: &Policy, manifests: &Manifests, concurrency: usize) -> Report {
+    verify_with_progress(policy, manifests, concurrency, |_, _| {}).await
+}
+
+/// [`verify`], calling `progress(done, total)` as each image's decision is made (as
+/// [`Policy::evaluate_many`] does).
+pub async fn verify_with_progress(
+    policy: &Policy,
+    manifests: &Manifests,
+    concurrency: usize,
+    progress: impl Fn(usize, usize),
+) -> Report {
     let mut rows = Vec::new();
     let mut workloads = 0;
     let mut skipped = 0;
@@ -416,7 +429,7 @@ pub async fn verify(policy: &Policy, manifests: &Manifests, concurrency: usize) 
             Err(e) => Err(e.to_string()),
         });
     }
-    let decisions = policy.evaluate_many(&refs, concurrency, |_, _| {}).await;
+    let decisions = policy.evaluate_many(&refs, concurrency, progress).await;
     let mut containers = Vec::new();
     for ((doc, meta, c), p) in rows.into_iter().zip(parsed) {
         let mut warnings = Vec::new();

@@ -94,15 +94,15 @@ struct Extra {
 }
 
 /// What [`Policy::evaluate`] decided for one image.
-#[derive(Clone, Debug, Serialize)]
+///
+/// In JSON (camelCase) it also carries `decision`: its [`Verdict`].
+#[derive(Clone, Debug)]
 pub struct Decision {
     /// The image as given.
     pub image: String,
     /// The digest it resolved to, when it could be resolved.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The rule that applied, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// The rule's mode.
     pub mode: Mode,
@@ -112,6 +112,65 @@ pub struct Decision {
     pub checks: Vec<Check>,
     /// Registry requests made for this image.
     pub requests: u64,
+}
+
+/// A [`Decision`] in one word, as `verify --policy`, `k8s verify` and the webhook report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Every check passed.
+    Allow,
+    /// A `warn`-mode rule's check failed: allowed, with a warning.
+    Warn,
+    /// An `audit`-mode rule's check failed: allowed, recorded.
+    Audit,
+    /// An enforce-mode check failed: not allowed.
+    Deny,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Allow => "ALLOW",
+            Verdict::Warn => "WARN",
+            Verdict::Audit => "AUDIT",
+            Verdict::Deny => "DENY",
+        })
+    }
+}
+
+impl Decision {
+    /// `DENY` when not allowed, `WARN`/`AUDIT` when allowed by a warn/audit rule despite a
+    /// failed check, else `ALLOW`.
+    pub fn verdict(&self) -> Verdict {
+        let failed = self.checks.iter().any(|c| !c.passed);
+        match (self.allowed, failed, self.mode) {
+            (false, _, _) => Verdict::Deny,
+            (true, true, Mode::Warn) => Verdict::Warn,
+            (true, true, Mode::Audit) => Verdict::Audit,
+            (true, _, _) => Verdict::Allow,
+        }
+    }
+}
+
+impl Serialize for Decision {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = s.serialize_struct("Decision", 8)?;
+        out.serialize_field("image", &self.image)?;
+        if let Some(d) = &self.digest {
+            out.serialize_field("digest", d)?;
+        }
+        if let Some(r) = &self.rule {
+            out.serialize_field("rule", r)?;
+        }
+        out.serialize_field("mode", &self.mode)?;
+        out.serialize_field("decision", &self.verdict())?;
+        out.serialize_field("allowed", &self.allowed)?;
+        out.serialize_field("checks", &self.checks)?;
+        out.serialize_field("requests", &self.requests)?;
+        out.end()
+    }
 }
 
 /// One check of a [`Decision`].

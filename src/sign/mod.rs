@@ -66,6 +66,7 @@ pub enum SignError {
 
 /// One manifest signed by [`Signer::sign`].
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignedManifest {
     /// The manifest digest that was signed.
     pub digest: Digest,
@@ -76,7 +77,10 @@ pub struct SignedManifest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature_tag: Option<String>,
     /// The referrer artifact's digest and how it was made discoverable.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::store::referrer_object"
+    )]
     pub referrer: Option<(Digest, ReferrerScheme)>,
     /// False when an identical signature was already attached everywhere asked.
     pub added: bool,
@@ -84,6 +88,7 @@ pub struct SignedManifest {
 
 /// The outcome of [`Signer::sign`].
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Signed {
     /// The image as given.
     pub image: String,

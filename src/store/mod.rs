@@ -822,16 +822,56 @@ async fn pause() {
 }
 
 /// How referrers were found or attached.
+///
+/// In JSON output it is one of `referrers-api`, `referrers-tag-schema`, `layout-index`
+/// ([`ReferrerScheme::id`]), the vocabulary `tree`, `copy` and `verify` share with `tag`
+/// (cosign's `sha256-<hex>.sig` tags).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum ReferrerScheme {
     /// The registry's OCI 1.1 referrers API.
+    #[serde(rename = "referrers-api")]
     Api,
     /// The referrers tag schema (an index at tag `sha256-<hex>`).
+    #[serde(rename = "referrers-tag-schema")]
     TagSchema,
     /// An OCI layout's `index.json`: manifests with a matching `subject` (how notation 1.3
     /// and oras store signatures in a layout).
+    #[serde(rename = "layout-index")]
     LayoutIndex,
+}
+
+/// Serializes a `(digest, scheme)` referrer as `{"digest": …, "scheme": …}` in JSON output.
+pub(crate) fn referrer_object<S: serde::Serializer>(
+    referrer: &Option<(crate::Digest, ReferrerScheme)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Referrer<'a> {
+        digest: &'a crate::Digest,
+        scheme: ReferrerScheme,
+    }
+    match referrer {
+        Some((digest, scheme)) => serde::Serialize::serialize(
+            &Referrer {
+                digest,
+                scheme: *scheme,
+            },
+            s,
+        ),
+        None => s.serialize_none(),
+    }
+}
+
+impl ReferrerScheme {
+    /// The scheme's name in JSON output: `referrers-api`, `referrers-tag-schema` or
+    /// `layout-index`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            ReferrerScheme::Api => "referrers-api",
+            ReferrerScheme::TagSchema => "referrers-tag-schema",
+            ReferrerScheme::LayoutIndex => "layout-index",
+        }
+    }
 }
 
 impl std::fmt::Display for ReferrerScheme {

@@ -232,6 +232,7 @@ impl RekorBundle {
 
 /// The transparency-log entry a signature was checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TlogEvidence {
     /// The log ID (hex SHA-256 of the log's key) of the trusted-root log whose key verified
     /// the entry.
@@ -248,6 +249,7 @@ pub struct TlogEvidence {
 
 /// The RFC 3161 timestamp a signature was checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TimestampEvidence {
     /// The time the authority states (`genTime`), RFC 3339.
     pub time: String,
@@ -260,6 +262,7 @@ pub struct TimestampEvidence {
 /// The signing certificate of a keyless signature: the identity it carries and the trust-root
 /// entries it was checked against.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CertificateEvidence {
     /// The subject alternative name matched (email, URI or otherName).
     pub subject_alternative_name: String,

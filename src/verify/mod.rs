@@ -39,6 +39,7 @@ use crate::Reference;
 
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignatureCheck {
     /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
     pub source: String,
@@ -85,6 +86,7 @@ pub struct SignatureCheck {
 
 /// The result of [`Verifier::verify`].
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// The image as given.
     pub image: String,
@@ -93,7 +95,6 @@ pub struct Verification {
     /// True when at least one signature passed every check.
     pub verified: bool,
     /// Names of the keys with at least one signature that passed every check.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub verified_by: Vec<String>,
     /// Why verification failed when no signature was there to look at.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,7 +102,6 @@ pub struct Verification {
     /// Every signature examined (examination stops at the first one that verifies).
     pub signatures: Vec<SignatureCheck>,
     /// Problems with what was attached (entries skipped, pagination stopped…).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// With a platform: the verification of the platform manifest the index lists.
     #[serde(skip_serializing_if = "Option::is_none")]

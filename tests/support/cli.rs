@@ -181,11 +181,13 @@ fn check_failure(o: &Output, code: i32, needles: &[&str], skip_warnings: bool) {
     for needle in needles {
         assert!(err.contains(needle), "expected {needle:?} in stderr: {err}");
     }
-    // One line for the error; `imgseal: warning: …` lines (one each) may precede it.
+    // One line for the error; `imgseal: warning: …` lines (one each) may precede it, and
+    // `imgseal:   …` lines (one per failed signature) may follow it.
     assert_eq!(
         err.trim_end()
             .lines()
             .filter(|l| !(skip_warnings && l.starts_with("imgseal: warning: ")))
+            .filter(|l| !l.starts_with("imgseal:   "))
             .count(),
         1,
         "error must be one line: {err}"

@@ -16,6 +16,7 @@ pub const JWS_ENVELOPE_MEDIA_TYPE: &str = "application/jose+json";
 
 /// One certificate of a signature's chain, as `notation inspect` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CertificateInfo {
     /// The subject DN (notation's `issuedTo`).
     pub subject: String,
@@ -29,6 +30,7 @@ pub struct CertificateInfo {
 
 /// The signed artifact a signature names.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignedArtifact {
     /// Its media type.
     pub media_type: String,
@@ -40,6 +42,7 @@ pub struct SignedArtifact {
 
 /// What a Notary Project signature says about itself (`notation inspect`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct NotationInfo {
     /// The envelope's media type (`application/jose+json`).
