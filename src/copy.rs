@@ -103,6 +103,10 @@ pub struct CopyOptions {
     /// Copy only these kinds of attachments (`None`: every attachment, referrers of other
     /// artifact types included). With a set, referrers of no known kind are not copied.
     pub only: Option<std::collections::BTreeSet<AttachmentKind>>,
+    /// From an image index, copy only the manifest of this platform (`os/arch[/variant]`),
+    /// with its own attachments, in place of the index (as `crane copy --platform`). A source
+    /// that is not an index is refused.
+    pub platform: Option<String>,
 }
 
 /// A kind of attachment [`CopyOptions::only`] selects.
@@ -152,6 +156,7 @@ impl std::fmt::Debug for CopyOptions {
         f.debug_struct("CopyOptions")
             .field("force", &self.force)
             .field("only", &self.only)
+            .field("platform", &self.platform)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -167,6 +172,12 @@ impl CopyOptions {
     /// Move destination tags that name another manifest (see [`CopyOptions::force`]).
     pub fn with_force(mut self, force: bool) -> CopyOptions {
         self.force = force;
+        self
+    }
+
+    /// Copy only this platform's manifest of an index (see [`CopyOptions::platform`]).
+    pub fn with_platform(mut self, platform: Option<String>) -> CopyOptions {
+        self.platform = platform;
         self
     }
 
@@ -401,6 +412,30 @@ pub async fn copy_with(
         .ok_or_else(|| Error::NotFound {
             what: format!("image {src}"),
         })?;
+    let top = match &how.platform {
+        None => top,
+        Some(platform) => {
+            if !crate::oci::is_index_media_type(&top.media_type) {
+                return Err(Error::Usage(format!(
+                    "platform {platform} was asked for, but {src} is a single-platform image, not an index"
+                )));
+            }
+            let index = crate::oci::Index::from_bytes(&top.bytes)?;
+            let child = index
+                .manifests
+                .iter()
+                .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(platform)))
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("platform {platform} in index {src} ({})", top.digest),
+                })?;
+            let d = child.digest()?;
+            from.get_manifest(&ManifestRef::Digest(d.clone()))
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    what: format!("platform manifest {d} of {src}"),
+                })?
+        }
+    };
     let top_type = media_type_of(&top, None)?;
     let target = target(src, dst, &top.digest)?;
     prepare_layout(dst)?;

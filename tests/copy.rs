@@ -859,3 +859,89 @@ fn bad_arguments_fail_cleanly() {
         "invalid image reference",
     );
 }
+
+/// `copy --platform` copies one platform's manifest of an index, with its signatures, in
+/// place of the index; a single-platform source or a platform the index lacks is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_platform_takes_one_manifest_of_an_index_with_its_signatures() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let h = &reg.host;
+    push_index(h, "multi/app", "1").await;
+    env.sign(&format!("{h}/multi/app:1")).await;
+    let store = Store::open(
+        &ImageRef::parse(&format!("{h}/multi/app:1")).unwrap(),
+        &StoreOptions::default(),
+        false,
+    )
+    .unwrap();
+    let index = store
+        .get_manifest(&ManifestRef::Tag("1".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let index = Index::from_bytes(&index.bytes).unwrap();
+    let arm = index
+        .manifests
+        .iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.architecture == "arm64")
+        })
+        .unwrap()
+        .digest
+        .clone();
+
+    let out = env.run(&[
+        "copy",
+        "--platform",
+        "linux/arm64",
+        "-o",
+        "json",
+        &format!("{h}/multi/app:1"),
+        &format!("{h}/mirror/app:1"),
+    ]);
+    assert_ok(&out);
+    assert_eq!(json(&out)["digest"], arm.as_str(), "{}", stdout(&out));
+    // The copy is the arm64 image itself, and its signature came along.
+    let key = env.public.to_str().unwrap().to_string();
+    let v = env.run(&[
+        "verify",
+        "--key",
+        &key,
+        "--identity",
+        &format!("{h}/multi/app"),
+        &format!("{h}/mirror/app:1"),
+    ]);
+    assert_ok(&v);
+    let copied = Store::open(
+        &ImageRef::parse(&format!("{h}/mirror/app:1")).unwrap(),
+        &StoreOptions::default(),
+        false,
+    )
+    .unwrap()
+    .get_manifest(&ManifestRef::Tag("1".into()))
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(copied.digest.to_string(), arm);
+    assert!(!oci::is_index_media_type(&copied.media_type));
+
+    let missing = env.run(&[
+        "copy",
+        "--platform",
+        "windows/amd64",
+        &format!("{h}/multi/app:1"),
+        &format!("{h}/mirror/win:1"),
+    ]);
+    assert_fails(&missing, 2, "windows/amd64");
+    let single = env.run(&[
+        "copy",
+        "--platform",
+        "linux/arm64",
+        &format!("{h}/mirror/app:1"),
+        &format!("{h}/mirror/again:1"),
+    ]);
+    assert_fails(&single, 2, "not an index");
+}

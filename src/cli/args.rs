@@ -329,6 +329,10 @@ pub(crate) struct CopyArgs {
     /// sbom. Default: every attachment, referrers of other artifact types included.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
     pub(crate) only: Vec<OnlyArg>,
+    /// From an image index, copy only the manifest of this platform (OS/ARCH[/VARIANT]) with
+    /// its signatures and other attachments, in place of the index (as crane copy --platform).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub(crate) platform: Option<String>,
     #[command(flatten)]
     pub(crate) auth: RegistryAuthArgs,
     #[command(flatten)]

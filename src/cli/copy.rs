@@ -31,6 +31,7 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
     let how = imgseal::copy::CopyOptions::default()
         .with_force(a.force)
         .with_only(only)
+        .with_platform(a.platform.clone())
         .with_progress(progress);
     let r = imgseal::copy::copy_with(&src, &dst, &options, &how).await;
     if let Some(b) = &bar {
