@@ -201,6 +201,11 @@ async fn sign_and_verify_on_registry() {
         v["signatures"][0]["payload"]["optional"]["build-version"],
         "42"
     );
+    // Where it was found, as data beside the words.
+    assert_eq!(
+        v["signatures"][0]["location"],
+        serde_json::json!({"scheme": "tag", "artifact": digest.signature_tag(), "layer": 0})
+    );
 
     // By digest too.
     let out = env.run(&[

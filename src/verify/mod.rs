@@ -37,12 +37,49 @@ use crate::trust::signed_identity::{compared_identity, IdentityRuleError, Signed
 use crate::trust::CertificateTrust;
 use crate::Reference;
 
+/// Where a candidate signature was found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    /// `tag` (cosign's `sha256-<hex>.sig` tag), `referrers-api`, `referrers-tag-schema` or
+    /// `layout-index` (the schemes `tree` and `copy` name).
+    pub scheme: String,
+    /// The tag name, or the digest of the referrer manifest.
+    pub artifact: String,
+    /// The layer of that manifest (none for a notation signature: one per artifact).
+    pub layer: Option<usize>,
+}
+
+impl Location {
+    fn tag(tag: &str, layer: usize) -> Location {
+        Location {
+            scheme: "tag".into(),
+            artifact: tag.to_string(),
+            layer: Some(layer),
+        }
+    }
+
+    fn referrer(
+        scheme: crate::store::ReferrerScheme,
+        digest: &str,
+        layer: Option<usize>,
+    ) -> Location {
+        Location {
+            scheme: scheme.id().to_string(),
+            artifact: digest.to_string(),
+            layer,
+        }
+    }
+}
+
 /// One signature looked at, and what became of it.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureCheck {
-    /// Where it was found, e.g. `tag sha256-….sig, layer 0`.
+    /// Where it was found, in words, e.g. `tag sha256-….sig, layer 0`.
     pub source: String,
+    /// Where it was found, as data (the same place as `source`).
+    pub location: Location,
     /// `cosign` or `notation`.
     pub format: &'static str,
     /// The payload layer's digest.
@@ -551,9 +588,10 @@ impl Verifier {
                             break;
                         }
                         let source = format!("tag {tag}, layer {i}");
-                        let check = self
+                        let mut check = self
                             .check_layer(store, layer, digest, named, required, &source)
                             .await;
+                        check.location = Location::tag(&tag, i);
                         if self.record(&mut result, check) {
                             return Ok(result);
                         }
@@ -598,9 +636,11 @@ impl Verifier {
                 let where_ = format!("{}, notation artifact {}", referrers.scheme, entry.digest);
                 match (&notation_statement, &self.notation) {
                     (Some(Ok(st)), Some(trust)) => {
-                        let o = self
+                        let mut o = self
                             .check_notation(store, &entry, manifest, st, trust, where_, required)
                             .await;
+                        o.check.location =
+                            Location::referrer(referrers.scheme, &entry.digest, None);
                         result.warnings.extend(
                             o.logged
                                 .into_iter()
@@ -613,6 +653,7 @@ impl Verifier {
                     (Some(Err(e)), _) => {
                         let check = SignatureCheck {
                             source: where_,
+                            location: Location::referrer(referrers.scheme, &entry.digest, None),
                             format: "notation",
                             layer_digest: String::new(),
                             verified: false,
@@ -651,7 +692,9 @@ impl Verifier {
                         BundleOutcome::Skipped(why) => {
                             result.warnings.push(format!("{source}: {why}; skipped"))
                         }
-                        BundleOutcome::Checked(check, notes) => {
+                        BundleOutcome::Checked(mut check, notes) => {
+                            check.location =
+                                Location::referrer(referrers.scheme, &entry.digest, Some(i));
                             result
                                 .warnings
                                 .extend(notes.into_iter().map(|n| format!("{source}: {n}")));
@@ -681,9 +724,10 @@ impl Verifier {
                     break;
                 }
                 let source = format!("{where_}, layer {i}");
-                let check = self
+                let mut check = self
                     .check_layer(store, layer, digest, named, required, &source)
                     .await;
+                check.location = Location::referrer(referrers.scheme, &entry.digest, Some(i));
                 if self.record(&mut result, check) {
                     return Ok(result);
                 }
