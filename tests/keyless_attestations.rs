@@ -505,10 +505,10 @@ fn verify_attestation_takes_the_keyless_flags() {
     assert_eq!(out.status.code().unwrap_or(-1), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
-        v["attestations"][0]["certificate"]["subject_alternative_name"],
+        v["attestations"][0]["certificate"]["subjectAlternativeName"],
         CODY
     );
-    assert_eq!(v["attestations"][0]["tlog"]["log_index"], 175508996);
+    assert_eq!(v["attestations"][0]["tlog"]["logIndex"], 175508996);
     // A wrong identity fails (exit 1) naming the check; half an identity is a usage error.
     let out = run(&[
         "--certificate-identity",

@@ -460,7 +460,7 @@ async fn user_metadata_expiry_and_the_subject_to_paste() {
             .unwrap()
             .as_secs()
     };
-    let span = secs("expiry") as i64 - secs("signing_time") as i64;
+    let span = secs("expiry") as i64 - secs("signingTime") as i64;
     assert!((span - (3 * 3600 + 20 * 60)).abs() <= 1, "{n:#}");
     assert_eq!(n["userMetadata"], json!({"build": "42", "stage": "ci"}));
     assert_eq!(n["certificates"].as_array().unwrap().len(), 2, "{n:#}");
