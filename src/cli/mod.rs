@@ -250,6 +250,17 @@ pub(crate) fn image_ref(image: &str, store: &StoreArgs) -> Result<ImageRef, Erro
 }
 
 /// `--allow-http-registry` when no image is in a registry would be accepted and ignored.
+/// Every image argument as a reference (see [`image_ref`]), with the warning of
+/// [`warn_unused_http`].
+pub(crate) fn image_refs(images: &[String], store: &StoreArgs) -> Result<Vec<ImageRef>, Error> {
+    let refs = images
+        .iter()
+        .map(|i| image_ref(i, store))
+        .collect::<Result<Vec<_>, _>>()?;
+    warn_unused_http(store.allow_http_registry, &refs.iter().collect::<Vec<_>>());
+    Ok(refs)
+}
+
 pub(crate) fn warn_unused_http(allow_http: bool, images: &[&ImageRef]) {
     if allow_http && images.iter().all(|i| matches!(i, ImageRef::Layout(_))) {
         errln!("imgseal: warning: --allow-http-registry is not used: no image is in a registry");

@@ -181,15 +181,7 @@ pub(crate) async fn verify_policy(a: &VerifyArgs, file: &std::path::Path) -> Res
     use imgseal::policy::Policy;
     let (policy, warnings) = Policy::load(file)?;
     render::warnings(&warnings);
-    let images = a
-        .image
-        .iter()
-        .map(|i| image_ref(i, &a.store))
-        .collect::<Result<Vec<_>, _>>()?;
-    warn_unused_http(
-        a.store.allow_http_registry,
-        &images.iter().collect::<Vec<_>>(),
-    );
+    let images = image_refs(&a.image, &a.store)?;
     let concurrency = match a.concurrency {
         Some(0) => return Err(Error::Usage("--concurrency must be at least 1".into())),
         Some(n) => n,

@@ -3,15 +3,7 @@
 use super::*;
 
 pub(crate) async fn sign(a: SignArgs) -> Result<u8, Error> {
-    let images = a
-        .image
-        .iter()
-        .map(|i| image_ref(i, &a.store))
-        .collect::<Result<Vec<_>, _>>()?;
-    warn_unused_http(
-        a.store.allow_http_registry,
-        &images.iter().collect::<Vec<_>>(),
-    );
+    let images = image_refs(&a.image, &a.store)?;
     cosign_sign_flags(&a.cosign_sign)?;
     let annotations: BTreeMap<_, _> = a.annotations.iter().cloned().collect();
     let configure = |key: SigningKey| -> Result<Signer, Error> {

@@ -146,15 +146,7 @@ pub(crate) async fn verify(a: VerifyArgs) -> Result<u8, Error> {
             "--concurrency is for verify --policy; without it the images are verified one after another: drop the flag".into(),
         ));
     }
-    let images = a
-        .image
-        .iter()
-        .map(|i| image_ref(i, &a.store))
-        .collect::<Result<Vec<_>, _>>()?;
-    warn_unused_http(
-        a.store.allow_http_registry,
-        &images.iter().collect::<Vec<_>>(),
-    );
+    let images = image_refs(&a.image, &a.store)?;
     let mut keys = Vec::new();
     if let Some(k) = &a.key {
         keys.push(load_public_key(k)?);

@@ -509,15 +509,7 @@ impl Policy {
             ImageRef::Layout(l) => format!("oci-layout/{}", l.identity()),
         };
         let what = only.as_deref().unwrap_or("any type");
-        let matched = self.rule_for(&name);
-        tracing::debug!(
-            image = %name,
-            rule = matched
-                .and_then(|i| self.file.rules.get(i))
-                .map(|r| r.name.as_str())
-                .unwrap_or("(none)"),
-            "policy rule (attestations)"
-        );
+        let matched = self.rule_for_logged(&name, "attestations");
         let Some(idx) = matched else {
             d.checks.push(Check::new(
                 "rule",

@@ -36,15 +36,7 @@ impl Policy {
             ),
         };
         let name = format!("{registry}/{repository}");
-        let matched = self.rule_for(&name);
-        tracing::debug!(
-            image = %name,
-            rule = matched
-                .and_then(|i| self.file.rules.get(i))
-                .map(|r| r.name.as_str())
-                .unwrap_or("(none: defaultAction applies)"),
-            "policy rule"
-        );
+        let matched = self.rule_for_logged(&name, "signatures");
         let Some(idx) = matched else {
             let allow = self.file.default_action == DefaultAction::Allow;
             d.checks.push(Check::new(

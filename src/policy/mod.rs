@@ -249,6 +249,20 @@ impl Policy {
         &self.file
     }
 
+    /// [`Policy::rule_for`], logged (`-d`/`RUST_LOG`) with what it is looked up for.
+    pub(crate) fn rule_for_logged(&self, name: &str, what: &str) -> Option<usize> {
+        let matched = self.rule_for(name);
+        tracing::debug!(
+            image = %name,
+            rule = matched
+                .and_then(|i| self.file.rules.get(i))
+                .map(|r| r.name.as_str())
+                .unwrap_or("(none: defaultAction applies)"),
+            "policy rule ({what})"
+        );
+        matched
+    }
+
     /// The index of the rule that applies to `registry/repository`, if any.
     pub fn rule_for(&self, name: &str) -> Option<usize> {
         let name = canonical_pattern(name);
