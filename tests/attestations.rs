@@ -1034,3 +1034,37 @@ fn the_guide_shows_the_policy_it_runs() {
         std::fs::read_to_string(root.join("testdata/attestations/gate-policy.yaml")).unwrap();
     assert_eq!(shown.trim_end(), file.trim_end());
 }
+
+/// Several attestations that fail: a headline, then one line each (not one `;`-joined line).
+#[test]
+fn several_failed_attestations_get_one_line_each() {
+    let cli = Cli::new();
+    let k = cli.keypair("k");
+    let other = cli.keypair("other");
+    let (image, _) = support::layout::image_blocking(&cli.path("app"), "v1", b"two attestations");
+    let predicate = cli.path("p.json");
+    for n in 1..=2 {
+        std::fs::write(&predicate, format!(r#"{{"run":{n}}}"#)).unwrap();
+        assert_ok(&cli.run(&[
+            "attest",
+            "--key",
+            &k.private,
+            "--predicate",
+            predicate.to_str().unwrap(),
+            &image,
+        ]));
+    }
+    let o = cli.run(&["verify-attestation", "--key", &other.public, &image]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].contains("none of 2 attestations verified"),
+        "{err}"
+    );
+    let each: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("imgseal:   ") && l.contains("does not verify"))
+        .collect();
+    assert_eq!(each.len(), 2, "{err}");
+}

@@ -58,13 +58,33 @@ pub(crate) async fn verify_attestation(a: VerifyAttestationArgs) -> Result<u8, E
         outln!("{}", render::json(&v));
     }
     if !v.verified {
+        let failed: Vec<String> = v
+            .attestations
+            .iter()
+            .filter(|c| !c.verified)
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c.source,
+                    c.failure.as_deref().unwrap_or("not valid")
+                )
+            })
+            .collect();
+        // One attestation (or a reason for the image): one line, as before; several: a
+        // headline, then one line each.
+        let why = match (&v.reason, failed.len()) {
+            (None, n) if n > 1 => format!("none of {n} attestations verified"),
+            _ => v.failure_summary(),
+        };
         errln!(
-            "imgseal: attestation verification failed for {} ({}): no valid {} attestation: {}",
+            "imgseal: attestation verification failed for {} ({}): no valid {} attestation: {why}",
             v.image,
             v.digest,
             v.predicate_type.as_deref().unwrap_or("any"),
-            v.failure_summary()
         );
+        if v.reason.is_none() && failed.len() > 1 {
+            render::failure_lines(&failed);
+        }
         return Ok(EXIT_FAILED);
     }
     if a.output == Output::Text {
