@@ -152,6 +152,10 @@ pub enum Error {
     /// (see [`crate::trust::signed_identity::IdentityRuleError`]).
     #[error(transparent)]
     IdentityRule(#[from] crate::trust::signed_identity::IdentityRuleError),
+    /// An imgseal policy file cannot be used: every problem found in it, each with its field
+    /// path and line (see [`crate::policy::PolicyError`]).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// A containers/image `policy.json` cannot be read, or an image cannot be evaluated
     /// against it (see [`crate::policy::containers::ContainersPolicyError`]).
     #[error(transparent)]

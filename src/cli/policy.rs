@@ -46,9 +46,10 @@ pub(crate) fn policy_validate(
         return notation_policy_validate(file, kind);
     }
     let loaded = imgseal::policy::Policy::load(file);
+    let shown = file.display().to_string();
     if output == Output::Json {
         let mut doc = serde_json::json!({
-            "file": file.display().to_string(),
+            "file": shown,
             "valid": false,
             "errors": [],
             "warnings": [],
@@ -73,6 +74,10 @@ pub(crate) fn policy_validate(
                     0
                 }
             }
+            Err(Error::Policy(e)) => {
+                doc["errors"] = serde_json::to_value(e.problems()).unwrap_or_default();
+                EXIT_ERROR
+            }
             Err(e) => {
                 doc["errors"] =
                     serde_json::to_value([Problem::of(e.to_string())]).unwrap_or_default();
@@ -81,9 +86,13 @@ pub(crate) fn policy_validate(
         };
         outln!("{}", render::json(&doc));
         return match loaded {
+            Err(Error::Policy(e)) => Ok(report_problems(&shown, &e)),
             Err(e) => Err(e),
             Ok(_) => Ok(code),
         };
+    }
+    if let Err(Error::Policy(e)) = &loaded {
+        return Ok(report_problems(&shown, e));
     }
     let (policy, warnings) = loaded?;
     if strict && !warnings.is_empty() {
@@ -106,6 +115,22 @@ pub(crate) fn policy_validate(
         policy.file().default_action
     );
     Ok(0)
+}
+
+/// Print every problem of an invalid policy on its own line (`FILE:LINE:COLUMN: PATH:
+/// MESSAGE`), then how many there are when more than one; the exit code of an invalid policy.
+fn report_problems(shown: &str, e: &imgseal::policy::PolicyError) -> u8 {
+    let problems = e.problems();
+    for p in problems {
+        errln!(
+            "imgseal: error: {}",
+            imgseal::util::text::escape_control(&p.render(shown))
+        );
+    }
+    if problems.len() > 1 {
+        errln!("imgseal: {shown}: {} errors", problems.len());
+    }
+    EXIT_ERROR
 }
 
 /// Which notation trust policy `file` is, when it is one: a JSON object with `trustPolicies`

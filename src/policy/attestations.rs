@@ -137,19 +137,103 @@ pub(super) struct Requirement {
     pub conditions: Vec<(String, std::sync::Arc<cel::Program>)>,
 }
 
-/// Validate `rule`'s attestation entries (`what` names the rule in errors).
+/// Why an entry of a rule's `attestations:` list cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequirementError {
+    /// `type` is not a predicate type.
+    #[error("{0}")]
+    Type(String),
+    /// A condition field that means nothing for this predicate type.
+    #[error("{field} applies to {applies} only; remove it or change the type")]
+    FieldDoesNotApply {
+        /// The field (`maxSeverity`, `denyPackages`, …).
+        field: &'static str,
+        /// The types it applies to, in words.
+        applies: &'static str,
+    },
+    /// `ignoreUnfixed` or `allowCVEs` without `maxSeverity`.
+    #[error("{field} only applies with maxSeverity; add maxSeverity or remove it")]
+    NeedsMaxSeverity {
+        /// The field.
+        field: &'static str,
+    },
+    /// `maxSeverity` is not a severity.
+    #[error("maxSeverity {0:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN")]
+    Severity(String),
+    /// An `allowCVEs` exception whose `expires` is not a date or time.
+    #[error("allowCVEs {id}: expires {expires:?} is not a date (YYYY-MM-DD) or an RFC 3339 time")]
+    Expiry {
+        /// The vulnerability id.
+        id: String,
+        /// What `expires` says.
+        expires: String,
+    },
+    /// A vulnerability both denied and allowed.
+    #[error("{0} is both in denyCVEs and in allowCVEs")]
+    DeniedAndAllowed(String),
+    /// `authorities` gives none or several of anyOf, allOf, threshold.
+    #[error("`authorities` needs exactly one of anyOf, allOf, threshold")]
+    AuthorityForms,
+    /// `authorities` lists no authority.
+    #[error("`authorities` lists no authority")]
+    NoAuthority,
+    /// An authority listed twice.
+    #[error("authority {0:?} is listed twice")]
+    ListedTwice(String),
+    /// An authority not defined under `authorities:`.
+    #[error("unknown authority {0:?} (define it under `authorities:`)")]
+    UnknownAuthority(String),
+    /// A notation authority, which cannot verify attestations.
+    #[error("authority {0:?} is a notation authority; attestations are verified with key, certificateRoots and keyless authorities")]
+    NotationAuthority(String),
+    /// A threshold that cannot be met (or is met by nothing).
+    #[error("threshold count {need} must be between 1 and {max}")]
+    Threshold {
+        /// The count asked for.
+        need: usize,
+        /// How many authorities are listed.
+        max: usize,
+    },
+    /// A CEL condition that does not compile.
+    #[error("CEL expression {expr:?} does not compile: {reason}")]
+    Condition {
+        /// The expression.
+        expr: String,
+        /// The compiler's message (it names the position, `<input>:LINE:COLUMN`).
+        reason: String,
+    },
+}
+
+/// Validate `rule`'s attestation entries (`what` names the rule in messages, `rp` is its path
+/// `rules[N]`), adding each problem to `problems` at the path of the field it is about.
+/// `defined` holds every authority written in the file (`authorities` only those loaded).
 pub(super) fn load(
     what: &str,
+    rp: &str,
     rule: &[AttestationRule],
     authorities: &BTreeMap<String, Authority>,
-) -> std::result::Result<Vec<Requirement>, String> {
+    defined: &std::collections::BTreeSet<String>,
+    problems: &mut Problems,
+) -> Vec<Requirement> {
     let mut out = Vec::new();
     for (i, a) in rule.iter().enumerate() {
         let at = format!("{what} attestations[{i}] (type {})", a.kind);
-        let uri = intoto::predicate_type(&a.kind).map_err(|e| format!("{at}: {e}"))?;
-        let fam = family(&uri);
+        let path = |field: &str| format!("{rp}.attestations[{i}].{field}");
+        let mut bad =
+            |field: &str, e: RequirementError| problems.push(path(field), format!("{at}: {e}"));
+        let (uri, fam) = match intoto::predicate_type(&a.kind) {
+            Ok(uri) => {
+                let fam = family(&uri);
+                (uri, Some(fam))
+            }
+            Err(e) => {
+                bad("type", RequirementError::Type(e.to_string()));
+                (String::new(), None)
+            }
+        };
         // Fields that mean nothing for this type are refused, naming the field.
-        let fields: [(&str, bool, &[Family]); 11] = [
+        let fields: [(&'static str, bool, &[Family]); 10] = [
             ("maxSeverity", a.max_severity.is_some(), &[Family::Vuln]),
             ("maxAge", a.max_age.is_some(), &[Family::Vuln]),
             ("denyCVEs", a.deny_cves.is_some(), &[Family::Vuln]),
@@ -164,18 +248,18 @@ pub(super) fn load(
                 &[Family::Slsa],
             ),
             ("sourceRef", a.source_ref.is_some(), &[Family::Slsa]),
-            ("conditions", false, &[]),
         ];
         for (field, set, families) in fields {
-            if set && !families.contains(&fam) {
+            if set && fam.is_some_and(|f| !families.contains(&f)) {
                 let applies = match families.first() {
                     Some(Family::Vuln) => "vuln attestations",
                     Some(Family::Sbom) => "SBOM attestations (spdx, spdxjson, cyclonedx)",
                     _ => "SLSA provenance (slsaprovenance, slsaprovenance02, slsaprovenance1)",
                 };
-                return Err(format!(
-                    "{at}: {field} applies to {applies} only; remove it or change the type"
-                ));
+                bad(
+                    field,
+                    RequirementError::FieldDoesNotApply { field, applies },
+                );
             }
         }
         for (field, set) in [
@@ -183,51 +267,59 @@ pub(super) fn load(
             ("allowCVEs", a.allow_cves.is_some()),
         ] {
             if set && a.max_severity.is_none() {
-                return Err(format!(
-                    "{at}: {field} only applies with maxSeverity; add maxSeverity or remove it"
-                ));
+                bad(field, RequirementError::NeedsMaxSeverity { field });
             }
         }
         let max_severity = match &a.max_severity {
             None => None,
-            Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-                format!(
-                    "{at}: maxSeverity {s:?} is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN"
-                )
-            })?),
+            Some(s) => {
+                let parsed = Severity::parse(s);
+                if parsed.is_none() {
+                    bad("maxSeverity", RequirementError::Severity(s.clone()));
+                }
+                parsed
+            }
         };
         let mut allow = Vec::new();
-        for e in a.allow_cves.iter().flatten() {
-            let end = expiry(&e.expires).ok_or_else(|| {
-                format!(
-                    "{at}: allowCVEs {}: expires {:?} is not a date (YYYY-MM-DD) or an RFC 3339 time",
-                    e.id, e.expires
-                )
-            })?;
-            if a.deny_cves.iter().flatten().any(|d| d == &e.id) {
-                return Err(format!(
-                    "{at}: {} is both in denyCVEs and in allowCVEs",
-                    e.id
-                ));
+        for (j, e) in a.allow_cves.iter().flatten().enumerate() {
+            let field = format!("allowCVEs[{j}]");
+            match expiry(&e.expires) {
+                Some(end) => allow.push((e.id.clone(), end)),
+                None => bad(
+                    &format!("{field}.expires"),
+                    RequirementError::Expiry {
+                        id: e.id.clone(),
+                        expires: e.expires.clone(),
+                    },
+                ),
             }
-            allow.push((e.id.clone(), end));
+            if a.deny_cves.iter().flatten().any(|d| d == &e.id) {
+                bad(&field, RequirementError::DeniedAndAllowed(e.id.clone()));
+            }
         }
-        check_authorities(&at, &a.authorities, authorities)?;
+        for (field, e) in check_authorities(&a.authorities, authorities, defined) {
+            bad(&format!("authorities{field}"), e);
+        }
         let mut conditions = Vec::new();
         for (j, expr) in a.conditions.iter().flatten().enumerate() {
-            let program = compile(expr).map_err(|e| format!("{at} conditions[{j}]: {e}"))?;
-            conditions.push((expr.clone(), std::sync::Arc::new(program)));
+            match compile(expr) {
+                Ok(program) => conditions.push((expr.clone(), std::sync::Arc::new(program))),
+                Err(e) => problems.push(
+                    path(&format!("conditions[{j}]")),
+                    format!("{at} conditions[{j}]: {e}"),
+                ),
+            }
         }
         out.push(Requirement {
             uri,
             label: a.kind.clone(),
-            family: fam,
+            family: fam.unwrap_or(Family::Other),
             max_severity,
             allow,
             conditions,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Unix seconds at which an exception ends: the end of a `YYYY-MM-DD` day (UTC), or an
@@ -254,51 +346,50 @@ fn unix(t: std::time::SystemTime) -> Option<i64> {
 }
 
 /// The requirement's authorities: exactly one form, known names, listed once, no notation.
+/// Each problem comes with the path under `authorities` of the entry it is about (`.anyOf[1]`).
 fn check_authorities(
-    at: &str,
     req: &AuthorityRequirement,
     known: &BTreeMap<String, Authority>,
-) -> std::result::Result<(), String> {
-    let forms = [
-        req.any_of.is_some(),
-        req.all_of.is_some(),
-        req.threshold.is_some(),
-    ];
-    if forms.iter().filter(|b| **b).count() != 1 {
-        return Err(format!(
-            "{at}: `authorities` needs exactly one of anyOf, allOf, threshold"
-        ));
-    }
+    defined: &std::collections::BTreeSet<String>,
+) -> Vec<(String, RequirementError)> {
+    let form = match (&req.any_of, &req.all_of, &req.threshold) {
+        (Some(_), None, None) => ".anyOf",
+        (None, Some(_), None) => ".allOf",
+        (None, None, Some(_)) => ".threshold.of",
+        _ => return vec![(String::new(), RequirementError::AuthorityForms)],
+    };
     let (names, need) = names_and_need(req);
     if names.is_empty() {
-        return Err(format!("{at}: `authorities` lists no authority"));
+        return vec![(form.to_string(), RequirementError::NoAuthority)];
     }
+    let mut out = Vec::new();
     let mut once = std::collections::BTreeSet::new();
-    for n in &names {
+    for (k, n) in names.iter().enumerate() {
+        let at = format!("{form}[{k}]");
         if !once.insert(n.as_str()) {
-            return Err(format!("{at}: authority {n:?} is listed twice"));
+            out.push((at, RequirementError::ListedTwice(n.clone())));
+            continue;
         }
         match known.get(n) {
-            None => {
-                return Err(format!(
-                    "{at}: unknown authority {n:?} (define it under `authorities:`)"
-                ))
-            }
+            // Defined but not loaded: that problem is reported at the authority.
+            None if defined.contains(n) => {}
+            None => out.push((at, RequirementError::UnknownAuthority(n.clone()))),
             Some(Authority::Notation(_)) => {
-                return Err(format!(
-                    "{at}: authority {n:?} is a notation authority; attestations are verified with key, certificateRoots and keyless authorities"
-                ))
+                out.push((at, RequirementError::NotationAuthority(n.clone())))
             }
             Some(_) => {}
         }
     }
     if need == 0 || need > names.len() {
-        return Err(format!(
-            "{at}: threshold count {need} must be between 1 and {}",
-            names.len()
+        out.push((
+            ".threshold.count".to_string(),
+            RequirementError::Threshold {
+                need,
+                max: names.len(),
+            },
         ));
     }
-    Ok(())
+    out
 }
 
 fn names_and_need(req: &AuthorityRequirement) -> (Vec<String>, usize) {
@@ -314,12 +405,10 @@ fn names_and_need(req: &AuthorityRequirement) -> (Vec<String>, usize) {
 }
 
 /// Compile a CEL condition; the error names the position (`<input>:LINE:COLUMN`).
-fn compile(expr: &str) -> std::result::Result<cel::Program, String> {
-    cel::Program::compile(expr).map_err(|e| {
-        format!(
-            "CEL expression {expr:?} does not compile: {}",
-            e.to_string().replace('\n', "; ")
-        )
+fn compile(expr: &str) -> std::result::Result<cel::Program, RequirementError> {
+    cel::Program::compile(expr).map_err(|e| RequirementError::Condition {
+        expr: expr.to_string(),
+        reason: e.to_string().replace('\n', "; "),
     })
 }
 
@@ -570,9 +659,28 @@ impl Finding {
     }
 }
 
+/// Why a predicate's findings or packages cannot be read (the check that needs them fails
+/// with this reason).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PredicateReadError {
+    /// A vuln predicate's `scanner.result` is in no format read.
+    #[error("scanner.result is neither a Trivy JSON report nor a SARIF document; its findings cannot be read")]
+    ScanResult,
+    /// A SARIF document whose `runs` is not a list.
+    #[error("SARIF: runs is not a list")]
+    SarifRuns,
+    /// An SBOM given as text that is not JSON.
+    #[error("the SBOM is not JSON (SPDX tag-value is not read); use spdxjson")]
+    SbomNotJson,
+    /// A predicate that is no SBOM read.
+    #[error("the predicate is neither a CycloneDX nor an SPDX JSON document")]
+    NotSbom,
+}
+
 /// The findings of a cosign vuln predicate: its `scanner.result` is a Trivy JSON report
 /// (`Results[].Vulnerabilities[]`), a SARIF document, or null (no findings).
-pub(super) fn findings(predicate: &Value) -> std::result::Result<Vec<Finding>, String> {
+pub(super) fn findings(predicate: &Value) -> std::result::Result<Vec<Finding>, PredicateReadError> {
     let result = predicate.pointer("/scanner/result").unwrap_or(&Value::Null);
     if result.is_null() {
         return Ok(Vec::new());
@@ -581,7 +689,7 @@ pub(super) fn findings(predicate: &Value) -> std::result::Result<Vec<Finding>, S
         return sarif_findings(result);
     }
     if result.get("SchemaVersion").is_none() && result.get("Results").is_none() {
-        return Err("scanner.result is neither a Trivy JSON report nor a SARIF document; its findings cannot be read".into());
+        return Err(PredicateReadError::ScanResult);
     }
     let mut out = Vec::new();
     for r in result
@@ -613,12 +721,12 @@ pub(super) fn findings(predicate: &Value) -> std::result::Result<Vec<Finding>, S
 /// else the `Severity:` line of the message, else the result level (error HIGH, warning
 /// MEDIUM, note LOW); package and fixed version from the message's `Package:` and
 /// `Fixed Version:` lines.
-fn sarif_findings(doc: &Value) -> std::result::Result<Vec<Finding>, String> {
+fn sarif_findings(doc: &Value) -> std::result::Result<Vec<Finding>, PredicateReadError> {
     let mut out = Vec::new();
     let runs = doc
         .get("runs")
         .and_then(Value::as_array)
-        .ok_or("SARIF: runs is not a list")?;
+        .ok_or(PredicateReadError::SarifRuns)?;
     for run in runs {
         let rules: Vec<&Value> = run
             .pointer("/tool/driver/rules")
@@ -731,8 +839,11 @@ fn vuln_checks(
                 ("denyCVEs", a.deny_cves.is_some()),
             ] {
                 if set {
-                    d.checks
-                        .push(Check::new(&format!("{name}:{field}"), false, why.clone()));
+                    d.checks.push(Check::new(
+                        &format!("{name}:{field}"),
+                        false,
+                        why.to_string(),
+                    ));
                 }
             }
             return;
@@ -815,7 +926,7 @@ fn vuln_checks(
 /// old cosign `{"Data": BOM}` wrapping) or SPDX `packages`.
 pub(super) fn packages(
     predicate: &Value,
-) -> std::result::Result<Vec<(String, String, Vec<String>)>, String> {
+) -> std::result::Result<Vec<(String, String, Vec<String>)>, PredicateReadError> {
     let owned;
     let mut doc = predicate;
     if let Some(data) = doc.get("Data") {
@@ -823,7 +934,7 @@ pub(super) fn packages(
     }
     if let Value::String(s) = doc {
         owned = crate::util::json::parse_strict(s.as_bytes())
-            .map_err(|_| "the SBOM is not JSON (SPDX tag-value is not read); use spdxjson")?;
+            .map_err(|_| PredicateReadError::SbomNotJson)?;
         doc = &owned;
     }
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -861,7 +972,7 @@ pub(super) fn packages(
     if doc.get("bomFormat").is_some() || doc.get("spdxVersion").is_some() {
         return Ok(out); // a BOM without packages
     }
-    Err("the predicate is neither a CycloneDX nor an SPDX JSON document".into())
+    Err(PredicateReadError::NotSbom)
 }
 
 /// True when the licence expression `expr` names `id` (case-insensitively, as a token).
@@ -882,8 +993,11 @@ fn sbom_checks(a: &AttestationRule, name: &str, predicate: &Value, d: &mut Decis
                 ("denyLicenses", a.deny_licenses.is_some()),
             ] {
                 if set {
-                    d.checks
-                        .push(Check::new(&format!("{name}:{field}"), false, why.clone()));
+                    d.checks.push(Check::new(
+                        &format!("{name}:{field}"),
+                        false,
+                        why.to_string(),
+                    ));
                 }
             }
             return;
@@ -1159,7 +1273,7 @@ mod tests {
             "{}",
             err.reason
         );
-        let e = compile("predicate.x ==").unwrap_err();
+        let e = compile("predicate.x ==").unwrap_err().to_string();
         assert!(e.contains("<input>:1:"), "{e}");
     }
 }

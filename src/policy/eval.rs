@@ -188,7 +188,7 @@ impl Policy {
             return;
         }
         // The platform manifests to inspect: the image itself, or each entry of an index.
-        let mut manifests: Vec<(String, std::result::Result<Manifest, String>)> = Vec::new();
+        let mut manifests: Vec<(String, std::result::Result<Manifest, PlatformError>)> = Vec::new();
         let mut index_annotations = BTreeMap::new();
         if oci::is_index_media_type(&r.manifest.media_type) {
             match Index::from_bytes(&r.manifest.bytes) {
@@ -211,22 +211,22 @@ impl Policy {
                         let got = match child.digest() {
                             Ok(dg) => match r.store.get_manifest(&ManifestRef::Digest(dg)).await {
                                 Ok(Some(m)) => Ok(m),
-                                Ok(None) => Err("platform manifest missing".to_string()),
-                                Err(e) => Err(e.to_string()),
+                                Ok(None) => Err(PlatformError::Missing),
+                                Err(e) => Err(e.into()),
                             },
-                            Err(e) => Err(e.to_string()),
+                            Err(e) => Err(e.into()),
                         };
                         manifests.push((label, got));
                     }
                 }
-                Err(e) => manifests.push(("index".into(), Err(e.to_string()))),
+                Err(e) => manifests.push(("index".into(), Err(e.into()))),
             }
         } else {
             manifests.push(("image".into(), Ok(r.manifest.clone())));
         }
         for (label, m) in manifests {
             let parsed =
-                m.and_then(|m| ImageManifest::from_bytes(&m.bytes).map_err(|e| e.to_string()));
+                m.and_then(|m| ImageManifest::from_bytes(&m.bytes).map_err(PlatformError::from));
             let parsed = match parsed {
                 Ok(p) => p,
                 Err(e) => {
@@ -400,4 +400,15 @@ pub(super) async fn config_of(
         .await
         .map_err(ConfigError::Fetch)?;
     serde_json::from_slice(&bytes).map_err(ConfigError::NotJson)
+}
+
+/// Why a platform manifest of an image could not be inspected (its check fails with this).
+#[derive(Debug, thiserror::Error)]
+enum PlatformError {
+    /// The index names a manifest the store does not have.
+    #[error("platform manifest missing")]
+    Missing,
+    /// It could not be read or parsed.
+    #[error(transparent)]
+    Read(#[from] Error),
 }

@@ -18,16 +18,38 @@ impl Policy {
         Policy::from_yaml(&text, base, &shown)
     }
 
-    /// Parse a policy from YAML text; relative key paths resolve against `base`.
+    /// Parse a policy from YAML text; relative key paths resolve against `base`. A policy
+    /// with problems is refused with a [`PolicyError`] naming every problem found (each
+    /// with its field path and, where the text shows it, its line and column).
     pub fn from_yaml(text: &str, base: &Path, shown: &str) -> Result<(Policy, Vec<String>)> {
         // Anchors, aliases and deep nesting are refused before the parser can spend memory
         // or time on them (see yaml_guard).
         yaml_guard::scan(text).map_err(|reason| Error::invalid(shown, reason.to_string()))?;
         yaml_guard::check_expansion(text)
             .map_err(|reason| Error::invalid(shown, reason.to_string()))?;
-        let file: PolicyFile = serde_yaml_ng::from_str(text)
-            .map_err(|e| Error::invalid(shown, e.to_string().replace('\n', " ")))?;
-        let (mut policy, warnings) = Policy::from_file(file, base, shown)?;
+        let mut problems = Problems::default();
+        let (file, origin) = match serde_yaml_ng::from_str::<PolicyFile>(text) {
+            Ok(file) => {
+                let origin = Origin::of(&file);
+                (file, origin)
+            }
+            // Not the shape of a policy: the rest of the file is read rule by rule and
+            // authority by authority, so that one run names every problem.
+            Err(e) => match recover(text, &mut problems) {
+                Some(partial) if !problems.is_empty() => partial,
+                _ => {
+                    return Err(PolicyError::Invalid {
+                        file: shown.to_string(),
+                        problems: vec![Problem::syntax(&e)],
+                    }
+                    .into())
+                }
+            },
+        };
+        let (mut policy, warnings) = Policy::from_file(file, base, &origin, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems.into_error(shown, text, Vec::new()).into());
+        }
         policy.content_hash = content_hash(text, &policy.file, base);
         Ok((policy, warnings))
     }
@@ -43,17 +65,19 @@ impl Policy {
         hex::encode(h.finalize())
     }
 
+    /// Validate `file` and load its authorities' trust material, adding every problem found
+    /// to `problems` (the policy returned is only for use when there are none).
     pub(super) fn from_file(
         file: PolicyFile,
         base: &Path,
-        shown: &str,
-    ) -> Result<(Policy, Vec<String>)> {
-        let bad = |reason: String| Error::invalid(shown, reason);
+        origin: &Origin,
+        problems: &mut Problems,
+    ) -> (Policy, Vec<String>) {
         if file.version != 1 {
-            return Err(bad(format!(
-                "version {} is not supported (use 1)",
-                file.version
-            )));
+            problems.push(
+                "version",
+                format!("version {} is not supported (use 1)", file.version),
+            );
         }
         let mut keys = BTreeMap::new();
         let at = |p: &Path| {
@@ -63,39 +87,55 @@ impl Policy {
                 base.join(p)
             }
         };
+        // Names defined under `authorities:`, loaded or not (one that failed to load is
+        // reported once, not again by every rule naming it).
+        let mut defined: std::collections::BTreeSet<String> =
+            file.authorities.keys().cloned().collect();
+        defined.extend(origin.broken_authorities.iter().cloned());
         for (name, a) in &file.authorities {
-            let what = |e: Error| bad(format!("authority {name:?}: {e}"));
-            let authority = match (&a.key, &a.certificate_roots, &a.notation, &a.keyless) {
-                (Some(k), None, None, None) if a.identity.is_none() && a.subject.is_none() => {
-                    Authority::Key(PublicKey::from_file(&at(k)).map_err(what)?)
-                }
-                (None, Some(roots), None, None) => Authority::Certificate(
-                    crate::trust::CertificateTrust::load(&at(roots), a.identity.clone())
-                        .map_err(what)?
-                        .with_subject(a.subject.clone()),
-                ),
-                (None, None, Some(n), None) if a.identity.is_none() && a.subject.is_none() => Authority::Notation(
-                    crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store)).map_err(what)?,
-                ),
-                (None, None, None, Some(k)) if a.identity.is_none() && a.subject.is_none() => {
-                    Authority::Keyless(load_keyless(k, &at(&k.trusted_root)).map_err(what)?)
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation, keyless (keyless names its signers in keyless.identities, not identity or subject)"
-                    )))
-                }
+            let ap = format!("authorities.{name}");
+            let what = |field: &str, e: Error| {
+                (format!("{ap}.{field}"), format!("authority {name:?}: {e}"))
             };
-            keys.insert(name.clone(), authority);
+            let loaded = match (&a.key, &a.certificate_roots, &a.notation, &a.keyless) {
+                (Some(k), None, None, None) if a.identity.is_none() && a.subject.is_none() => {
+                    PublicKey::from_file(&at(k)).map(Authority::Key).map_err(|e| what("key", e))
+                }
+                (None, Some(roots), None, None) => {
+                    crate::trust::CertificateTrust::load(&at(roots), a.identity.clone())
+                        .map(|t| Authority::Certificate(t.with_subject(a.subject.clone())))
+                        .map_err(|e| what("certificateRoots", e))
+                }
+                (None, None, Some(n), None) if a.identity.is_none() && a.subject.is_none() => {
+                    crate::verify::NotationTrust::load(&at(&n.trust_policy), &at(&n.trust_store))
+                        .map(Authority::Notation)
+                        .map_err(|e| what("notation", e))
+                }
+                (None, None, None, Some(k)) if a.identity.is_none() && a.subject.is_none() => {
+                    load_keyless(k, &at(&k.trusted_root))
+                        .map(Authority::Keyless)
+                        .map_err(|e| what("keyless", e))
+                }
+                _ => Err((ap.clone(), format!(
+                    "authority {name:?}: give exactly one of key, certificateRoots (optionally with identity and subject), notation, keyless (keyless names its signers in keyless.identities, not identity or subject)"
+                ))),
+            };
+            match loaded {
+                Ok(authority) => {
+                    keys.insert(name.clone(), authority);
+                }
+                Err((path, message)) => problems.push(path, message),
+            }
         }
         // Two key authorities with one key would let one signature count twice.
         let mut seen_keys: BTreeMap<String, &String> = BTreeMap::new();
         for (name, a) in &keys {
             if let Authority::Key(k) = a {
                 if let Some(other) = seen_keys.insert(k.fingerprint(), name) {
-                    return Err(bad(format!(
-                        "authorities {other:?} and {name:?} are the same public key; define it once"
-                    )));
+                    problems.push(
+                        format!("authorities.{name}"),
+                        format!("authorities {other:?} and {name:?} are the same public key; define it once"),
+                    );
                 }
             }
         }
@@ -107,17 +147,23 @@ impl Policy {
         let mut names = std::collections::BTreeSet::new();
         for (i, rule) in file.rules.iter().enumerate() {
             let what = format!("rule {:?}", rule.name);
+            let rp = format!("rules[{}]", origin.rules.get(i).copied().unwrap_or(i));
             if !names.insert(rule.name.clone()) {
-                return Err(bad(format!("{what}: the name is used twice")));
+                problems.push(
+                    format!("{rp}.name"),
+                    format!("{what}: the name is used twice"),
+                );
             }
             if rule.images.is_empty() {
-                return Err(bad(format!("{what}: `images` is empty")));
+                problems.push(format!("{rp}.images"), format!("{what}: `images` is empty"));
             }
-            let globs = rule
-                .images
-                .iter()
-                .map(|g| Glob::new(g))
-                .collect::<Result<Vec<_>>>()?;
+            let mut globs = Vec::new();
+            for (j, g) in rule.images.iter().enumerate() {
+                match Glob::new(g) {
+                    Ok(g) => globs.push(g),
+                    Err(e) => problems.push(format!("{rp}.images[{j}]"), e),
+                }
+            }
             for g in &globs {
                 // Registry hosts are case-insensitive (folded above); repository paths are not.
                 let path = g.text.split_once('/').map_or(g.text.as_str(), |(_, p)| p);
@@ -141,59 +187,19 @@ impl Policy {
                 }
             }
             if let Some(req) = &rule.authorities {
-                let forms = [
-                    req.any_of.is_some(),
-                    req.all_of.is_some(),
-                    req.threshold.is_some(),
-                ]
-                .iter()
-                .filter(|b| **b)
-                .count();
-                if forms != 1 {
-                    return Err(bad(format!(
-                        "{what}: `authorities` needs exactly one of anyOf, allOf, threshold"
-                    )));
-                }
-                let listed: Vec<&String> = req
-                    .any_of
-                    .iter()
-                    .flatten()
-                    .chain(req.all_of.iter().flatten())
-                    .chain(req.threshold.iter().flat_map(|t| t.of.iter()))
-                    .collect();
-                if listed.is_empty() {
-                    return Err(bad(format!("{what}: `authorities` lists no authority")));
-                }
-                let mut once = std::collections::BTreeSet::new();
-                for n in &listed {
-                    if !once.insert(n.as_str()) {
-                        return Err(bad(format!(
-                            "{what}: authority {n:?} is listed twice; each authority counts once, so list it once (and raise the threshold's authorities, not its repetitions)"
-                        )));
-                    }
-                }
-                for n in &listed {
-                    if !keys.contains_key(*n) {
-                        return Err(bad(format!(
-                            "{what}: unknown authority {n:?} (define it under `authorities:`)"
-                        )));
-                    }
-                }
-                if let Some(t) = &req.threshold {
-                    if t.count == 0 || t.count > t.of.len() {
-                        return Err(bad(format!(
-                            "{what}: threshold count {} must be between 1 and {}",
-                            t.count,
-                            t.of.len()
-                        )));
-                    }
-                }
+                check_rule_authorities(
+                    &what,
+                    &format!("{rp}.authorities"),
+                    req,
+                    &defined,
+                    problems,
+                );
             }
             if let Some(id) = &rule.signed_identity {
                 if rule.authorities.is_none() && rule.annotations.is_none() {
-                    return Err(bad(format!(
+                    problems.push(format!("{rp}.signedIdentity"), format!(
                         "{what}: signedIdentity applies to signature checks, and this rule has none; add authorities or remove signedIdentity"
-                    )));
+                    ));
                 }
                 if *id == crate::trust::signed_identity::SignedIdentity::Ignore {
                     warnings.push(format!(
@@ -202,37 +208,52 @@ impl Policy {
                 }
             }
             if rule.allow_missing_created.is_some() && rule.max_image_age.is_none() {
-                return Err(bad(format!(
+                problems.push(format!("{rp}.allowMissingCreated"), format!(
                     "{what}: allowMissingCreated only applies with maxImageAge; add maxImageAge or remove it"
-                )));
+                ));
             }
             for (field, list) in [
                 ("allowedRegistries", &rule.allowed_registries),
                 ("deniedRegistries", &rule.denied_registries),
             ] {
-                for entry in list.iter().flatten() {
+                for (j, entry) in list.iter().flatten().enumerate() {
                     if let Err(why) = crate::reference::canonical_registry(entry) {
-                        return Err(bad(format!(
-                            "{what}: {field} entry {entry:?} is not a registry host ({why})"
-                        )));
+                        problems.push(
+                            format!("{rp}.{field}[{j}]"),
+                            format!(
+                                "{what}: {field} entry {entry:?} is not a registry host ({why})"
+                            ),
+                        );
                     }
                 }
             }
             tag_patterns.push(match rule.tags.as_ref().and_then(|t| t.pattern.as_ref()) {
-                Some(p) => Some(compile_regex(&format!("{what} tags.pattern"), p)?),
+                Some(p) => match compile_regex(&format!("{what} tags.pattern"), p) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        problems.push(format!("{rp}.tags.pattern"), e);
+                        None
+                    }
+                },
                 None => None,
             });
             let mut labels = BTreeMap::new();
             for (k, v) in rule.required_labels.iter().flatten() {
                 let re = match v {
-                    Some(p) => Some(compile_regex(&format!("{what} requiredLabels.{k}"), p)?),
+                    Some(p) => match compile_regex(&format!("{what} requiredLabels.{k}"), p) {
+                        Ok(re) => Some(re),
+                        Err(e) => {
+                            problems.push(format!("{rp}.requiredLabels.{k}"), e);
+                            None
+                        }
+                    },
                     None => None,
                 };
                 labels.insert(k.clone(), re);
             }
             label_patterns.push(labels);
             attestation_rules.push(match &rule.attestations {
-                Some(list) => attestations::load(&what, list, &keys).map_err(bad)?,
+                Some(list) => attestations::load(&what, &rp, list, &keys, &defined, problems),
                 None => Vec::new(),
             });
             patterns.push(globs);
@@ -288,7 +309,7 @@ impl Policy {
                 ));
             }
         }
-        Ok((
+        (
             Policy {
                 file,
                 authorities: keys,
@@ -301,7 +322,161 @@ impl Policy {
                 content_hash: String::new(),
             },
             warnings,
-        ))
+        )
+    }
+}
+
+/// Where the rules and authorities of a (possibly partly read) file come from: each rule's
+/// index in the file, and the authorities that are defined but could not be read.
+#[derive(Debug, Default)]
+pub(super) struct Origin {
+    /// `rules[i]` of the file for each rule read.
+    pub rules: Vec<usize>,
+    /// Authorities written in the file that could not be read.
+    pub broken_authorities: std::collections::BTreeSet<String>,
+}
+
+impl Origin {
+    fn of(file: &PolicyFile) -> Origin {
+        Origin {
+            rules: (0..file.rules.len()).collect(),
+            broken_authorities: Default::default(),
+        }
+    }
+}
+
+/// A file serde refused as a whole, read part by part (version, defaultAction, each
+/// authority, each rule) so that every part's problem is reported, with its path; `None` when
+/// the text is not a YAML mapping of those parts (then the parser's one error is reported).
+fn recover(text: &str, problems: &mut Problems) -> Option<(PolicyFile, Origin)> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).ok()?;
+    let map = doc.as_mapping()?;
+    let mut origin = Origin::default();
+    let (mut version, mut default_action) = (None, None);
+    let mut authorities = BTreeMap::new();
+    let mut rules = Vec::new();
+    for (k, v) in map {
+        let key = k.as_str()?;
+        match key {
+            "version" => version = part::<u32>(v, "version", problems),
+            "defaultAction" => default_action = part::<DefaultAction>(v, "defaultAction", problems),
+            "authorities" if v.is_null() => {}
+            "authorities" => {
+                for (name, a) in v.as_mapping()? {
+                    let name = name.as_str()?.to_string();
+                    match part::<AuthorityFile>(a, &format!("authorities.{name}"), problems) {
+                        Some(a) => {
+                            authorities.insert(name, a);
+                        }
+                        None => {
+                            origin.broken_authorities.insert(name);
+                        }
+                    }
+                }
+            }
+            "rules" if v.is_null() => {}
+            "rules" => {
+                for (i, r) in v.as_sequence()?.iter().enumerate() {
+                    if let Some(r) = part::<Rule>(r, &format!("rules[{i}]"), problems) {
+                        rules.push(r);
+                        origin.rules.push(i);
+                    }
+                }
+            }
+            other => problems.push(
+                other,
+                format!("unknown field `{other}`, expected one of `version`, `defaultAction`, `authorities`, `rules`"),
+            ),
+        }
+    }
+    for field in ["version", "defaultAction"] {
+        if map.get(field).is_none() {
+            problems.push("", format!("missing field `{field}`"));
+        }
+    }
+    let file = PolicyFile {
+        version: version.unwrap_or(1),
+        default_action: default_action.unwrap_or(DefaultAction::Reject),
+        authorities,
+        rules,
+    };
+    Some((file, origin))
+}
+
+/// One part of a policy file read on its own; its problem, if any, is added at `at` plus the
+/// path inside the part that serde reached.
+fn part<T: serde::de::DeserializeOwned>(
+    v: &serde_yaml_ng::Value,
+    at: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let path = match inner.as_str() {
+                "" | "." => at.to_string(),
+                p if p.starts_with('[') => format!("{at}{p}"),
+                p => format!("{at}.{p}"),
+            };
+            problems.push(path, e.into_inner().to_string().replace('\n', " "));
+            None
+        }
+    }
+}
+
+/// A rule's `authorities`: exactly one form, known names, listed once, a threshold that can
+/// be met. Each problem is added at the path of the entry it is about.
+fn check_rule_authorities(
+    what: &str,
+    ap: &str,
+    req: &AuthorityRequirement,
+    defined: &std::collections::BTreeSet<String>,
+    problems: &mut Problems,
+) {
+    let (form, listed) = match (&req.any_of, &req.all_of, &req.threshold) {
+        (Some(l), None, None) => ("anyOf", l),
+        (None, Some(l), None) => ("allOf", l),
+        (None, None, Some(t)) => ("threshold.of", &t.of),
+        _ => {
+            problems.push(
+                ap,
+                format!("{what}: `authorities` needs exactly one of anyOf, allOf, threshold"),
+            );
+            return;
+        }
+    };
+    if listed.is_empty() {
+        problems.push(
+            format!("{ap}.{form}"),
+            format!("{what}: `authorities` lists no authority"),
+        );
+        return;
+    }
+    let mut once = std::collections::BTreeSet::new();
+    for (k, n) in listed.iter().enumerate() {
+        if !once.insert(n.as_str()) {
+            problems.push(format!("{ap}.{form}[{k}]"), format!(
+                "{what}: authority {n:?} is listed twice; each authority counts once, so list it once (and raise the threshold's authorities, not its repetitions)"
+            ));
+        } else if !defined.contains(n) {
+            problems.push(
+                format!("{ap}.{form}[{k}]"),
+                format!("{what}: unknown authority {n:?} (define it under `authorities:`)"),
+            );
+        }
+    }
+    if let Some(t) = &req.threshold {
+        if t.count == 0 || t.count > t.of.len() {
+            problems.push(
+                format!("{ap}.threshold.count"),
+                format!(
+                    "{what}: threshold count {} must be between 1 and {}",
+                    t.count,
+                    t.of.len()
+                ),
+            );
+        }
     }
 }
 

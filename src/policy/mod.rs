@@ -44,12 +44,16 @@ pub mod containers_import;
 mod eval;
 mod glob;
 mod load;
+mod locate;
+mod problems;
 mod schema;
 pub(crate) mod yaml_guard;
 
-pub use attestations::{AttestationRule, CveException};
+pub use attestations::{AttestationRule, CveException, RequirementError};
 use checks::*;
 use glob::*;
+use problems::Problems;
+pub use problems::{PolicyError, Problem};
 pub use schema::*;
 
 /// Cap on an image config blob read for label checks.
@@ -294,9 +298,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("unknown field `colour`") && e.contains("line 6"),
+            e.contains("policy.yaml:6:5: rules[0].colour: unknown field `colour`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path_and_line() {
+        let text = "version: 1\ndefaultAction: reject\nrules:\n  - name: a\n    images: ['**']\n    authorities: {anyOf: [nobody]}\n  - name: b\n    images: ['x/**']\n    maxImageAge: 90 days\n  - name: c\n    images: ['y/**']\n    tags: {pattern: '('}\n    allowMissingCreated: true\n";
+        let Err(Error::Policy(e)) = load(text) else {
+            panic!("not refused as a policy error")
+        };
+        let got: Vec<(String, Option<usize>, Option<usize>)> = e
+            .problems()
+            .iter()
+            .map(|p| (p.path.clone(), p.line, p.column))
+            .collect();
+        let want = |p: &str, l: usize, c: usize| (p.to_string(), Some(l), Some(c));
+        assert_eq!(
+            got,
+            vec![
+                want("rules[0].authorities.anyOf[0]", 6, 27),
+                want("rules[1].maxImageAge", 9, 5),
+                want("rules[2].tags.pattern", 12, 12),
+                want("rules[2].allowMissingCreated", 13, 5),
+            ],
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with("policy.yaml:6:27: rules[0].authorities.anyOf[0]: rule \"a\": unknown authority \"nobody\"")
+                && e.to_string().ends_with("(and 3 more problems)"),
+            "{e}"
+        );
+        // A file that does not parse at all has one problem, where the parser stopped.
+        let Err(Error::Policy(e)) = load("version: 1\ndefaultAction: reject\nrules: [\n") else {
+            panic!("not refused as a policy error")
+        };
+        assert_eq!(e.problems().len(), 1, "{e:?}");
+        assert!(e.problems()[0].line.is_some(), "{e:?}");
     }
 
     #[test]
