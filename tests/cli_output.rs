@@ -30,6 +30,12 @@ async fn fixture() -> Fixture {
     )
     .unwrap();
     std::fs::write(cli.path("deny.yaml"), "version: 1\ndefaultAction: reject\n").unwrap();
+    // Two problems in two rules: policy validate -o json lists both.
+    std::fs::write(
+        cli.path("broken.yaml"),
+        "version: 1\ndefaultAction: reject\nrules:\n  - name: a\n    images: ['**']\n    authorities: {anyOf: [nobody]}\n  - name: b\n    images: ['x/**']\n    maxImageAge: soon\n",
+    )
+    .unwrap();
     Fixture { cli, keys, image }
 }
 
@@ -276,12 +282,29 @@ async fn json_outputs_match_their_schemas() {
             vec!["policy", "validate", "-o", "json", "deny.yaml"],
             0,
         ),
+        (
+            "policy-validate",
+            vec!["policy", "validate", "-o", "json", "broken.yaml"],
+            2,
+        ),
     ];
     for (schema, args, code) in &cases {
         let out = cli.run(args);
         assert_eq!(out.status.code(), Some(*code), "{args:?}: {}", stderr(&out));
         assert_matches_schema(schema, args, &out);
     }
+    let broken = json(&cli.run(&["policy", "validate", "-o", "json", "broken.yaml"]));
+    let paths: Vec<&str> = broken["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["rules[0].authorities.anyOf[0]", "rules[1].maxImageAge"],
+        "{broken:#}"
+    );
     // The vocabularies, beyond the schemas' enums: a referrer's scheme and a decision.
     let signed = json(&cli.run(&["tree", "-o", "json", image]));
     let schemes: Vec<&str> = signed["attachments"]

@@ -129,7 +129,7 @@ fn validate_reports_errors_with_lines_and_warnings() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr.contains("unknown field `requiredLabel`") && stderr.contains("line 6"),
+        stderr.contains("typo.yaml:6:5: rules[0].requiredLabel: unknown field `requiredLabel`"),
         "{stderr}"
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -151,6 +151,154 @@ fn validate_reports_errors_with_lines_and_warnings() {
     let out = imgseal(dir.path(), &["policy", "validate", "nodefault.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("defaultAction"));
+}
+
+/// A policy with problems in four rules (and a fifth in an attestation of one of them): one
+/// `policy validate` names every one, each with its line, column and field path, in text and
+/// in `-o json`; the same policy with them fixed validates.
+#[test]
+fn validate_reports_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(dir.path(), &["release"]);
+    let broken = "\
+version: 1
+defaultAction: reject
+authorities:
+  release: {key: release.pub}
+rules:
+  - name: prod
+    images: [\"registry.corp.example/prod/**\"]
+    authorities: {anyOf: [release, nobody]}
+  - name: scans
+    images: [\"registry.corp.example/app/**\"]
+    attestations:
+      - type: vuln
+        authorities: {anyOf: [release]}
+        maxSeverity: SEVERE
+        conditions: [\"predicate.scanner.uri ==\"]
+  - name: tags
+    images: [\"registry.corp.example/tags/**\"]
+    tags: {pattern: \"(v1\"}
+  - name: quorum
+    images: [\"registry.corp.example/quorum/**\"]
+    authorities:
+      threshold: {count: 3, of: [release]}
+";
+    std::fs::write(dir.path().join("broken.yaml"), broken).unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "broken.yaml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let want = [
+        "imgseal: error: broken.yaml:8:36: rules[0].authorities.anyOf[1]: rule \"prod\": unknown authority \"nobody\" (define it under `authorities:`)",
+        "imgseal: error: broken.yaml:14:9: rules[1].attestations[0].maxSeverity: rule \"scans\" attestations[0] (type vuln): maxSeverity \"SEVERE\" is not one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN",
+        "imgseal: error: broken.yaml:15:22: rules[1].attestations[0].conditions[0]: rule \"scans\" attestations[0] (type vuln) conditions[0]: CEL expression \"predicate.scanner.uri ==\" does not compile: ",
+        "imgseal: error: broken.yaml:18:12: rules[2].tags.pattern: rule \"tags\" tags.pattern: invalid regex \"(v1\": unclosed group",
+        "imgseal: error: broken.yaml:22:19: rules[3].authorities.threshold.count: rule \"quorum\": threshold count 3 must be between 1 and 1",
+        "imgseal: broken.yaml: 5 errors",
+    ];
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), want.len(), "{stderr}");
+    for (line, want) in lines.iter().zip(want) {
+        assert!(
+            line.starts_with(want),
+            "{line}\n  does not start with\n{want}"
+        );
+    }
+
+    let out = imgseal(
+        dir.path(),
+        &["policy", "validate", "-o", "json", "broken.yaml"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["valid"], false, "{doc:#}");
+    let errors: Vec<(&str, u64, u64)> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap(),
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("rules[0].authorities.anyOf[1]", 8, 36),
+            ("rules[1].attestations[0].maxSeverity", 14, 9),
+            ("rules[1].attestations[0].conditions[0]", 15, 22),
+            ("rules[2].tags.pattern", 18, 12),
+            ("rules[3].authorities.threshold.count", 22, 19),
+        ],
+        "{doc:#}"
+    );
+    assert!(
+        doc["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown authority \"nobody\""),
+        "{doc:#}"
+    );
+
+    // A part serde refuses (an age without a unit, an unknown key) does not hide the others.
+    let parts = broken
+        .replace("maxSeverity: SEVERE", "maxAge: 24hours")
+        .replace("    tags: {pattern: \"(v1\"}", "    colour: red");
+    std::fs::write(dir.path().join("parts.yaml"), parts).unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "parts.yaml"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for want in [
+        "parts.yaml:8:36: rules[0].authorities.anyOf[1]: ",
+        "parts.yaml:14:9: rules[1].attestations[0].maxAge: \"24hours\" is not an age",
+        "parts.yaml:18:5: rules[2].colour: unknown field `colour`",
+        "parts.yaml:22:19: rules[3].authorities.threshold.count: ",
+        "imgseal: parts.yaml: 4 errors",
+    ] {
+        assert!(stderr.contains(want), "{want}\n{stderr}");
+    }
+
+    // Fixed, it validates.
+    let fixed = broken
+        .replace("[release, nobody]", "[release]")
+        .replace("maxSeverity: SEVERE", "maxSeverity: HIGH")
+        .replace("uri ==\"", "uri == 'pkg:trivy'\"")
+        .replace("(v1", "^v1")
+        .replace("count: 3", "count: 1");
+    std::fs::write(dir.path().join("fixed.yaml"), fixed).unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "fixed.yaml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("fixed.yaml: valid (4 rules, 1 authorities"),
+        "{stdout}"
+    );
+}
+
+/// docs/policy.md's "Validation" example: its policy, validated, prints exactly the lines the
+/// page shows.
+#[test]
+fn the_documented_multi_error_output_is_what_validate_prints() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+        .unwrap();
+    let section = &doc[doc.find("## Validation").unwrap()..];
+    let block = |fence: &str| {
+        let start = section.find(fence).unwrap() + fence.len();
+        section[start..start + section[start..].find("```").unwrap()].to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(dir.path(), &["release"]);
+    std::fs::write(dir.path().join("policy.yaml"), block("```yaml\n")).unwrap();
+    let out = imgseal(dir.path(), &["policy", "validate", "policy.yaml"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr, block("```text\n"));
 }
 
 #[tokio::test]

@@ -4,7 +4,18 @@
 use super::*;
 
 pub(super) fn compile_regex(what: &str, re: &str) -> Result<regex::Regex> {
-    regex::Regex::new(re).map_err(|e| Error::invalid(what, format!("invalid regex {re:?}: {e}")))
+    regex::Regex::new(re).map_err(|e| {
+        // A syntax error renders over several lines (the pattern, a caret, the reason): the
+        // reason is what one line can say.
+        let shown = e.to_string();
+        let reason = shown
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().trim_start_matches("error: ").to_string())
+            .unwrap_or(shown);
+        Error::invalid(what, format!("invalid regex {re:?}: {reason}"))
+    })
 }
 
 impl Policy {
