@@ -20,8 +20,9 @@ pub(super) fn compile_regex(what: &str, re: &str) -> Result<regex::Regex> {
 
 impl Policy {
     /// Load and validate a policy file. Returns the policy and warnings (rules that can never
-    /// match, catch-all rules listed before specific ones). Errors name the problem and, for
-    /// syntax and unknown keys, the line.
+    /// match, catch-all rules listed before specific ones). A file with problems is refused
+    /// with [`Error::Policy`]: a [`PolicyError`] listing every problem found, each with its
+    /// field path and, where the text shows it, its line and column.
     pub fn load(path: &Path) -> Result<(Policy, Vec<String>)> {
         let shown = path.display().to_string();
         let text = crate::util::fs::read_capped_string(path, MAX_POLICY_BYTES, "a policy file")?;
