@@ -10,7 +10,7 @@ use imgseal::formats::cosign::{self, SignatureManifest};
 use imgseal::oci::OCI_MANIFEST;
 use imgseal::reference::ImageRef;
 use imgseal::store::{ManifestRef, Store, StoreOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use support::registry::*;
 
@@ -21,13 +21,16 @@ struct Env {
     cli: Cli,
 }
 
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
+}
+
 impl Env {
     fn new() -> Env {
         Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
     }
 
     fn cmd(&self, args: &[&str]) -> Command {

@@ -38,13 +38,16 @@ struct Env {
     cli: Cli,
 }
 
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
+}
+
 impl Env {
     fn new() -> Env {
         Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
     }
 
     fn run(&self, args: &[&str]) -> Output {

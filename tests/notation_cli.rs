@@ -45,6 +45,13 @@ struct Env {
     cli: Cli,
 }
 
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
+}
+
 /// Files written by `imgseal cert generate-test NAME`.
 struct Pki {
     /// NAME.key (encrypted with [`PASSWORD`]).
@@ -60,15 +67,6 @@ struct Pki {
 impl Env {
     fn new() -> Env {
         Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
-    /// `path(name)` as a CLI argument.
-    fn p(&self, name: &str) -> String {
-        arg(&self.path(name))
     }
 
     /// Run without a password in the environment.

@@ -28,17 +28,16 @@ struct Env {
     cli: Cli,
 }
 
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
+}
+
 impl Env {
     fn new() -> Env {
         Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        arg(&self.path(name))
     }
 
     /// Run with `vars` set and NOTATION_CONFIG / XDG_CONFIG_HOME removed unless given.

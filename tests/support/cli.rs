@@ -47,6 +47,11 @@ impl Cli {
         self.dir.path().join(name)
     }
 
+    /// `path(name)` as a CLI argument.
+    pub fn p(&self, name: &str) -> String {
+        arg(&self.path(name))
+    }
+
     /// Generate a key pair and write `NAME.key` / `NAME.pub`.
     pub fn keypair(&self, name: &str) -> KeyFiles {
         let key = SigningKey::generate().unwrap();
