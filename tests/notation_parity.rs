@@ -619,44 +619,12 @@ fn cert_add_list_delete_in_notations_layout() {
     assert!(!env.path("nc/truststore/x509/tsa/tsa").exists());
 }
 
-/// Remove `//` comments outside strings (the specification's examples are JSONC).
-fn strip_jsonc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            for c in chars.by_ref() {
-                if c == '\n' {
-                    out.push('\n');
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[test]
 fn policy_validate_reads_notation_trust_policies() {
     let Some(root) = fixtures() else { return };
     let env = Env::new();
     for n in 1..=3 {
-        let text = strip_jsonc(
+        let text = support::interop::strip_jsonc(
             &std::fs::read_to_string(root.join(format!(
                 "specifications-examples/trust-store-trust-policy.example0{n}.jsonc"
             )))
@@ -673,7 +641,7 @@ fn policy_validate_reads_notation_trust_policies() {
         );
     }
     // Invalid: an identity without C, ST and O, reported as the trust-policy parser says it.
-    let text = strip_jsonc(
+    let text = support::interop::strip_jsonc(
         &std::fs::read_to_string(
             root.join("specifications-examples/trust-store-trust-policy.example01.jsonc"),
         )
