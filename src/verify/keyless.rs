@@ -104,24 +104,11 @@ impl RekorBundle {
     /// Reads the `dev.sigstore.cosign/bundle` annotation's JSON (duplicate members refused).
     pub fn from_json(text: &str) -> Result<RekorBundle> {
         let bad = |m: String| KeylessError::Bundle(m);
-        if text.len() > MAX_ANNOTATION_BYTES {
-            return Err(bad(format!(
-                "{} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
-                text.len()
-            )));
-        }
-        let v = crate::util::json::parse_strict(text.as_bytes())
-            .map_err(|e| bad(format!("not JSON ({e})")))?;
+        let v = annotation_json(text, "", bad)?;
         let obj = v
             .as_object()
             .ok_or_else(|| bad("not a JSON object".into()))?;
-        let set = obj
-            .get("SignedEntryTimestamp")
-            .and_then(|s| s.as_str())
-            .ok_or_else(|| bad("SignedEntryTimestamp is missing".into()))?;
-        let signed_entry_timestamp = B64
-            .decode(set)
-            .map_err(|_| bad("SignedEntryTimestamp is not base64".into()))?;
+        let signed_entry_timestamp = base64_member(&v, "SignedEntryTimestamp", bad)?;
         let p = obj
             .get("Payload")
             .and_then(|p| p.as_object())
@@ -296,6 +283,37 @@ pub struct CertificateEvidence {
     pub checked_at: String,
 }
 
+/// An evidence annotation's JSON (duplicate members refused, at most
+/// [`MAX_ANNOTATION_BYTES`]); `what` starts the messages (`bad` makes them errors).
+fn annotation_json(
+    text: &str,
+    what: &str,
+    bad: impl Fn(String) -> KeylessError,
+) -> Result<serde_json::Value> {
+    if text.len() > MAX_ANNOTATION_BYTES {
+        return Err(bad(format!(
+            "{what}{} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
+            text.len()
+        )));
+    }
+    crate::util::json::parse_strict(text.as_bytes())
+        .map_err(|e| bad(format!("{what}not JSON ({e})")))
+}
+
+/// The base64 string member `name` of `v`, decoded.
+fn base64_member(
+    v: &serde_json::Value,
+    name: &str,
+    bad: impl Fn(String) -> KeylessError,
+) -> Result<Vec<u8>> {
+    let text = v
+        .get(name)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| bad(format!("{name} is missing")))?;
+    B64.decode(text)
+        .map_err(|_| bad(format!("{name} is not base64")))
+}
+
 /// The layer's Rekor bundle annotation, when it has one.
 pub(crate) fn bundle_of(layer: &Descriptor) -> Result<Option<RekorBundle>> {
     layer
@@ -316,21 +334,8 @@ pub(crate) fn verify_timestamp(
         return Ok(None);
     };
     let bad = |m: String| KeylessError::Timestamp(m);
-    if text.len() > MAX_ANNOTATION_BYTES {
-        return Err(bad(format!(
-            "the annotation is {} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
-            text.len()
-        )));
-    }
-    let v = crate::util::json::parse_strict(text.as_bytes())
-        .map_err(|e| bad(format!("the annotation is not JSON ({e})")))?;
-    let der = v
-        .get("SignedRFC3161Timestamp")
-        .and_then(|s| s.as_str())
-        .ok_or_else(|| bad("SignedRFC3161Timestamp is missing".into()))?;
-    let der = B64
-        .decode(der)
-        .map_err(|_| bad("SignedRFC3161Timestamp is not base64".into()))?;
+    let v = annotation_json(text, "the annotation is ", bad)?;
+    let der = base64_member(&v, "SignedRFC3161Timestamp", bad)?;
     let token = crate::pki::tsp::parse(&der).map_err(|e| bad(e.to_string()))?;
     let authorities = root.timestamp_authorities_at(token.gen_time());
     if authorities.is_empty() {
