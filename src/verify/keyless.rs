@@ -439,28 +439,30 @@ pub(crate) fn check_evidence(
     signature: &[u8],
     verifier: &EntryVerifier,
 ) -> Result<Evidence> {
+    gather_evidence(trust, layer, signature, |bundle| {
+        bundle.verify(&trust.root, payload, signature, verifier)
+    })
+}
+
+/// The layer's Rekor bundle, checked by `tlog` (required when `trust` says so), then its
+/// timestamp over `timestamped` (likewise).
+fn gather_evidence(
+    trust: &KeylessTrust,
+    layer: &Descriptor,
+    timestamped: &[u8],
+    tlog: impl FnOnce(&RekorBundle) -> Result<TlogEvidence>,
+) -> Result<Evidence> {
     let mut out = Evidence::default();
     match bundle_of(layer)? {
         Some(bundle) => {
-            let tlog = bundle.verify(&trust.root, payload, signature, verifier)?;
+            let ev = tlog(&bundle)?;
             out.times.push(bundle.integrated_at());
-            out.tlog = Some(tlog);
+            out.tlog = Some(ev);
         }
         None if trust.require_tlog => return Err(KeylessError::NoBundle),
         None => {}
     }
-    timestamp_evidence(trust, layer, signature, &mut out)?;
-    Ok(out)
-}
-
-/// The layer's timestamp over `message` into `out` (required when `trust` says so).
-fn timestamp_evidence(
-    trust: &KeylessTrust,
-    layer: &Descriptor,
-    message: &[u8],
-    out: &mut Evidence,
-) -> Result<()> {
-    match verify_timestamp(layer, message, &trust.root)? {
+    match verify_timestamp(layer, timestamped, &trust.root)? {
         Some((at, ev)) => {
             out.times.push(at);
             out.timestamp = Some(ev);
@@ -468,7 +470,7 @@ fn timestamp_evidence(
         None if trust.require_timestamp => return Err(KeylessError::NoTimestamp),
         None => {}
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A keyless signature that passed every check.
@@ -629,23 +631,15 @@ pub fn verify_keyless_envelope(
     };
     certificate_signature(&leaf, &envelope.pae(), signature)?;
     let verifier = EntryVerifier::Certificate(leaf.der().to_vec());
-    let mut evidence = Evidence::default();
-    match bundle_of(layer)? {
-        Some(bundle) => {
-            let tlog = bundle.verify_dsse(
-                &trust.root,
-                &envelope.payload_type,
-                &envelope.payload,
-                &signatures,
-                &verifier,
-            )?;
-            evidence.times.push(bundle.integrated_at());
-            evidence.tlog = Some(tlog);
-        }
-        None if trust.require_tlog => return Err(KeylessError::NoBundle),
-        None => {}
-    }
-    timestamp_evidence(trust, layer, envelope_bytes, &mut evidence)?;
+    let evidence = gather_evidence(trust, layer, envelope_bytes, |bundle| {
+        bundle.verify_dsse(
+            &trust.root,
+            &envelope.payload_type,
+            &envelope.payload,
+            &signatures,
+            &verifier,
+        )
+    })?;
     let v = finish_keyless(trust, &leaf, &chain, evidence)?;
     Ok(KeylessSigned {
         signed_by: v.signed_by,
