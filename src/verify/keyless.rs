@@ -795,6 +795,15 @@ mod tests {
         )))
     }
 
+    /// The key that signed `dir-img-cosign-key-rekor-valid`.
+    fn cosign2_key() -> crate::PublicKey {
+        crate::PublicKey::from_pem(
+            &fixture("containers-container-libs/cosign2.pub").unwrap(),
+            "cosign2.pub",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn key_and_rekor_layer_verifies_its_set_and_body() {
         let (Some((layer, payload, sig)), Some(trust)) =
@@ -802,11 +811,7 @@ mod tests {
         else {
             return;
         };
-        let key = crate::PublicKey::from_pem(
-            &fixture("containers-container-libs/cosign2.pub").unwrap(),
-            "cosign2.pub",
-        )
-        .unwrap();
+        let key = cosign2_key();
         let ev = check_evidence(&trust, &layer, &payload, &sig, &key_verifier(&key)).unwrap();
         let tlog = ev.tlog.unwrap();
         assert_eq!(tlog.base_url, "https://rekor.sigstore.dev");
@@ -832,11 +837,7 @@ mod tests {
         else {
             return;
         };
-        let key = crate::PublicKey::from_pem(
-            &fixture("containers-container-libs/cosign2.pub").unwrap(),
-            "cosign2.pub",
-        )
-        .unwrap();
+        let key = cosign2_key();
         let v = key_verifier(&key);
         let original = layer.annotations[cosign::BUNDLE_ANNOTATION].clone();
         // Another integrated time: the SET no longer verifies.
