@@ -17,22 +17,7 @@ use support::registry::*;
 const PASSWORD: &str = "correct horse";
 
 /// A scratch directory with an isolated docker config and a key pair in it.
-struct Env {
-    cli: Cli,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Cli;
-    fn deref(&self) -> &Cli {
-        &self.cli
-    }
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.cli.cmd(args);
         c.env("IMGSEAL_PASSWORD", PASSWORD);

@@ -34,22 +34,7 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 /// A scratch directory; commands run in it with an isolated HOME and docker config.
-struct Env {
-    cli: Cli,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Cli;
-    fn deref(&self) -> &Cli {
-        &self.cli
-    }
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         self.cli.output(args)
     }

@@ -39,19 +39,6 @@ const LAYOUT_REPO: &str = "registry.example/team/app";
 
 // ---------------------------------------------------------------- helpers
 
-/// A scratch directory for CLI runs (isolated HOME and docker config, no password variables
-/// unless asked for).
-struct Env {
-    cli: Cli,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Cli;
-    fn deref(&self) -> &Cli {
-        &self.cli
-    }
-}
-
 /// Files written by `imgseal cert generate-test NAME`.
 struct Pki {
     /// NAME.key (encrypted with [`PASSWORD`]).
@@ -64,11 +51,9 @@ struct Pki {
     leaf: String,
 }
 
+// A scratch directory for CLI runs (isolated HOME and docker config, no password variables
+// unless asked for).
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
     /// Run without a password in the environment.
     #[track_caller]
     fn run(&self, args: &[&str]) -> Output {

@@ -24,22 +24,7 @@ const PASSWORD: &str = "parity test password";
 const ALPINE_SUBJECT: &str = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine";
 
 /// A scratch directory whose runs see exactly the notation-related environment given.
-struct Env {
-    cli: Cli,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Cli;
-    fn deref(&self) -> &Cli {
-        &self.cli
-    }
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
     /// Run with `vars` set and NOTATION_CONFIG / XDG_CONFIG_HOME removed unless given.
     #[track_caller]
     fn run_env(&self, vars: &[&(&str, String)], args: &[&str]) -> Output {

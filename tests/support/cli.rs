@@ -104,6 +104,31 @@ impl Cli {
     }
 }
 
+/// A test file's scratch directory: the file adds the runs and helpers it needs
+/// (`impl Env { … }`, whose methods take precedence over the [`Cli`]'s it derefs to).
+pub struct Env {
+    pub cli: Cli,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { cli: Cli::new() }
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
+    }
+}
+
 /// Run `cmd` (made by [`Cli::cmd`] from `args`) and wait, asserting the run finished within
 /// [`RUN_LIMIT`].
 #[track_caller]
