@@ -876,34 +876,7 @@ async fn real_cosign_slsa_attestation_verifies_with_its_certificate() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = support::layout::open(dir.path());
-    let blobs = src.join("blobs/sha256");
-    for e in std::fs::read_dir(&blobs).unwrap() {
-        store
-            .put_blob(&std::fs::read(e.unwrap().path()).unwrap())
-            .await
-            .unwrap();
-    }
-    let index = std::fs::read(
-        blobs.join("234e2c830c2fb31ac5671789d22adfe44d30c3ee831d01beae5e237841a13122"),
-    )
-    .unwrap();
-    let digest = store
-        .put_manifest(&index, imgseal::oci::OCI_INDEX, Some("main"))
-        .await
-        .unwrap();
-    let att = std::fs::read(
-        blobs.join("21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe"),
-    )
-    .unwrap();
-    store
-        .put_manifest(
-            &att,
-            imgseal::oci::OCI_MANIFEST,
-            Some(&format!("sha256-{}.att", digest.hex())),
-        )
-        .await
-        .unwrap();
+    let (digest, att) = support::layout::slsa_attestation(&src, dir.path(), |att| att).await;
     // The root of the chain the layer carries is the trust root; the SAN URI the identity.
     let m = ImageManifest::from_bytes(&att).unwrap();
     let chain = imgseal::pki::load_pem_certificates(

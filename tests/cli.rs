@@ -10,26 +10,14 @@ use imgseal::formats::cosign::{self, SignatureManifest};
 use imgseal::oci::OCI_MANIFEST;
 use imgseal::reference::ImageRef;
 use imgseal::store::{ManifestRef, Store, StoreOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use support::registry::*;
 
 const PASSWORD: &str = "correct horse";
 
 /// A scratch directory with an isolated docker config and a key pair in it.
-struct Env {
-    cli: Cli,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.cli.cmd(args);
         c.env("IMGSEAL_PASSWORD", PASSWORD);

@@ -34,19 +34,7 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 /// A scratch directory; commands run in it with an isolated HOME and docker config.
-struct Env {
-    cli: Cli,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         self.cli.output(args)
     }

@@ -282,38 +282,14 @@ async fn cosign_v3_keyless_attestation_bundle_refusals_name_the_check() {
 
 /// slsa-github-generator's legacy `.att` tag served from a layout.
 async fn slsa_image(src: &Path, dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let store = support::layout::open(dir);
-    let blobs = src.join("blobs/sha256");
-    for e in std::fs::read_dir(&blobs).unwrap() {
-        store
-            .put_blob(&std::fs::read(e.unwrap().path()).unwrap())
-            .await
-            .unwrap();
-    }
-    let index = std::fs::read(
-        blobs.join("234e2c830c2fb31ac5671789d22adfe44d30c3ee831d01beae5e237841a13122"),
-    )
-    .unwrap();
-    let digest = store
-        .put_manifest(&index, imgseal::oci::OCI_INDEX, Some("main"))
-        .await
-        .unwrap();
-    let att = std::fs::read(
-        blobs.join("21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe"),
-    )
-    .unwrap();
-    let mut m: serde_json::Value = serde_json::from_slice(&att).unwrap();
-    edit(&mut m);
-    let att = serde_json::to_vec(&m).unwrap();
-    assert!(ImageManifest::from_bytes(&att).is_ok());
-    store
-        .put_manifest(
-            &att,
-            imgseal::oci::OCI_MANIFEST,
-            Some(&format!("sha256-{}.att", digest.hex())),
-        )
-        .await
-        .unwrap();
+    support::layout::slsa_attestation(src, dir, |att| {
+        let mut m: serde_json::Value = serde_json::from_slice(&att).unwrap();
+        edit(&mut m);
+        let att = serde_json::to_vec(&m).unwrap();
+        assert!(ImageManifest::from_bytes(&att).is_ok());
+        att
+    })
+    .await;
     format!("oci:{}:main", dir.display())
 }
 

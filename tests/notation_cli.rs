@@ -39,12 +39,6 @@ const LAYOUT_REPO: &str = "registry.example/team/app";
 
 // ---------------------------------------------------------------- helpers
 
-/// A scratch directory for CLI runs (isolated HOME and docker config, no password variables
-/// unless asked for).
-struct Env {
-    cli: Cli,
-}
-
 /// Files written by `imgseal cert generate-test NAME`.
 struct Pki {
     /// NAME.key (encrypted with [`PASSWORD`]).
@@ -57,20 +51,9 @@ struct Pki {
     leaf: String,
 }
 
+// A scratch directory for CLI runs (isolated HOME and docker config, no password variables
+// unless asked for).
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
-    /// `path(name)` as a CLI argument.
-    fn p(&self, name: &str) -> String {
-        arg(&self.path(name))
-    }
-
     /// Run without a password in the environment.
     #[track_caller]
     fn run(&self, args: &[&str]) -> Output {

@@ -24,23 +24,7 @@ const PASSWORD: &str = "parity test password";
 const ALPINE_SUBJECT: &str = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine";
 
 /// A scratch directory whose runs see exactly the notation-related environment given.
-struct Env {
-    cli: Cli,
-}
-
 impl Env {
-    fn new() -> Env {
-        Env { cli: Cli::new() }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.cli.path(name)
-    }
-
-    fn p(&self, name: &str) -> String {
-        arg(&self.path(name))
-    }
-
     /// Run with `vars` set and NOTATION_CONFIG / XDG_CONFIG_HOME removed unless given.
     #[track_caller]
     fn run_env(&self, vars: &[&(&str, String)], args: &[&str]) -> Output {
@@ -620,44 +604,12 @@ fn cert_add_list_delete_in_notations_layout() {
     assert!(!env.path("nc/truststore/x509/tsa/tsa").exists());
 }
 
-/// Remove `//` comments outside strings (the specification's examples are JSONC).
-fn strip_jsonc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            for c in chars.by_ref() {
-                if c == '\n' {
-                    out.push('\n');
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[test]
 fn policy_validate_reads_notation_trust_policies() {
     let Some(root) = fixtures() else { return };
     let env = Env::new();
     for n in 1..=3 {
-        let text = strip_jsonc(
+        let text = support::interop::strip_jsonc(
             &std::fs::read_to_string(root.join(format!(
                 "specifications-examples/trust-store-trust-policy.example0{n}.jsonc"
             )))
@@ -674,7 +626,7 @@ fn policy_validate_reads_notation_trust_policies() {
         );
     }
     // Invalid: an identity without C, ST and O, reported as the trust-policy parser says it.
-    let text = strip_jsonc(
+    let text = support::interop::strip_jsonc(
         &std::fs::read_to_string(
             root.join("specifications-examples/trust-store-trust-policy.example01.jsonc"),
         )

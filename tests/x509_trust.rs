@@ -1251,45 +1251,12 @@ fn interop_identity_matching_on_real_subjects() {
     assert!(checked > 20, "only {checked} policies in cases.json");
 }
 
-/// Remove `//` comments outside strings (the specification's examples are JSONC).
-fn strip_jsonc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            for c in chars.by_ref() {
-                if c == '\n' {
-                    out.push('\n');
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[test]
 fn interop_specification_example_policies_validate() {
     let Some(dir) = interop() else { return };
     let ex = dir.join("specifications-examples");
     let read = |n: u32| {
-        strip_jsonc(
+        support::interop::strip_jsonc(
             &std::fs::read_to_string(
                 ex.join(format!("trust-store-trust-policy.example0{n}.jsonc")),
             )

@@ -415,7 +415,7 @@ pub async fn verify_with_progress(
     // Distinct images, by their canonical reference.
     let mut refs: Vec<ImageRef> = Vec::new();
     let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
-    let mut parsed: Vec<std::result::Result<usize, String>> = Vec::new();
+    let mut parsed: Vec<Result<usize>> = Vec::new();
     for (_, _, c) in &rows {
         parsed.push(match image_reference(&c.image) {
             Ok(r) => {
@@ -426,7 +426,7 @@ pub async fn verify_with_progress(
                 });
                 Ok(i)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         });
     }
     let decisions = policy.evaluate_many(&refs, concurrency, progress).await;
@@ -450,7 +450,7 @@ pub async fn verify_with_progress(
                 let d = decisions.get(i).cloned();
                 (d.as_ref().is_some_and(|d| d.allowed), d, None)
             }
-            Err(e) => (false, None, Some(e)),
+            Err(e) => (false, None, Some(e.to_string())),
         };
         containers.push(ContainerResult {
             file: doc.file.clone(),

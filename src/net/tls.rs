@@ -18,14 +18,26 @@ pub(super) fn client_config() -> rustls::ClientConfig {
 }
 
 fn build_config() -> rustls::ClientConfig {
-    let provider = CryptoProvider::get_default()
+    let provider = provider();
+    let verifier = Arc::new(Verifier::new(provider.clone(), Certificates::System));
+    let mut config = builder(provider, verifier).with_no_client_auth();
+    config.alpn_protocols = alpn();
+    config
+}
+
+/// The process's default crypto provider, or ring's.
+fn provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let verifier = Arc::new(LazyPlatformVerifier {
-        provider: provider.clone(),
-        inner: OnceLock::new(),
-    });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// TLS 1.2 and 1.3 with `provider`, server certificates checked by `verifier`.
+fn builder(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<Verifier>,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .unwrap_or_else(|_| {
             // ring supports every protocol version rustls knows; fall back to rustls's own
@@ -34,30 +46,55 @@ fn build_config() -> rustls::ClientConfig {
         })
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    config
 }
 
-/// `rustls_platform_verifier::Verifier`, built (system roots read) on the first certificate
-/// it has to check. Handshake signatures are checked with the provider's algorithms, exactly
-/// as the platform verifier does, without needing the roots.
+/// ALPN: `h2` then `http/1.1`.
+fn alpn() -> Vec<Vec<u8>> {
+    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+}
+
+/// Which server certificates a [`Verifier`] accepts.
 #[derive(Debug)]
-struct LazyPlatformVerifier {
-    provider: Arc<CryptoProvider>,
-    inner: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+enum Certificates {
+    /// Those the system roots vouch for (the platform verifier).
+    System,
+    /// Those the given CA certificates vouch for, else those the system's do (as cosign adds
+    /// `--registry-cacert` to the system pool).
+    ExtraThenSystem(Arc<rustls::client::WebPkiServerVerifier>),
+    /// `--allow-insecure-registry`: any certificate (handshake signatures are still checked,
+    /// so the session is encrypted, but not authenticated).
+    Any,
 }
 
-impl LazyPlatformVerifier {
-    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
-        self.inner
+/// The one server-certificate verifier: certificates as [`Certificates`] says, checked against
+/// the system roots by `rustls_platform_verifier::Verifier`, built (system roots read) on the
+/// first certificate it has to check. Handshake signatures are checked with the provider's
+/// algorithms, exactly as the platform verifier does, without needing the roots.
+#[derive(Debug)]
+struct Verifier {
+    provider: Arc<CryptoProvider>,
+    certificates: Certificates,
+    system: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl Verifier {
+    fn new(provider: Arc<CryptoProvider>, certificates: Certificates) -> Verifier {
+        Verifier {
+            provider,
+            certificates,
+            system: OnceLock::new(),
+        }
+    }
+
+    fn system(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.system
             .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
             .as_ref()
             .map_err(Clone::clone)
     }
 }
 
-impl ServerCertVerifier for LazyPlatformVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -66,7 +103,22 @@ impl ServerCertVerifier for LazyPlatformVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verifier()?.verify_server_cert(
+        match &self.certificates {
+            Certificates::Any => return Ok(ServerCertVerified::assertion()),
+            Certificates::ExtraThenSystem(extra) => {
+                if let Ok(ok) = extra.verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                ) {
+                    return Ok(ok);
+                }
+            }
+            Certificates::System => {}
+        }
+        self.system()?.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -81,7 +133,12 @@ impl ServerCertVerifier for LazyPlatformVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls12_signature(&self.provider, message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -90,11 +147,18 @@ impl ServerCertVerifier for LazyPlatformVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls13_signature(&self.provider, message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        schemes(&self.provider)
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -228,13 +292,9 @@ pub(super) fn client_config_with(options: &TlsOptions) -> Result<rustls::ClientC
     if options.is_default() {
         return Ok(client_config());
     }
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let verifier: Arc<dyn ServerCertVerifier> = if options.insecure_skip_verify {
-        Arc::new(AnyCertificate {
-            provider: provider.clone(),
-        })
+    let provider = provider();
+    let certificates = if options.insecure_skip_verify {
+        Certificates::Any
     } else {
         let mut roots = rustls::RootCertStore::empty();
         for (index, der) in options.extra_roots.iter().enumerate() {
@@ -245,10 +305,10 @@ pub(super) fn client_config_with(options: &TlsOptions) -> Result<rustls::ClientC
                     reason: e.to_string(),
                 })?;
         }
-        let extra = if roots.is_empty() {
-            None
+        if roots.is_empty() {
+            Certificates::System
         } else {
-            Some(
+            Certificates::ExtraThenSystem(
                 rustls::client::WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
                     provider.clone(),
@@ -259,22 +319,12 @@ pub(super) fn client_config_with(options: &TlsOptions) -> Result<rustls::ClientC
                     reason: e.to_string(),
                 })?,
             )
-        };
-        Arc::new(ExtraRoots {
-            extra,
-            system: LazyPlatformVerifier {
-                provider: provider.clone(),
-                inner: OnceLock::new(),
-            },
-        })
+        }
     };
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::ALL_VERSIONS)
-        .unwrap_or_else(|_| {
-            rustls::ClientConfig::builder_with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        })
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
+    let builder = builder(
+        provider.clone(),
+        Arc::new(Verifier::new(provider, certificates)),
+    );
     let mut config = match &options.client_identity {
         None => builder.with_no_client_auth(),
         Some((chain, key)) => {
@@ -289,134 +339,6 @@ pub(super) fn client_config_with(options: &TlsOptions) -> Result<rustls::ClientC
                 .map_err(|e| TlsError::BadClientIdentity(e.to_string()))?
         }
     };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn();
     Ok(config)
-}
-
-/// The given CA certificates first, then the system's (as cosign adds `--registry-cacert` to
-/// the system pool).
-#[derive(Debug)]
-struct ExtraRoots {
-    extra: Option<Arc<rustls::client::WebPkiServerVerifier>>,
-    system: LazyPlatformVerifier,
-}
-
-impl ServerCertVerifier for ExtraRoots {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(extra) = &self.extra {
-            if let Ok(ok) =
-                extra.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            {
-                return Ok(ok);
-            }
-        }
-        self.system
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.system.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.system.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.system.supported_verify_schemes()
-    }
-}
-
-/// `--allow-insecure-registry`: any certificate is accepted (handshake signatures are still
-/// checked, so the session is encrypted, but not authenticated).
-#[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls12_signature(&self.provider, message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls13_signature(&self.provider, message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        schemes(&self.provider)
-    }
-}
-
-/// Handshake signatures are checked with the provider's algorithms (no roots needed).
-fn tls12_signature(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls12_signature(
-        message,
-        cert,
-        dss,
-        &provider.signature_verification_algorithms,
-    )
-}
-
-fn tls13_signature(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls13_signature(
-        message,
-        cert,
-        dss,
-        &provider.signature_verification_algorithms,
-    )
-}
-
-fn schemes(provider: &CryptoProvider) -> Vec<SignatureScheme> {
-    provider
-        .signature_verification_algorithms
-        .supported_schemes()
 }

@@ -179,37 +179,17 @@ impl TimestampToken {
         message: &[u8],
         roots: &[Certificate],
     ) -> Result<VerifiedTimestamp, TimestampError> {
-        // 2. messageImprint.
-        let expected = self.imprint_hash.digest(message);
-        if expected != self.imprint {
-            return Err(TimestampError::ImprintMismatch {
-                hash: self.imprint_hash.as_str(),
-                expected: hex::encode(expected),
-                found: hex::encode(&self.imprint),
-            });
-        }
-        // 3. messageDigest over the encapsulated TSTInfo.
-        if self.digest_hash.digest(&self.tst_info) != self.message_digest {
-            return Err(TimestampError::MessageDigestMismatch);
-        }
+        // 2. and 3.
+        self.check_digests(message)?;
         // 4. The signer's certificate and its signature.
-        let signer = self
-            .certificates
-            .iter()
-            .find(|c| match &self.signer_id {
-                SignerId::IssuerSerial { issuer, serial } => {
-                    &c.raw_issuer == issuer && &c.serial == serial
+        let signer = self.embedded_signer().ok_or_else(|| {
+            TimestampError::SignerCertificateMissing(match &self.signer_id {
+                SignerId::IssuerSerial { serial, .. } => {
+                    format!("issuer and serial number {}", hex::encode(serial))
                 }
-                SignerId::KeyId(id) => c.key_id.as_ref() == Some(id),
+                SignerId::KeyId(id) => format!("subject key identifier {}", hex::encode(id)),
             })
-            .ok_or_else(|| {
-                TimestampError::SignerCertificateMissing(match &self.signer_id {
-                    SignerId::IssuerSerial { serial, .. } => {
-                        format!("issuer and serial number {}", hex::encode(serial))
-                    }
-                    SignerId::KeyId(id) => format!("subject key identifier {}", hex::encode(id)),
-                })
-            })?;
+        })?;
         self.verify_signature(&signer.cert)?;
         // 5. The TSA chain at genTime.
         if roots.is_empty() {
@@ -236,17 +216,7 @@ impl TimestampToken {
         message: &[u8],
         tsa_chain: &[Certificate],
     ) -> Result<VerifiedTimestamp, TimestampError> {
-        let expected = self.imprint_hash.digest(message);
-        if expected != self.imprint {
-            return Err(TimestampError::ImprintMismatch {
-                hash: self.imprint_hash.as_str(),
-                expected: hex::encode(expected),
-                found: hex::encode(&self.imprint),
-            });
-        }
-        if self.digest_hash.digest(&self.tst_info) != self.message_digest {
-            return Err(TimestampError::MessageDigestMismatch);
-        }
+        self.check_digests(message)?;
         let (leaf, root) = match (tsa_chain.first(), tsa_chain.last()) {
             (Some(l), Some(r)) => (l, r),
             _ => return Err(TimestampError::NoRoots),
@@ -266,12 +236,7 @@ impl TimestampToken {
                 leaf.subject()
             )));
         }
-        if let Some(embedded) = self.certificates.iter().find(|c| match &self.signer_id {
-            SignerId::IssuerSerial { issuer, serial } => {
-                &c.raw_issuer == issuer && &c.serial == serial
-            }
-            SignerId::KeyId(id) => c.key_id.as_ref() == Some(id),
-        }) {
+        if let Some(embedded) = self.embedded_signer() {
             if embedded.cert.der() != leaf.der() {
                 return Err(TimestampError::Untrusted(
                     "the token's embedded signer certificate is not the timestamp authority's"
@@ -291,6 +256,35 @@ impl TimestampToken {
             gen_time: self.gen_time,
             accuracy: self.accuracy,
             tsa_subject: leaf.subject().to_string(),
+        })
+    }
+
+    /// The messageImprint is `message`'s hash, and the signed messageDigest the encapsulated
+    /// TSTInfo's.
+    fn check_digests(&self, message: &[u8]) -> Result<(), TimestampError> {
+        // messageImprint.
+        let expected = self.imprint_hash.digest(message);
+        if expected != self.imprint {
+            return Err(TimestampError::ImprintMismatch {
+                hash: self.imprint_hash.as_str(),
+                expected: hex::encode(expected),
+                found: hex::encode(&self.imprint),
+            });
+        }
+        // messageDigest over the encapsulated TSTInfo.
+        if self.digest_hash.digest(&self.tst_info) != self.message_digest {
+            return Err(TimestampError::MessageDigestMismatch);
+        }
+        Ok(())
+    }
+
+    /// The embedded certificate the signer identifier names.
+    fn embedded_signer(&self) -> Option<&TokenCert> {
+        self.certificates.iter().find(|c| match &self.signer_id {
+            SignerId::IssuerSerial { issuer, serial } => {
+                &c.raw_issuer == issuer && &c.serial == serial
+            }
+            SignerId::KeyId(id) => c.key_id.as_ref() == Some(id),
         })
     }
 

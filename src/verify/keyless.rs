@@ -104,24 +104,11 @@ impl RekorBundle {
     /// Reads the `dev.sigstore.cosign/bundle` annotation's JSON (duplicate members refused).
     pub fn from_json(text: &str) -> Result<RekorBundle> {
         let bad = |m: String| KeylessError::Bundle(m);
-        if text.len() > MAX_ANNOTATION_BYTES {
-            return Err(bad(format!(
-                "{} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
-                text.len()
-            )));
-        }
-        let v = crate::util::json::parse_strict(text.as_bytes())
-            .map_err(|e| bad(format!("not JSON ({e})")))?;
+        let v = annotation_json(text, "", bad)?;
         let obj = v
             .as_object()
             .ok_or_else(|| bad("not a JSON object".into()))?;
-        let set = obj
-            .get("SignedEntryTimestamp")
-            .and_then(|s| s.as_str())
-            .ok_or_else(|| bad("SignedEntryTimestamp is missing".into()))?;
-        let signed_entry_timestamp = B64
-            .decode(set)
-            .map_err(|_| bad("SignedEntryTimestamp is not base64".into()))?;
+        let signed_entry_timestamp = base64_member(&v, "SignedEntryTimestamp", bad)?;
         let p = obj
             .get("Payload")
             .and_then(|p| p.as_object())
@@ -296,6 +283,37 @@ pub struct CertificateEvidence {
     pub checked_at: String,
 }
 
+/// An evidence annotation's JSON (duplicate members refused, at most
+/// [`MAX_ANNOTATION_BYTES`]); `what` starts the messages (`bad` makes them errors).
+fn annotation_json(
+    text: &str,
+    what: &str,
+    bad: impl Fn(String) -> KeylessError,
+) -> Result<serde_json::Value> {
+    if text.len() > MAX_ANNOTATION_BYTES {
+        return Err(bad(format!(
+            "{what}{} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
+            text.len()
+        )));
+    }
+    crate::util::json::parse_strict(text.as_bytes())
+        .map_err(|e| bad(format!("{what}not JSON ({e})")))
+}
+
+/// The base64 string member `name` of `v`, decoded.
+fn base64_member(
+    v: &serde_json::Value,
+    name: &str,
+    bad: impl Fn(String) -> KeylessError,
+) -> Result<Vec<u8>> {
+    let text = v
+        .get(name)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| bad(format!("{name} is missing")))?;
+    B64.decode(text)
+        .map_err(|_| bad(format!("{name} is not base64")))
+}
+
 /// The layer's Rekor bundle annotation, when it has one.
 pub(crate) fn bundle_of(layer: &Descriptor) -> Result<Option<RekorBundle>> {
     layer
@@ -316,21 +334,8 @@ pub(crate) fn verify_timestamp(
         return Ok(None);
     };
     let bad = |m: String| KeylessError::Timestamp(m);
-    if text.len() > MAX_ANNOTATION_BYTES {
-        return Err(bad(format!(
-            "the annotation is {} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit",
-            text.len()
-        )));
-    }
-    let v = crate::util::json::parse_strict(text.as_bytes())
-        .map_err(|e| bad(format!("the annotation is not JSON ({e})")))?;
-    let der = v
-        .get("SignedRFC3161Timestamp")
-        .and_then(|s| s.as_str())
-        .ok_or_else(|| bad("SignedRFC3161Timestamp is missing".into()))?;
-    let der = B64
-        .decode(der)
-        .map_err(|_| bad("SignedRFC3161Timestamp is not base64".into()))?;
+    let v = annotation_json(text, "the annotation is ", bad)?;
+    let der = base64_member(&v, "SignedRFC3161Timestamp", bad)?;
     let token = crate::pki::tsp::parse(&der).map_err(|e| bad(e.to_string()))?;
     let authorities = root.timestamp_authorities_at(token.gen_time());
     if authorities.is_empty() {
@@ -434,28 +439,30 @@ pub(crate) fn check_evidence(
     signature: &[u8],
     verifier: &EntryVerifier,
 ) -> Result<Evidence> {
+    gather_evidence(trust, layer, signature, |bundle| {
+        bundle.verify(&trust.root, payload, signature, verifier)
+    })
+}
+
+/// The layer's Rekor bundle, checked by `tlog` (required when `trust` says so), then its
+/// timestamp over `timestamped` (likewise).
+fn gather_evidence(
+    trust: &KeylessTrust,
+    layer: &Descriptor,
+    timestamped: &[u8],
+    tlog: impl FnOnce(&RekorBundle) -> Result<TlogEvidence>,
+) -> Result<Evidence> {
     let mut out = Evidence::default();
     match bundle_of(layer)? {
         Some(bundle) => {
-            let tlog = bundle.verify(&trust.root, payload, signature, verifier)?;
+            let ev = tlog(&bundle)?;
             out.times.push(bundle.integrated_at());
-            out.tlog = Some(tlog);
+            out.tlog = Some(ev);
         }
         None if trust.require_tlog => return Err(KeylessError::NoBundle),
         None => {}
     }
-    timestamp_evidence(trust, layer, signature, &mut out)?;
-    Ok(out)
-}
-
-/// The layer's timestamp over `message` into `out` (required when `trust` says so).
-fn timestamp_evidence(
-    trust: &KeylessTrust,
-    layer: &Descriptor,
-    message: &[u8],
-    out: &mut Evidence,
-) -> Result<()> {
-    match verify_timestamp(layer, message, &trust.root)? {
+    match verify_timestamp(layer, timestamped, &trust.root)? {
         Some((at, ev)) => {
             out.times.push(at);
             out.timestamp = Some(ev);
@@ -463,7 +470,7 @@ fn timestamp_evidence(
         None if trust.require_timestamp => return Err(KeylessError::NoTimestamp),
         None => {}
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A keyless signature that passed every check.
@@ -624,23 +631,15 @@ pub fn verify_keyless_envelope(
     };
     certificate_signature(&leaf, &envelope.pae(), signature)?;
     let verifier = EntryVerifier::Certificate(leaf.der().to_vec());
-    let mut evidence = Evidence::default();
-    match bundle_of(layer)? {
-        Some(bundle) => {
-            let tlog = bundle.verify_dsse(
-                &trust.root,
-                &envelope.payload_type,
-                &envelope.payload,
-                &signatures,
-                &verifier,
-            )?;
-            evidence.times.push(bundle.integrated_at());
-            evidence.tlog = Some(tlog);
-        }
-        None if trust.require_tlog => return Err(KeylessError::NoBundle),
-        None => {}
-    }
-    timestamp_evidence(trust, layer, envelope_bytes, &mut evidence)?;
+    let evidence = gather_evidence(trust, layer, envelope_bytes, |bundle| {
+        bundle.verify_dsse(
+            &trust.root,
+            &envelope.payload_type,
+            &envelope.payload,
+            &signatures,
+            &verifier,
+        )
+    })?;
     let v = finish_keyless(trust, &leaf, &chain, evidence)?;
     Ok(KeylessSigned {
         signed_by: v.signed_by,
@@ -796,6 +795,15 @@ mod tests {
         )))
     }
 
+    /// The key that signed `dir-img-cosign-key-rekor-valid`.
+    fn cosign2_key() -> crate::PublicKey {
+        crate::PublicKey::from_pem(
+            &fixture("containers-container-libs/cosign2.pub").unwrap(),
+            "cosign2.pub",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn key_and_rekor_layer_verifies_its_set_and_body() {
         let (Some((layer, payload, sig)), Some(trust)) =
@@ -803,11 +811,7 @@ mod tests {
         else {
             return;
         };
-        let key = crate::PublicKey::from_pem(
-            &fixture("containers-container-libs/cosign2.pub").unwrap(),
-            "cosign2.pub",
-        )
-        .unwrap();
+        let key = cosign2_key();
         let ev = check_evidence(&trust, &layer, &payload, &sig, &key_verifier(&key)).unwrap();
         let tlog = ev.tlog.unwrap();
         assert_eq!(tlog.base_url, "https://rekor.sigstore.dev");
@@ -833,11 +837,7 @@ mod tests {
         else {
             return;
         };
-        let key = crate::PublicKey::from_pem(
-            &fixture("containers-container-libs/cosign2.pub").unwrap(),
-            "cosign2.pub",
-        )
-        .unwrap();
+        let key = cosign2_key();
         let v = key_verifier(&key);
         let original = layer.annotations[cosign::BUNDLE_ANNOTATION].clone();
         // Another integrated time: the SET no longer verifies.

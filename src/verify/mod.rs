@@ -254,22 +254,7 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier for signatures made by `key`'s private half.
     pub fn new(key: PublicKey) -> Verifier {
-        Verifier {
-            keys: vec![("key".to_string(), key)],
-            certificates: None,
-            keyless: None,
-            notation: None,
-            format: None,
-            require_all: false,
-            examine_all: false,
-            required_keys: Vec::new(),
-            options: StoreOptions::default(),
-            platform: None,
-            signed_identity: SignedIdentity::default(),
-            identity_error: None,
-            now: None,
-            sigstore: bundle::SigstoreTrust::default(),
-        }
+        Verifier::with_keys(vec![("key".to_string(), key)])
     }
 
     /// Require signatures to name repository `signed_repository` (e.g. `registry.example/app`) instead

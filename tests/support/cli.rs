@@ -47,6 +47,11 @@ impl Cli {
         self.dir.path().join(name)
     }
 
+    /// `path(name)` as a CLI argument.
+    pub fn p(&self, name: &str) -> String {
+        arg(&self.path(name))
+    }
+
     /// Generate a key pair and write `NAME.key` / `NAME.pub`.
     pub fn keypair(&self, name: &str) -> KeyFiles {
         let key = SigningKey::generate().unwrap();
@@ -96,6 +101,31 @@ impl Cli {
     #[track_caller]
     pub fn run(&self, args: &[&str]) -> Output {
         run_timed(args, &mut self.cmd(args))
+    }
+}
+
+/// A test file's scratch directory: the file adds the runs and helpers it needs
+/// (`impl Env { … }`, whose methods take precedence over the [`Cli`]'s it derefs to).
+pub struct Env {
+    pub cli: Cli,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { cli: Cli::new() }
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::ops::Deref for Env {
+    type Target = Cli;
+    fn deref(&self) -> &Cli {
+        &self.cli
     }
 }
 

@@ -33,3 +33,43 @@ pub fn image_blocking(dir: &Path, ref_name: &str, content: &[u8]) -> (String, Di
         .unwrap()
         .block_on(image(dir, ref_name, content))
 }
+
+/// slsa-github-generator's container attestation fixture (`src`: an OCI layout directory of
+/// `../shared/interop/attestations/slsa/…`) in the layout at `dir`: every blob, the image index
+/// under ref name `main`, and its `.att` manifest, passed through `att` first, at
+/// `sha256-<index hex>.att`. The index digest and the `.att` manifest written.
+pub async fn slsa_attestation(
+    src: &Path,
+    dir: &Path,
+    att: impl FnOnce(Vec<u8>) -> Vec<u8>,
+) -> (Digest, Vec<u8>) {
+    let store = open(dir);
+    let blobs = src.join("blobs/sha256");
+    for e in std::fs::read_dir(&blobs).unwrap() {
+        store
+            .put_blob(&std::fs::read(e.unwrap().path()).unwrap())
+            .await
+            .unwrap();
+    }
+    let index = std::fs::read(
+        blobs.join("234e2c830c2fb31ac5671789d22adfe44d30c3ee831d01beae5e237841a13122"),
+    )
+    .unwrap();
+    let digest = store
+        .put_manifest(&index, imgseal::oci::OCI_INDEX, Some("main"))
+        .await
+        .unwrap();
+    let att = att(std::fs::read(
+        blobs.join("21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe"),
+    )
+    .unwrap());
+    store
+        .put_manifest(
+            &att,
+            imgseal::oci::OCI_MANIFEST,
+            Some(&format!("sha256-{}.att", digest.hex())),
+        )
+        .await
+        .unwrap();
+    (digest, att)
+}
