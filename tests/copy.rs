@@ -783,6 +783,30 @@ async fn copy_reports_each_blobs_bytes_as_they_stream() {
         "{err}"
     );
     assert!(err.contains("  blobs: 2 copied ("), "{err}");
+
+    // On a terminal (a pty from `script`, util-linux, in Debian's essential bsdutils), the
+    // bar is drawn: the blob's bytes of its size, then cleared before the summary.
+    let bin = env!("CARGO_BIN_EXE_imgseal");
+    let line = format!("'{bin}' copy '{src}' '{}/tty/app'", b.host);
+    let cli = env.cli.cmd(&[]);
+    let mut script = std::process::Command::new("script");
+    script.args(["-qefc", &line, "/dev/null"]);
+    for (k, v) in cli.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let out = script
+        .current_dir(env.cli.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let tty = stdout(&out);
+    assert!(tty.contains("fetching blob"), "{tty:?}");
+    assert!(tty.contains('\u{1b}'), "{tty:?}");
+    assert!(tty.contains(&format!("Copied {src} ({digest})")), "{tty:?}");
 }
 
 // ---------------------------------------------------------------- an index with signed children
