@@ -70,7 +70,7 @@ pub(crate) fn tag_warning(image: &imgseal::ImageRef, digest: &imgseal::Digest) {
     if let imgseal::ImageRef::Registry(r) = image {
         if r.digest().is_none() {
             errln!(
-                "imgseal: note: {image} is a tag, which can be moved; it resolved to {digest} (name {} to pin it)",
+                "imgseal: warning: {image} is a tag, which can be moved; it resolved to {digest} (name {} to pin it)",
                 r.with_digest(digest.clone())
             );
         }
