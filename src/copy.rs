@@ -16,13 +16,15 @@
 //! destination is skipped: blobs are checked first (`HEAD`), mounted across repositories of
 //! one registry, and otherwise streamed through a verified temporary file
 //! ([`Store::copy_blob_to`]); manifests and tags already there are left alone, and referrers
-//! already listed are not listed again.
+//! already listed are not listed again. [`CopyOptions::with_progress`] is told each blob's
+//! bytes as they stream (fetched and checked, then uploaded), against its descriptor's size.
 
 use crate::formats::cosign;
 use crate::oci::{self, Descriptor, ImageManifest, Index};
 use crate::oci::{Manifest, OCI_INDEX, OCI_MANIFEST};
 use crate::reference::{ImageRef, LayoutRef};
 use crate::store::{referrers_tag, BlobCopy, ManifestRef, Store, StoreOptions, TagWrite};
+pub use crate::store::{BlobProgress, BlobStage};
 use crate::{Digest, Error, Result};
 use std::collections::HashSet;
 
@@ -86,16 +88,34 @@ pub struct CopiedAttachment {
     pub scheme: String,
 }
 
-/// Called with the bytes of blobs streamed so far, after each blob (see
-/// [`CopyOptions::with_progress`]).
-pub type Progress = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+/// Told to [`CopyOptions::progress`] as a blob's bytes flow: at the start of each stage of
+/// the blob's copy, and after each chunk.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct CopyProgress<'a> {
+    /// The blob being copied.
+    pub blob: &'a Digest,
+    /// Its media type, as its descriptor says.
+    pub media_type: &'a str,
+    /// How far this blob is: bytes `done` of its descriptor's `size`, in which stage
+    /// (fetched and checked from the source, then uploaded to a destination registry).
+    pub bytes: BlobProgress,
+    /// Blobs copied before this one.
+    pub blobs_copied: usize,
+    /// Bytes of the blobs copied before this one.
+    pub bytes_copied: u64,
+}
+
+/// Called with each [`CopyProgress`] (see [`CopyOptions::with_progress`]); from the task
+/// doing the copy, so keep it quick.
+pub type Progress = std::sync::Arc<dyn Fn(&CopyProgress<'_>) + Send + Sync>;
 
 /// How [`copy_with`] copies (the default is what [`copy`] does).
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct CopyOptions {
-    /// Told the bytes streamed so far after each blob copied (not for blobs already there
-    /// or mounted).
+    /// Told the bytes of each blob copied as they stream (not for blobs already there or
+    /// mounted).
     pub progress: Option<Progress>,
     /// Move a destination tag that names another manifest to the copied one. Without it
     /// such a copy is refused ([`CopyError::TagMoved`]) before anything is written.
@@ -578,15 +598,31 @@ impl Run<'_> {
         if !self.blobs_seen.insert(digest.clone()) {
             return Ok(());
         }
-        match self.from.copy_blob_to(&digest, d.size, self.to).await? {
+        let observer = self.how.progress.clone().map(|p| {
+            let blob = digest.clone();
+            let media_type = d.media_type.clone();
+            let (blobs_copied, bytes_copied) =
+                (self.report.blobs_copied.len(), self.report.bytes_copied);
+            std::sync::Arc::new(move |bytes: BlobProgress| {
+                p(&CopyProgress {
+                    blob: &blob,
+                    media_type: &media_type,
+                    bytes,
+                    blobs_copied,
+                    bytes_copied,
+                })
+            }) as crate::store::BlobObserver
+        });
+        match self
+            .from
+            .copy_blob_observed(&digest, d.size, self.to, observer)
+            .await?
+        {
             BlobCopy::Present => self.report.blobs_skipped.push(digest),
             BlobCopy::Mounted => self.report.blobs_mounted.push(digest),
             BlobCopy::Copied => {
                 self.report.bytes_copied += d.size;
                 self.report.blobs_copied.push(digest);
-                if let Some(p) = &self.how.progress {
-                    p(self.report.bytes_copied);
-                }
             }
         }
         Ok(())

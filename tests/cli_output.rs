@@ -402,7 +402,7 @@ async fn each_failed_signature_is_one_line() {
     );
 }
 
-/// Signing or verifying a registry image by tag says so once, naming the digest it resolved
+/// Signing or verifying a registry image by tag warns once (as cosign does), naming the digest it resolved
 /// to; by digest, nothing.
 #[tokio::test]
 async fn a_tag_is_named_with_its_digest_once() {
@@ -412,8 +412,9 @@ async fn a_tag_is_named_with_its_digest_once() {
     let image = format!("{}/app:v1", reg.host);
     let digest = push_image(&reg.host, "app", "v1").await;
     let pinned = format!("{}/app@{digest}", reg.host);
+    // A warning, as cosign warns of signing by tag; the only one of the run.
     let note = format!(
-        "{image} is a tag, which can be moved; it resolved to {digest} (name {pinned} to pin it)"
+        "imgseal: warning: {image} is a tag, which can be moved; it resolved to {digest} (name {pinned} to pin it)"
     );
     for args in [
         vec!["sign", "--key", &keys.private, &image],
@@ -427,6 +428,7 @@ async fn a_tag_is_named_with_its_digest_once() {
             "{args:?}: {}",
             stderr(&out)
         );
+        assert_eq!(warnings(&out).len(), 1, "{args:?}: {}", stderr(&out));
     }
     for args in [
         vec!["sign", "--key", &keys.private, &pinned],
@@ -439,6 +441,7 @@ async fn a_tag_is_named_with_its_digest_once() {
             "{args:?}: {}",
             stderr(&out)
         );
+        assert!(warnings(&out).is_empty(), "{args:?}: {}", stderr(&out));
     }
 }
 

@@ -13,7 +13,7 @@ mod support;
 use support::cli::assert_fails_alone as assert_fails;
 use support::cli::*;
 
-use imgseal::copy::{copy, CopyReport, Outcome};
+use imgseal::copy::{copy, copy_with, BlobStage, CopyOptions, CopyProgress, CopyReport, Outcome};
 use imgseal::oci::{self, ImageManifest, Index, Platform};
 use imgseal::oci::{OCI_INDEX, OCI_MANIFEST};
 use imgseal::reference::ImageRef;
@@ -665,6 +665,148 @@ async fn air_gap_through_a_layout() {
     let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(r["blobsCopied"].as_array().unwrap().len(), 0, "{r:#}");
     assert_eq!(r["manifestsCopied"].as_array().unwrap().len(), 0, "{r:#}");
+}
+
+// ---------------------------------------------------------------- progress by bytes
+
+/// Every progress event of a library copy: (blob, stage, done, size).
+type Events = std::sync::Arc<std::sync::Mutex<Vec<(String, BlobStage, u64, u64)>>>;
+
+async fn copy_observed(src: &str, dst: &str) -> (CopyReport, Vec<(String, BlobStage, u64, u64)>) {
+    let events: Events = Default::default();
+    let seen = events.clone();
+    let progress: imgseal::copy::Progress = std::sync::Arc::new(move |p: &CopyProgress<'_>| {
+        seen.lock().unwrap().push((
+            p.blob.to_string(),
+            p.bytes.stage,
+            p.bytes.done,
+            p.bytes.size,
+        ))
+    });
+    let how = CopyOptions::default().with_progress(Some(progress));
+    let r = copy_with(&image(src), &image(dst), &StoreOptions::default(), &how)
+        .await
+        .unwrap();
+    let events = events.lock().unwrap().clone();
+    (r, events)
+}
+
+/// The `done` counts of `blob` in `stage`, asserting each event names the blob's size.
+fn counts(events: &[(String, BlobStage, u64, u64)], blob: &str, stage: BlobStage) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|(b, s, _, _)| b == blob && *s == stage)
+        .map(|(_, _, done, size)| {
+            assert_eq!(*size, BIG_LAYER as u64);
+            *done
+        })
+        .collect()
+}
+
+/// Starts at 0, strictly grows through several chunks, ends at the blob's size.
+#[track_caller]
+fn assert_streamed(counts: &[u64], what: &str) {
+    assert_eq!(counts.first(), Some(&0), "{what}: {counts:?}");
+    assert_eq!(
+        counts.last(),
+        Some(&(BIG_LAYER as u64)),
+        "{what}: {counts:?}"
+    );
+    assert!(
+        counts.windows(2).all(|w| w[0] < w[1]),
+        "{what}: not increasing: {counts:?}"
+    );
+    // 6 MiB in chunks of at most 256 KiB: reported while it flows, not once at the end.
+    assert!(counts.len() > 10, "{what}: {counts:?}");
+}
+
+#[tokio::test]
+async fn copy_reports_each_blobs_bytes_as_they_stream() {
+    let a = Registry::start();
+    let b = Registry::start();
+    let env = Env::new();
+    let src = format!("{}/app:v1", a.host);
+    let digest = push_image_to(&open(&src), "v1", &random_bytes(BIG_LAYER)).await;
+    let layer = blobs_of(&open(&src), &digest).await.pop().unwrap().digest;
+
+    // Registry → registry: downloaded and checked, then uploaded.
+    let (r, events) = copy_observed(&src, &format!("{}/mirror/app:v1", b.host)).await;
+    assert_eq!(
+        r.bytes_copied,
+        BIG_LAYER as u64 + blobs_of(&open(&src), &digest).await[0].size
+    );
+    assert_streamed(&counts(&events, &layer, BlobStage::Fetch), "download");
+    assert_streamed(&counts(&events, &layer, BlobStage::Upload), "upload");
+    // The layer's fetch completes before its upload starts.
+    let last_fetch = events
+        .iter()
+        .rposition(|e| e.0 == layer && e.1 == BlobStage::Fetch)
+        .unwrap();
+    let first_upload = events
+        .iter()
+        .position(|e| e.0 == layer && e.1 == BlobStage::Upload)
+        .unwrap();
+    assert!(last_fetch < first_upload);
+    // Each event of the config blob says the config's own size.
+    assert!(
+        events.iter().all(|e| e.0 == layer || e.3 < 4096),
+        "{events:?}"
+    );
+
+    // Registry → layout: downloaded into the layout, nothing uploaded.
+    let carry = format!("oci:{}:v1", env.path("carry").display());
+    let (_, events) = copy_observed(&src, &carry).await;
+    assert_streamed(&counts(&events, &layer, BlobStage::Fetch), "into a layout");
+    assert!(counts(&events, &layer, BlobStage::Upload).is_empty());
+
+    // Layout → registry: read and checked from the layout's file, then uploaded.
+    let (_, events) = copy_observed(&carry, &format!("{}/airgap/app:v1", b.host)).await;
+    assert_streamed(&counts(&events, &layer, BlobStage::Fetch), "from a layout");
+    assert_streamed(
+        &counts(&events, &layer, BlobStage::Upload),
+        "upload from a layout",
+    );
+
+    // Already there: no bytes flow, so nothing is reported.
+    let (r, events) = copy_observed(&src, &format!("{}/mirror/app:v1", b.host)).await;
+    assert!(r.blobs_copied.is_empty(), "{r:?}");
+    assert!(events.is_empty(), "{events:?}");
+
+    // The CLI with stderr not a terminal (a pipe here): no bar, no escape codes or carriage
+    // returns, only the summary lines.
+    let out = env.run(&["copy", &src, &format!("{}/cli/app", b.host)]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    assert!(
+        err.starts_with(&format!("Copied {src} ({digest})")),
+        "{err}"
+    );
+    assert!(err.contains("  blobs: 2 copied ("), "{err}");
+
+    // On a terminal (a pty from `script`, util-linux, in Debian's essential bsdutils), the
+    // bar is drawn: the blob's bytes of its size, then cleared before the summary.
+    let bin = env!("CARGO_BIN_EXE_imgseal");
+    let line = format!("'{bin}' copy '{src}' '{}/tty/app'", b.host);
+    let cli = env.cli.cmd(&[]);
+    let mut script = std::process::Command::new("script");
+    script.args(["-qefc", &line, "/dev/null"]);
+    for (k, v) in cli.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let out = script
+        .current_dir(env.cli.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let tty = stdout(&out);
+    assert!(tty.contains("fetching blob"), "{tty:?}");
+    assert!(tty.contains('\u{1b}'), "{tty:?}");
+    assert!(tty.contains(&format!("Copied {src} ({digest})")), "{tty:?}");
 }
 
 // ---------------------------------------------------------------- an index with signed children

@@ -24,10 +24,8 @@ pub(crate) async fn copy(a: CopyArgs) -> Result<u8, Error> {
             })
             .collect()
     });
-    let bar = render::bytes_bar();
-    let progress: Option<imgseal::copy::Progress> = bar.clone().map(|b| {
-        std::sync::Arc::new(move |bytes: u64| b.set_position(bytes)) as imgseal::copy::Progress
-    });
+    let bar = render::blob_bar();
+    let progress = bar.clone().map(render::copy_progress);
     let how = imgseal::copy::CopyOptions::default()
         .with_force(a.force)
         .with_only(only)

@@ -70,7 +70,7 @@ pub(crate) fn tag_warning(image: &imgseal::ImageRef, digest: &imgseal::Digest) {
     if let imgseal::ImageRef::Registry(r) = image {
         if r.digest().is_none() {
             errln!(
-                "imgseal: note: {image} is a tag, which can be moved; it resolved to {digest} (name {} to pin it)",
+                "imgseal: warning: {image} is a tag, which can be moved; it resolved to {digest} (name {} to pin it)",
                 r.with_digest(digest.clone())
             );
         }
@@ -92,20 +92,43 @@ pub(crate) fn count_bar(what: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// A spinner counting bytes copied on stderr when it is a terminal, else `None`.
-pub(crate) fn bytes_bar() -> Option<indicatif::ProgressBar> {
+/// A bar on stderr for the blob `copy` is streaming, when stderr is a terminal, else `None`:
+/// bytes of the blob against its descriptor's size, rate and ETA, restarted for each blob
+/// and stage (fetch, upload). See [`copy_progress`].
+pub(crate) fn blob_bar() -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal as _;
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new_spinner();
+    let bar = indicatif::ProgressBar::new(0);
     let style = indicatif::ProgressStyle::with_template(
-        "{spinner} {binary_bytes} copied ({binary_bytes_per_sec}, {elapsed})",
+        "{msg} {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, ETA {eta})",
     )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(bar)
+}
+
+/// The library's copy progress callback drawing into `bar` (see [`blob_bar`]).
+pub(crate) fn copy_progress(bar: indicatif::ProgressBar) -> imgseal::copy::Progress {
+    std::sync::Arc::new(move |p: &imgseal::copy::CopyProgress<'_>| {
+        if p.bytes.done == 0 {
+            let stage = match p.bytes.stage {
+                imgseal::copy::BlobStage::Upload => "uploading",
+                _ => "fetching",
+            };
+            let hex = p.blob.hex();
+            let short = &hex[..12.min(hex.len())];
+            bar.reset();
+            bar.set_length(p.bytes.size);
+            bar.set_message(format!(
+                "{stage} blob {} ({short}, {} copied before)",
+                p.blobs_copied + 1,
+                indicatif::BinaryBytes(p.bytes_copied)
+            ));
+        }
+        bar.set_position(p.bytes.done);
+    })
 }
 
 /// `, 1.5 MiB` for sizes of a KiB and more (text output beside the exact byte count).

@@ -506,6 +506,20 @@ impl Store {
     ///
     /// Nothing is written at `dst` unless the content checked out.
     pub async fn copy_blob_to(&self, digest: &Digest, size: u64, dst: &Store) -> Result<BlobCopy> {
+        self.copy_blob_observed(digest, size, dst, None).await
+    }
+
+    /// [`Store::copy_blob_to`], telling `observer` the bytes of the blob as they flow: while
+    /// they are read from the source (downloaded, or read from a layout's file) and checked,
+    /// then while they are uploaded to a destination registry (see [`BlobProgress`]). Not
+    /// called for a blob already there or mounted.
+    pub async fn copy_blob_observed(
+        &self,
+        digest: &Digest,
+        size: u64,
+        dst: &Store,
+        observer: Option<BlobObserver>,
+    ) -> Result<BlobCopy> {
         if dst.has_blob(digest).await? {
             return Ok(BlobCopy::Present);
         }
@@ -526,27 +540,32 @@ impl Store {
         let local = match self {
             Store::Layout(from) if matches!(dst, Store::Registry(_)) => {
                 let path = from.blob_path(digest);
-                read_verified(&path, digest, size, VerifiedSink::new(digest, size, None)).await?;
+                let sink = VerifiedSink::new(digest, size, None).observed(observer.clone());
+                read_verified(&path, digest, size, sink).await?;
                 path
             }
             Store::Layout(from) => {
                 let (file, g) = TempFile::create(&staged)?;
                 guard = Some(g);
-                let sink = VerifiedSink::new(digest, size, Some(file));
+                let sink = VerifiedSink::new(digest, size, Some(file)).observed(observer.clone());
                 read_verified(&from.blob_path(digest), digest, size, sink).await?;
                 staged
             }
             Store::Registry(from) => {
                 let (file, g) = TempFile::create(&staged)?;
                 guard = Some(g);
-                let mut sink = VerifiedSink::new(digest, size, Some(file));
+                let mut sink =
+                    VerifiedSink::new(digest, size, Some(file)).observed(observer.clone());
                 from.download_blob(digest, size, &mut sink).await?;
                 sink.finish().await?;
                 staged
             }
         };
         match dst {
-            Store::Registry(to) => to.upload_blob_file(digest, size, &local, session).await?,
+            Store::Registry(to) => {
+                to.upload_blob_file(digest, size, &local, session, observer)
+                    .await?
+            }
             Store::Layout(to) => {
                 to.commit_blob(&local, digest)?;
                 if let Some(g) = guard.as_mut() {
@@ -585,6 +604,77 @@ pub enum BlobCopy {
     Mounted,
     /// Streamed from the source, verified, and written to the destination.
     Copied,
+}
+
+/// Where a blob's bytes are, told to a [`BlobObserver`] by [`Store::copy_blob_observed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlobStage {
+    /// Read from the source (downloaded, or read from a layout's file) and checked against
+    /// the digest.
+    Fetch,
+    /// Uploaded to the destination registry (after the fetch checked out).
+    Upload,
+}
+
+/// How far one blob's copy is: `done` of `size` bytes (the size its descriptor announces)
+/// in `stage`. Within a stage, `done` only grows and ends at `size` when the stage completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlobProgress {
+    /// The stage the bytes are in.
+    pub stage: BlobStage,
+    /// Bytes of the blob through this stage so far.
+    pub done: u64,
+    /// The blob's announced size.
+    pub size: u64,
+}
+
+/// Called with each [`BlobProgress`] of a blob copy, as chunks flow (from the task doing the
+/// copy: keep it quick).
+pub type BlobObserver = std::sync::Arc<dyn Fn(BlobProgress) + Send + Sync>;
+
+/// Reports `done` of a stage to an observer, only ever growing (a retried upload starts its
+/// stream again; what was reported is not taken back).
+pub(crate) struct StageReporter {
+    observer: BlobObserver,
+    stage: BlobStage,
+    size: u64,
+    high: std::sync::atomic::AtomicU64,
+}
+
+impl StageReporter {
+    pub(crate) fn new(observer: BlobObserver, stage: BlobStage, size: u64) -> StageReporter {
+        StageReporter {
+            observer,
+            stage,
+            size,
+            high: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Tell the observer the stage starts (`done` 0).
+    pub(crate) fn start(&self) {
+        self.tell(0);
+    }
+
+    /// Tell the observer `done` bytes, unless it was told as many already.
+    pub(crate) fn report(&self, done: u64) {
+        let before = self
+            .high
+            .fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+        if done > before {
+            self.tell(done);
+        }
+    }
+
+    fn tell(&self, done: u64) {
+        (self.observer)(BlobProgress {
+            stage: self.stage,
+            done,
+            size: self.size,
+        });
+    }
 }
 
 /// What [`Store::update_tag`] writes: a manifest and the blobs it names that may be missing.
@@ -687,6 +777,7 @@ pub(crate) struct VerifiedSink {
     digest: Digest,
     size: u64,
     written: u64,
+    observer: Option<StageReporter>,
 }
 
 enum Hasher {
@@ -707,7 +798,17 @@ impl VerifiedSink {
             digest: digest.clone(),
             size,
             written: 0,
+            observer: None,
         }
+    }
+
+    /// Tell `observer` the bytes written so far after each chunk ([`BlobStage::Fetch`]).
+    pub(crate) fn observed(mut self, observer: Option<BlobObserver>) -> VerifiedSink {
+        self.observer = observer.map(|o| StageReporter::new(o, BlobStage::Fetch, self.size));
+        if let Some(o) = &self.observer {
+            o.start();
+        }
+        self
     }
 
     fn what(&self) -> String {
@@ -733,6 +834,9 @@ impl VerifiedSink {
                 .map_err(|e| crate::Error::io(format!("staging {}", self.what()), e))?;
         }
         self.written += chunk.len() as u64;
+        if let Some(o) = &self.observer {
+            o.report(self.written);
+        }
         Ok(())
     }
 

@@ -161,6 +161,21 @@ pub fn warnings(o: &Output) -> Vec<String> {
         .collect()
 }
 
+/// The warnings of a successful run that signed or verified registry image `image` by tag,
+/// besides the one saying the tag can be moved (asserted to be there exactly once).
+#[track_caller]
+pub fn warnings_beside_tag(o: &Output, image: &str) -> Vec<String> {
+    let tag = format!("{image} is a tag, which can be moved; it resolved to ");
+    let ws = warnings(o);
+    assert_eq!(
+        ws.iter().filter(|w| w.starts_with(&tag)).count(),
+        1,
+        "expected one warning that {image} is a tag: {}",
+        stderr(o)
+    );
+    ws.into_iter().filter(|w| !w.starts_with(&tag)).collect()
+}
+
 /// stdout parsed as JSON (for `-o json`).
 #[track_caller]
 pub fn json(o: &Output) -> serde_json::Value {

@@ -701,13 +701,14 @@ impl Repository {
 
     /// Upload the `size`-byte file at `path` (already verified to hash to `digest`) as blob
     /// `digest`, streaming it in one PUT; `session` is an upload already opened (by a refused
-    /// mount), else one is opened.
+    /// mount), else one is opened. `observer` is told the bytes handed to the connection.
     pub(crate) async fn upload_blob_file(
         &self,
         digest: &Digest,
         size: u64,
         path: &std::path::Path,
         session: Option<String>,
+        observer: Option<super::BlobObserver>,
     ) -> Result<()> {
         let what = format!("upload of blob {digest}");
         let location = match session {
@@ -716,14 +717,24 @@ impl Repository {
         };
         let put = self.finish_url(&location, digest);
         let timeout = crate::net::transfer_timeout(size);
+        let reporter = observer.map(|o| {
+            std::sync::Arc::new(super::StageReporter::new(o, super::BlobStage::Upload, size))
+        });
+        if let Some(r) = &reporter {
+            r.start();
+        }
         let resp = self
             .try_send(|c| {
-                let file = crate::util::fs::open_regular(path)?;
+                let file = tokio::fs::File::from_std(crate::util::fs::open_regular(path)?);
+                let body = match &reporter {
+                    None => reqwest::Body::from(file),
+                    Some(r) => reqwest::Body::wrap_stream(counted(file, r.clone())),
+                };
                 Ok(c.put(&put)
                     .timeout(timeout)
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(reqwest::header::CONTENT_LENGTH, size)
-                    .body(reqwest::Body::from(tokio::fs::File::from_std(file))))
+                    .body(body))
             })
             .await?;
         if resp.status() != StatusCode::CREATED {
@@ -891,6 +902,28 @@ fn percent_encode(s: &str) -> String {
 /// A response body as one short line (at most 300 characters).
 fn one_line(body: &[u8]) -> String {
     crate::util::text::one_line(&String::from_utf8_lossy(body), 300)
+}
+
+/// `file`'s bytes as a stream of chunks, telling `reporter` the bytes read so far.
+fn counted(
+    file: tokio::fs::File,
+    reporter: std::sync::Arc<super::StageReporter>,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static {
+    futures_util::stream::try_unfold((file, 0u64), move |(mut file, done)| {
+        let reporter = reporter.clone();
+        async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.truncate(n);
+            let done = done + n as u64;
+            reporter.report(done);
+            Ok(Some((buf, (file, done))))
+        }
+    })
 }
 
 #[cfg(test)]
