@@ -18,6 +18,7 @@ use crate::oci::{embedded_media_type, Manifest};
 mod auth;
 pub mod credentials;
 mod referrers;
+pub(crate) use referrers::ReferrersMemo;
 
 use crate::reference::is_loopback_host;
 use crate::{Digest, Error, Reference, Result};
@@ -88,6 +89,11 @@ impl Repository {
     /// HTTP requests made so far (for benchmarks and tests).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// `scheme://host` of the registry's API.
+    fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.api_host)
     }
 
     fn url(&self, tail: &str) -> String {
@@ -790,6 +796,13 @@ impl Repository {
             .get("oci-subject")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if subject.is_some() {
+            // The registry indexes subjects: it has the referrers API after all.
+            self.options
+                .session
+                .referrers_memo()
+                .forget(&self.origin(), &self.repository);
+        }
         Ok((digest, subject))
     }
 }
