@@ -4,6 +4,8 @@
 //! while the referrers tag schema is still read for every image; so a referrer written to the
 //! fallback tag after the memo was taken is still found, and a newer critical scan attached
 //! that way still denies. On a registry with the API (ferro-oci-server) nothing is remembered.
+//! Within one evaluation (one read-only repository) each tag is read once, whatever the number
+//! of attestation requirements; the next evaluation reads it again.
 
 mod support;
 
@@ -168,4 +170,50 @@ async fn a_registry_with_the_api_is_asked_every_time() {
         "{}",
         v.attestations[0].source
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_evaluation_reads_each_tag_once_for_all_its_attestation_requirements() {
+    let reg = Registry::start();
+    let repo = unique_repo("memo-tags");
+    push_image(&reg.host, &repo, "1.0").await;
+    let image = ImageRef::parse(&format!("{}/{repo}:1.0", reg.host)).unwrap();
+    let key = SigningKey::generate().unwrap();
+    let attester = Attester::new(key.clone());
+    attester
+        .attest(
+            &image,
+            "vuln",
+            report("2026-01-15T09:30:00Z", "MEDIUM").as_bytes(),
+        )
+        .await
+        .unwrap();
+    attester
+        .attest(
+            &image,
+            "cyclonedx",
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[]}"#,
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.pub"), key.public_key().to_pem()).unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\ndefaultAction: reject\nauthorities:\n  k: {key: k.pub}\nrules:\n  - name: all\n    images: ['**']\n    attestations:\n      - type: vuln\n        authorities: {anyOf: [k]}\n        maxSeverity: HIGH\n      - type: cyclonedx\n        authorities: {anyOf: [k]}\n",
+    )
+    .unwrap();
+    let (policy, _) = Policy::load(&file).unwrap();
+    let policy = policy.with_options(StoreOptions::default());
+    let d = policy.evaluate(&image).await;
+    assert!(d.allowed, "{d:?}");
+    // The image's manifest; the .att tag, the referrers API (404) and the fallback tag once
+    // for both requirements; each requirement's envelope.
+    assert_eq!(d.requests, 6, "{d:?}");
+    // A second evaluation reads the tags again (a new attestation would be seen), but does
+    // not probe the referrers API again.
+    let d = policy.evaluate(&image).await;
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(d.requests, 5, "{d:?}");
 }

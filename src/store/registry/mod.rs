@@ -19,6 +19,7 @@ mod auth;
 pub mod credentials;
 mod referrers;
 pub(crate) use referrers::ReferrersMemo;
+pub use referrers::{Listing, MAX_CACHED_LISTINGS};
 
 use crate::reference::is_loopback_host;
 use crate::{Digest, Error, Reference, Result};
@@ -46,6 +47,11 @@ pub struct Repository {
     options: StoreOptions,
     /// Blobs fetched in this run: verified content, or `None` for a blob that is missing.
     blobs: Mutex<std::collections::HashMap<Digest, Option<std::sync::Arc<[u8]>>>>,
+    /// Tags read by a read-only repository: what each held (`None`: missing). See
+    /// [`Repository::get_manifest`].
+    tags: Mutex<std::collections::HashMap<String, Option<Manifest>>>,
+    /// Referrers API listings read by a read-only repository, per subject and filter.
+    listings: Mutex<std::collections::HashMap<(Digest, Option<String>), referrers::Listing>>,
 }
 
 /// Attempts of one blob upload before its error is reported ([`Repository::put_blob`]).
@@ -83,6 +89,8 @@ impl Repository {
             requests: AtomicU64::new(0),
             options: options.clone(),
             blobs: Mutex::new(std::collections::HashMap::new()),
+            tags: Mutex::new(std::collections::HashMap::new()),
+            listings: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -374,7 +382,42 @@ impl Repository {
     }
 
     /// Fetch a manifest by tag or digest; `Ok(None)` on 404.
+    ///
+    /// A repository opened read-only lives for one operation (one image's verification or
+    /// policy evaluation) and reads each tag once: the signature and attestation lookups of
+    /// the same image, and each attestation requirement of a rule, share one read of the
+    /// `.sig`, `.att` and referrers fallback tags (at most [`MAX_CACHED_TAGS`] tags and
+    /// [`MAX_CACHED_TAG_BYTES`] of manifests are kept). A repository opened for writing always
+    /// reads again (the shared-tag update loop depends on it).
     pub async fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
+        let ManifestRef::Tag(tag) = r else {
+            return self.fetch_manifest(r).await;
+        };
+        if self.write {
+            return self.fetch_manifest(r).await;
+        }
+        if let Some(held) = self.tags.lock().ok().and_then(|t| t.get(tag).cloned()) {
+            tracing::debug!(
+                target: "imgseal::registry",
+                "manifest {}:{tag} already read in this operation ({})",
+                self.repository,
+                held.as_ref().map_or("missing".to_string(), |m| m.digest.to_string())
+            );
+            return Ok(held);
+        }
+        let got = self.fetch_manifest(r).await?;
+        if let Ok(mut t) = self.tags.lock() {
+            let held: usize = t.values().flatten().map(|m| m.bytes.len()).sum();
+            let adds = got.as_ref().map_or(0, |m| m.bytes.len());
+            if t.len() < MAX_CACHED_TAGS && held + adds <= MAX_CACHED_TAG_BYTES {
+                t.insert(tag.clone(), got.clone());
+            }
+        }
+        Ok(got)
+    }
+
+    /// [`Repository::get_manifest`] from the registry, always.
+    async fn fetch_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
         let url = self.url(&format!("manifests/{r}"));
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
         let resp = self
@@ -824,6 +867,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 const MAX_CACHED_BLOBS: usize = 4096;
 /// Content remembered per repository and run.
 const MAX_CACHED_BLOB_BYTES: usize = 32 * 1024 * 1024;
+/// Tags remembered by a read-only repository ([`Repository::get_manifest`]).
+pub const MAX_CACHED_TAGS: usize = 64;
+/// Manifest bytes remembered by a read-only repository ([`Repository::get_manifest`]).
+pub const MAX_CACHED_TAG_BYTES: usize = 16 * 1024 * 1024;
 
 /// True for requests that may be sent again: GET and HEAD, and PUTs of content-addressed
 /// things (a blob upload completed by `digest=`, a manifest pushed by digest). Never a POST

@@ -7,11 +7,37 @@ impl Repository {
     /// `Ok(None)` when the registry does not implement the API (404/400/405), or when this
     /// repository answered so less than [`NO_REFERRERS_API_TTL`] ago (no request is sent
     /// then; see [`ReferrersMemo`]): the caller reads the referrers tag schema instead.
+    ///
+    /// A read-only repository (one operation) lists each subject once: the signature and
+    /// attestation lookups of one image share the listing (at most [`MAX_CACHED_LISTINGS`]).
     pub async fn referrers_api(
         &self,
         subject: &Digest,
         artifact_type: Option<&str>,
-    ) -> Result<Option<(Vec<crate::oci::Descriptor>, Vec<String>)>> {
+    ) -> Result<Option<Listing>> {
+        let key = (subject.clone(), artifact_type.map(str::to_string));
+        if !self.write {
+            if let Some(held) = self.listings.lock().ok().and_then(|l| l.get(&key).cloned()) {
+                return Ok(Some(held));
+            }
+        }
+        let got = self.list_referrers(subject, artifact_type).await?;
+        if let (false, Some(listing)) = (self.write, &got) {
+            if let Ok(mut l) = self.listings.lock() {
+                if l.len() < MAX_CACHED_LISTINGS {
+                    l.insert(key, listing.clone());
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// [`Repository::referrers_api`] from the registry, always.
+    async fn list_referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Listing>> {
         const MAX_PAGES: usize = 64;
         const MAX_ENTRIES: usize = crate::store::MAX_REFERRERS;
         let origin = self.origin();
@@ -139,6 +165,12 @@ impl Repository {
         Ok(Some((out, warnings)))
     }
 }
+
+/// A referrers API listing: the descriptors, and warnings about the listing itself.
+pub type Listing = (Vec<crate::oci::Descriptor>, Vec<String>);
+
+/// Referrers listings remembered by a read-only repository ([`Repository::referrers_api`]).
+pub const MAX_CACHED_LISTINGS: usize = 8;
 
 /// The target of a `Link: <url>; rel="next"` header.
 pub(super) fn parse_next_link(header: &str) -> Option<String> {
