@@ -45,6 +45,13 @@ pub struct Repository {
     authorization: Mutex<Option<HeaderValue>>,
     requests: AtomicU64,
     options: StoreOptions,
+    /// What this repository already read (boxed: `Store` stays small).
+    memo: Box<Reads>,
+}
+
+/// What one [`Repository`] already read.
+#[derive(Debug, Default)]
+struct Reads {
     /// Blobs fetched in this run: verified content, or `None` for a blob that is missing.
     blobs: Mutex<std::collections::HashMap<Digest, Option<std::sync::Arc<[u8]>>>>,
     /// Tags read by a read-only repository: what each held (`None`: missing). See
@@ -88,9 +95,7 @@ impl Repository {
             ))),
             requests: AtomicU64::new(0),
             options: options.clone(),
-            blobs: Mutex::new(std::collections::HashMap::new()),
-            tags: Mutex::new(std::collections::HashMap::new()),
-            listings: Mutex::new(std::collections::HashMap::new()),
+            memo: Box::default(),
         })
     }
 
@@ -396,7 +401,7 @@ impl Repository {
         if self.write {
             return self.fetch_manifest(r).await;
         }
-        if let Some(held) = self.tags.lock().ok().and_then(|t| t.get(tag).cloned()) {
+        if let Some(held) = self.memo.tags.lock().ok().and_then(|t| t.get(tag).cloned()) {
             tracing::debug!(
                 target: "imgseal::registry",
                 "manifest {}:{tag} already read in this operation ({})",
@@ -406,7 +411,7 @@ impl Repository {
             return Ok(held);
         }
         let got = self.fetch_manifest(r).await?;
-        if let Ok(mut t) = self.tags.lock() {
+        if let Ok(mut t) = self.memo.tags.lock() {
             let held: usize = t.values().flatten().map(|m| m.bytes.len()).sum();
             let adds = got.as_ref().map_or(0, |m| m.bytes.len());
             if t.len() < MAX_CACHED_TAGS && held + adds <= MAX_CACHED_TAG_BYTES {
@@ -481,7 +486,12 @@ impl Repository {
             what: format!("{what} in {}", self.repository),
         };
         // Within a run, a blob is asked for once: what it was (verified), or that it is missing.
-        let cached = self.blobs.lock().ok().and_then(|c| c.get(digest).cloned());
+        let cached = self
+            .memo
+            .blobs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(digest).cloned());
         match cached {
             Some(None) => return Err(not_found()),
             Some(Some(bytes)) if bytes.len() as u64 > size.min(cap) => {
@@ -511,7 +521,7 @@ impl Repository {
     /// Remember blob `digest`'s verified content (`None`: it is missing) for the rest of the
     /// run, within [`MAX_CACHED_BLOB_BYTES`] of content and [`MAX_CACHED_BLOBS`] entries.
     fn remember_blob(&self, digest: &Digest, bytes: Option<&[u8]>) {
-        let Ok(mut cache) = self.blobs.lock() else {
+        let Ok(mut cache) = self.memo.blobs.lock() else {
             return;
         };
         let held: usize = cache.values().flatten().map(|b| b.len()).sum();

@@ -17,13 +17,19 @@ impl Repository {
     ) -> Result<Option<Listing>> {
         let key = (subject.clone(), artifact_type.map(str::to_string));
         if !self.write {
-            if let Some(held) = self.listings.lock().ok().and_then(|l| l.get(&key).cloned()) {
+            if let Some(held) = self
+                .memo
+                .listings
+                .lock()
+                .ok()
+                .and_then(|l| l.get(&key).cloned())
+            {
                 return Ok(Some(held));
             }
         }
         let got = self.list_referrers(subject, artifact_type).await?;
         if let (false, Some(listing)) = (self.write, &got) {
-            if let Ok(mut l) = self.listings.lock() {
+            if let Ok(mut l) = self.memo.listings.lock() {
                 if l.len() < MAX_CACHED_LISTINGS {
                     l.insert(key, listing.clone());
                 }
