@@ -29,8 +29,10 @@ pub const MAX_REFERRERS: usize = 1000;
 pub const MAX_SIGNATURE_CANDIDATES: usize = 100;
 
 /// State shared by every store opened with (clones of) the same [`StoreOptions`]: one HTTP
-/// client (so connections are pooled and reused across images and repositories) and the
-/// registry tokens already obtained, per registry, repository and access.
+/// client (so connections are pooled and reused across images and repositories), the
+/// registry tokens already obtained, per registry, repository and access, and the
+/// repositories found without the OCI referrers API in the last minute (so each is probed
+/// once a minute, not once per image; the referrers tag schema is still read every time).
 #[derive(Clone, Debug, Default)]
 pub struct Session {
     inner: std::sync::Arc<SessionInner>,
@@ -44,6 +46,8 @@ struct SessionInner {
     tokens: std::sync::Mutex<
         std::collections::HashMap<(String, String, bool), reqwest::header::HeaderValue>,
     >,
+    /// Repositories recently found without the referrers API.
+    referrers: registry::ReferrersMemo,
 }
 
 impl Session {
@@ -64,6 +68,12 @@ impl Session {
         }
         let c = build()?;
         Ok(slot.get_or_init(|| c).clone())
+    }
+
+    /// The repositories recently found without the referrers API (see
+    /// [`registry::Repository::referrers_api`]).
+    pub(crate) fn referrers_memo(&self) -> &registry::ReferrersMemo {
+        &self.inner.referrers
     }
 
     pub(crate) fn token(

@@ -18,6 +18,8 @@ use crate::oci::{embedded_media_type, Manifest};
 mod auth;
 pub mod credentials;
 mod referrers;
+pub(crate) use referrers::ReferrersMemo;
+pub use referrers::{Listing, MAX_CACHED_LISTINGS};
 
 use crate::reference::is_loopback_host;
 use crate::{Digest, Error, Reference, Result};
@@ -43,8 +45,20 @@ pub struct Repository {
     authorization: Mutex<Option<HeaderValue>>,
     requests: AtomicU64,
     options: StoreOptions,
+    /// What this repository already read (boxed: `Store` stays small).
+    memo: Box<Reads>,
+}
+
+/// What one [`Repository`] already read.
+#[derive(Debug, Default)]
+struct Reads {
     /// Blobs fetched in this run: verified content, or `None` for a blob that is missing.
     blobs: Mutex<std::collections::HashMap<Digest, Option<std::sync::Arc<[u8]>>>>,
+    /// Tags read by a read-only repository: what each held (`None`: missing). See
+    /// [`Repository::get_manifest`].
+    tags: Mutex<std::collections::HashMap<String, Option<Manifest>>>,
+    /// Referrers API listings read by a read-only repository, per subject and filter.
+    listings: Mutex<std::collections::HashMap<(Digest, Option<String>), referrers::Listing>>,
 }
 
 /// Attempts of one blob upload before its error is reported ([`Repository::put_blob`]).
@@ -81,13 +95,18 @@ impl Repository {
             ))),
             requests: AtomicU64::new(0),
             options: options.clone(),
-            blobs: Mutex::new(std::collections::HashMap::new()),
+            memo: Box::default(),
         })
     }
 
     /// HTTP requests made so far (for benchmarks and tests).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// `scheme://host` of the registry's API.
+    fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.api_host)
     }
 
     fn url(&self, tail: &str) -> String {
@@ -368,7 +387,42 @@ impl Repository {
     }
 
     /// Fetch a manifest by tag or digest; `Ok(None)` on 404.
+    ///
+    /// A repository opened read-only lives for one operation (one image's verification or
+    /// policy evaluation) and reads each tag once: the signature and attestation lookups of
+    /// the same image, and each attestation requirement of a rule, share one read of the
+    /// `.sig`, `.att` and referrers fallback tags (at most [`MAX_CACHED_TAGS`] tags and
+    /// [`MAX_CACHED_TAG_BYTES`] of manifests are kept). A repository opened for writing always
+    /// reads again (the shared-tag update loop depends on it).
     pub async fn get_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
+        let ManifestRef::Tag(tag) = r else {
+            return self.fetch_manifest(r).await;
+        };
+        if self.write {
+            return self.fetch_manifest(r).await;
+        }
+        if let Some(held) = self.memo.tags.lock().ok().and_then(|t| t.get(tag).cloned()) {
+            tracing::debug!(
+                target: "imgseal::registry",
+                "manifest {}:{tag} already read in this operation ({})",
+                self.repository,
+                held.as_ref().map_or("missing".to_string(), |m| m.digest.to_string())
+            );
+            return Ok(held);
+        }
+        let got = self.fetch_manifest(r).await?;
+        if let Ok(mut t) = self.memo.tags.lock() {
+            let held: usize = t.values().flatten().map(|m| m.bytes.len()).sum();
+            let adds = got.as_ref().map_or(0, |m| m.bytes.len());
+            if t.len() < MAX_CACHED_TAGS && held + adds <= MAX_CACHED_TAG_BYTES {
+                t.insert(tag.clone(), got.clone());
+            }
+        }
+        Ok(got)
+    }
+
+    /// [`Repository::get_manifest`] from the registry, always.
+    async fn fetch_manifest(&self, r: &ManifestRef) -> Result<Option<Manifest>> {
         let url = self.url(&format!("manifests/{r}"));
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
         let resp = self
@@ -432,7 +486,12 @@ impl Repository {
             what: format!("{what} in {}", self.repository),
         };
         // Within a run, a blob is asked for once: what it was (verified), or that it is missing.
-        let cached = self.blobs.lock().ok().and_then(|c| c.get(digest).cloned());
+        let cached = self
+            .memo
+            .blobs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(digest).cloned());
         match cached {
             Some(None) => return Err(not_found()),
             Some(Some(bytes)) if bytes.len() as u64 > size.min(cap) => {
@@ -462,7 +521,7 @@ impl Repository {
     /// Remember blob `digest`'s verified content (`None`: it is missing) for the rest of the
     /// run, within [`MAX_CACHED_BLOB_BYTES`] of content and [`MAX_CACHED_BLOBS`] entries.
     fn remember_blob(&self, digest: &Digest, bytes: Option<&[u8]>) {
-        let Ok(mut cache) = self.blobs.lock() else {
+        let Ok(mut cache) = self.memo.blobs.lock() else {
             return;
         };
         let held: usize = cache.values().flatten().map(|b| b.len()).sum();
@@ -801,6 +860,13 @@ impl Repository {
             .get("oci-subject")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if subject.is_some() {
+            // The registry indexes subjects: it has the referrers API after all.
+            self.options
+                .session
+                .referrers_memo()
+                .forget(&self.origin(), &self.repository);
+        }
         Ok((digest, subject))
     }
 }
@@ -822,6 +888,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 const MAX_CACHED_BLOBS: usize = 4096;
 /// Content remembered per repository and run.
 const MAX_CACHED_BLOB_BYTES: usize = 32 * 1024 * 1024;
+/// Tags remembered by a read-only repository ([`Repository::get_manifest`]).
+pub const MAX_CACHED_TAGS: usize = 64;
+/// Manifest bytes remembered by a read-only repository ([`Repository::get_manifest`]).
+pub const MAX_CACHED_TAG_BYTES: usize = 16 * 1024 * 1024;
 
 /// True for requests that may be sent again: GET and HEAD, and PUTs of content-addressed
 /// things (a blob upload completed by `digest=`, a manifest pushed by digest). Never a POST
