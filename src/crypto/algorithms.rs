@@ -39,7 +39,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// The hash named by an `AlgorithmIdentifier` OID (dotted), if imgseal accepts it.
-    pub fn from_oid(oid: &str) -> Option<HashAlgorithm> {
+    pub(crate) fn from_oid(oid: &str) -> Option<HashAlgorithm> {
         match oid {
             "2.16.840.1.101.3.4.2.1" => Some(HashAlgorithm::Sha256),
             "2.16.840.1.101.3.4.2.2" => Some(HashAlgorithm::Sha384),
@@ -49,7 +49,7 @@ impl HashAlgorithm {
     }
 
     /// Output length in bytes.
-    pub fn output_len(self) -> u32 {
+    pub(crate) fn output_len(self) -> u32 {
         match self {
             HashAlgorithm::Sha256 => 32,
             HashAlgorithm::Sha384 => 48,
@@ -249,7 +249,7 @@ fn verifier_for(
 
 /// The signature algorithm an X.509 or CMS `AlgorithmIdentifier` names. RSASSA-PSS is accepted
 /// only with MGF1 over the same hash, a salt as long as the hash and the standard trailer.
-pub fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
+pub(crate) fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
     let oid = alg.algorithm.to_id_string();
     if oid == "1.2.840.113549.1.1.10" {
         return pss_algorithm(alg);
@@ -259,7 +259,7 @@ pub fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgo
 
 /// The signature algorithm an `AlgorithmIdentifier` OID (dotted) names when it has no
 /// parameters (absent or NULL). RSASSA-PSS needs parameters: without them it is unsupported.
-pub fn from_oid(oid: &str) -> SignatureAlgorithm {
+pub(crate) fn from_oid(oid: &str) -> SignatureAlgorithm {
     use HashAlgorithm::*;
     use SignatureAlgorithm as S;
     match oid {
@@ -308,7 +308,7 @@ fn pss_algorithm(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
 /// The signature algorithm a JWS `alg` value names (the Notary Project's table: `PS256`,
 /// `PS384`, `PS512`, `ES256`, `ES384`, `ES512`), and the key it needs: RSA for `PS*`, the
 /// matching curve for `ES*`.
-pub fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> {
+pub(crate) fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> {
     use HashAlgorithm::*;
     let rsa = KeyAlgorithm::Rsa { bits: 0 };
     Some(match alg {
@@ -333,7 +333,9 @@ pub fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> {
 
 /// The ring verifier for a JWS `alg` (ECDSA signatures in the fixed `r || s` form JWS uses).
 /// `ES512` and unknown names have none (ring has no P-521 verifier).
-pub fn jws_verifier(alg: &str) -> Result<&'static dyn rs::VerificationAlgorithm, AlgorithmError> {
+pub(crate) fn jws_verifier(
+    alg: &str,
+) -> Result<&'static dyn rs::VerificationAlgorithm, AlgorithmError> {
     let (signature, key) =
         from_jws(alg).ok_or_else(|| AlgorithmError::Unsupported(alg.to_string()))?;
     verifier_for(&signature, &key, true)
@@ -342,7 +344,7 @@ pub fn jws_verifier(alg: &str) -> Result<&'static dyn rs::VerificationAlgorithm,
 /// The signature algorithm cosign implies by a key alone (a cosign signature names no
 /// algorithm): ECDSA with SHA-256 for P-256, ECDSA with SHA-384 for P-384, RSA PKCS#1 v1.5 with
 /// SHA-256 for RSA; none for other keys.
-pub fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
+pub(crate) fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
     use HashAlgorithm::*;
     match key {
         KeyAlgorithm::Ec(EcCurve::P256) => Some(SignatureAlgorithm::Ecdsa(Sha256)),
@@ -354,14 +356,16 @@ pub fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
 
 /// The ring verifier for a cosign signature (or a Sigstore bundle's message signature) by
 /// `key`: [`key_default`] through the table. `None` for keys cosign signatures cannot use.
-pub fn key_default_verifier(key: &KeyAlgorithm) -> Option<&'static dyn rs::VerificationAlgorithm> {
+pub(crate) fn key_default_verifier(
+    key: &KeyAlgorithm,
+) -> Option<&'static dyn rs::VerificationAlgorithm> {
     verifier(&key_default(key)?, key).ok()
 }
 
 /// The algorithms the independent rustls-webpki path check accepts: the same set as
 /// [`verifier`] for certificates (webpki has its own verifier type), each answering from the
 /// memo of verified signatures ([`crate::crypto::verified`]).
-pub static WEBPKI_ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
+pub(crate) static WEBPKI_ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
     &Memoized(webpki::ring::ECDSA_P256_SHA256),
     &Memoized(webpki::ring::ECDSA_P256_SHA384),
     &Memoized(webpki::ring::ECDSA_P384_SHA256),

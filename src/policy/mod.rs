@@ -38,8 +38,14 @@ use std::path::{Path, PathBuf};
 
 mod attestations;
 mod checks;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers_eval;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers_import;
 mod eval;
 mod glob;

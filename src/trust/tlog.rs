@@ -96,7 +96,7 @@ pub fn inclusion_promise_payload(
 }
 
 /// Verifies a Rekor v1 inclusion promise (signed entry timestamp) with `log`'s key.
-pub fn verify_inclusion_promise(
+pub(crate) fn verify_inclusion_promise(
     log: &TransparencyLog,
     body: &[u8],
     integrated_time: i64,
@@ -116,7 +116,7 @@ pub fn verify_inclusion_promise(
 // ---------------------------------------------------------------- Merkle proofs
 
 /// RFC 6962 leaf hash: SHA-256(0x00 || leaf).
-pub fn leaf_hash(leaf: &[u8]) -> Hash {
+pub(crate) fn leaf_hash(leaf: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(leaf);
@@ -124,7 +124,7 @@ pub fn leaf_hash(leaf: &[u8]) -> Hash {
 }
 
 /// RFC 6962 interior node hash: SHA-256(0x01 || left || right).
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+pub(crate) fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);
@@ -133,7 +133,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// Computes the root hash an inclusion proof leads to (RFC 9162 §2.1.3.2).
-pub fn root_from_inclusion_proof(
+pub(crate) fn root_from_inclusion_proof(
     index: u64,
     tree_size: u64,
     leaf: &Hash,
@@ -176,7 +176,7 @@ pub fn root_from_inclusion_proof(
 }
 
 /// Verifies that `leaf` is at `index` in the tree of `tree_size` leaves with root `root`.
-pub fn verify_inclusion(
+pub(crate) fn verify_inclusion(
     index: u64,
     tree_size: u64,
     leaf: &Hash,
@@ -368,7 +368,7 @@ pub struct InclusionProof {
 
 /// Verifies `proof` for the entry `body`, and that its checkpoint is signed by `log` and names
 /// the same tree size and root hash. Returns the checkpoint.
-pub fn verify_inclusion_with_checkpoint(
+pub(crate) fn verify_inclusion_with_checkpoint(
     log: &TransparencyLog,
     body: &[u8],
     proof: &InclusionProof,
@@ -577,7 +577,7 @@ impl TlogEntry {
     }
 
     /// The integrated time as an instant, when the entry has one.
-    pub fn integrated_at(&self) -> Option<SystemTime> {
+    pub(crate) fn integrated_at(&self) -> Option<SystemTime> {
         self.integrated_time
             .and_then(|t| u64::try_from(t).ok())
             .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t))
@@ -946,7 +946,7 @@ fn verifier_matches(recorded: &EntryVerifier, used: &EntryVerifier) -> bool {
 
 /// Checks that a hashedrekord/rekord body records this message signature: the artifact digest
 /// (`digest` of the bytes that were signed), the signature bytes and the certificate or key.
-pub fn check_message_signature_body(
+pub(crate) fn check_message_signature_body(
     body: &EntryBody,
     digest: &EntryDigest,
     signature: &[u8],
@@ -998,7 +998,7 @@ fn check_signatures(
 }
 
 /// The DSSE pre-authentication encoding `DSSEv1 <len> <type> <len> <payload>`.
-pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {} {} ",
         payload_type.len(),
@@ -1013,7 +1013,7 @@ pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// Checks that a body records this DSSE envelope: for dsse and intoto entries the payload hash
 /// and every envelope signature with `verifier`; for a Rekor v2 hashedrekord v0.0.2 entry, the
 /// digest of the envelope's PAE and its (single) signature.
-pub fn check_dsse_body(
+pub(crate) fn check_dsse_body(
     body: &EntryBody,
     payload_type: &str,
     payload: &[u8],

@@ -44,7 +44,7 @@ pub enum FileError {
 
 impl FileError {
     /// True when the file does not exist.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 }
@@ -104,7 +104,7 @@ fn kind_of(ft: std::fs::FileType) -> Option<&'static str> {
 
 /// Open `path` for reading if it is a regular file (symlinks are followed), without blocking on
 /// a FIFO. The returned handle is checked again, so what is read is the regular file checked.
-pub fn open_regular(path: &Path) -> Result<std::fs::File, FileError> {
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, FileError> {
     let io = |source| FileError::Io {
         path: path.to_path_buf(),
         source,
@@ -167,7 +167,11 @@ pub fn read_capped(path: &Path, cap: u64, what: &'static str) -> Result<Vec<u8>,
 }
 
 /// [`read_capped`], then UTF-8.
-pub fn read_capped_string(path: &Path, cap: u64, what: &'static str) -> Result<String, FileError> {
+pub(crate) fn read_capped_string(
+    path: &Path,
+    cap: u64,
+    what: &'static str,
+) -> Result<String, FileError> {
     let bytes = read_capped(path, cap, what)?;
     String::from_utf8(bytes).map_err(|_| FileError::Io {
         path: path.to_path_buf(),

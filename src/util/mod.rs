@@ -4,6 +4,6 @@
 
 pub mod duration;
 pub mod fs;
-pub mod json;
+pub(crate) mod json;
 pub mod text;
 pub mod time;

@@ -12,7 +12,7 @@ use crate::util::time::format_rfc3339;
 use std::collections::BTreeMap;
 
 /// The media type of a JWS envelope (notation's `mediaType` of a signature).
-pub const JWS_ENVELOPE_MEDIA_TYPE: &str = "application/jose+json";
+pub(crate) const JWS_ENVELOPE_MEDIA_TYPE: &str = "application/jose+json";
 
 /// One certificate of a signature's chain, as `notation inspect` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -87,7 +87,7 @@ fn algorithm_name(a: Algorithm) -> &'static str {
 impl NotationInfo {
     /// Read the JWS envelope `bytes`: it must parse and its signature verify with its own
     /// signing certificate, and each certificate of its chain must parse.
-    pub fn from_envelope(bytes: &[u8]) -> Result<NotationInfo, EnvelopeError> {
+    pub(crate) fn from_envelope(bytes: &[u8]) -> Result<NotationInfo, EnvelopeError> {
         let env = parse_envelope(bytes)?.verify_integrity()?;
         let mut certificates = Vec::new();
         for (index, der) in env.certificate_chain.iter().enumerate() {
