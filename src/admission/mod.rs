@@ -137,7 +137,7 @@ pub async fn review(
 }
 
 /// [`review`], also saying what became of each image.
-pub(crate) async fn review_detailed(
+pub async fn review_detailed(
     policy: &Policy,
     review: &Value,
     options: &ReviewOptions,

@@ -249,7 +249,7 @@ fn verifier_for(
 
 /// The signature algorithm an X.509 or CMS `AlgorithmIdentifier` names. RSASSA-PSS is accepted
 /// only with MGF1 over the same hash, a salt as long as the hash and the standard trailer.
-pub(crate) fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
+pub fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
     let oid = alg.algorithm.to_id_string();
     if oid == "1.2.840.113549.1.1.10" {
         return pss_algorithm(alg);
@@ -333,9 +333,7 @@ pub(crate) fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> 
 
 /// The ring verifier for a JWS `alg` (ECDSA signatures in the fixed `r || s` form JWS uses).
 /// `ES512` and unknown names have none (ring has no P-521 verifier).
-pub(crate) fn jws_verifier(
-    alg: &str,
-) -> Result<&'static dyn rs::VerificationAlgorithm, AlgorithmError> {
+pub fn jws_verifier(alg: &str) -> Result<&'static dyn rs::VerificationAlgorithm, AlgorithmError> {
     let (signature, key) =
         from_jws(alg).ok_or_else(|| AlgorithmError::Unsupported(alg.to_string()))?;
     verifier_for(&signature, &key, true)
@@ -344,7 +342,7 @@ pub(crate) fn jws_verifier(
 /// The signature algorithm cosign implies by a key alone (a cosign signature names no
 /// algorithm): ECDSA with SHA-256 for P-256, ECDSA with SHA-384 for P-384, RSA PKCS#1 v1.5 with
 /// SHA-256 for RSA; none for other keys.
-pub(crate) fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
+pub fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
     use HashAlgorithm::*;
     match key {
         KeyAlgorithm::Ec(EcCurve::P256) => Some(SignatureAlgorithm::Ecdsa(Sha256)),
@@ -356,16 +354,14 @@ pub(crate) fn key_default(key: &KeyAlgorithm) -> Option<SignatureAlgorithm> {
 
 /// The ring verifier for a cosign signature (or a Sigstore bundle's message signature) by
 /// `key`: [`key_default`] through the table. `None` for keys cosign signatures cannot use.
-pub(crate) fn key_default_verifier(
-    key: &KeyAlgorithm,
-) -> Option<&'static dyn rs::VerificationAlgorithm> {
+pub fn key_default_verifier(key: &KeyAlgorithm) -> Option<&'static dyn rs::VerificationAlgorithm> {
     verifier(&key_default(key)?, key).ok()
 }
 
 /// The algorithms the independent rustls-webpki path check accepts: the same set as
 /// [`verifier`] for certificates (webpki has its own verifier type), each answering from the
 /// memo of verified signatures ([`crate::crypto::verified`]).
-pub(crate) static WEBPKI_ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
+pub static WEBPKI_ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
     &Memoized(webpki::ring::ECDSA_P256_SHA256),
     &Memoized(webpki::ring::ECDSA_P256_SHA384),
     &Memoized(webpki::ring::ECDSA_P384_SHA256),

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 /// Entries kept before the memo starts over.
-pub(crate) const CAPACITY: usize = 4096;
+pub const CAPACITY: usize = 4096;
 
 static VERIFIED: Mutex<Option<HashSet<[u8; 32]>>> = Mutex::new(None);
 

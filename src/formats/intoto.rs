@@ -29,13 +29,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Media type of a legacy attestation layer (cosign's `ctypes.DssePayloadType`).
-pub(crate) const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const DSSE_LAYER_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 /// Layer annotation naming the predicate type of a legacy attestation.
-pub(crate) const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 /// Referrer manifest annotation of cosign v3 bundles: what the bundle holds.
-pub(crate) const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
+pub const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 /// Referrer manifest annotation of cosign v3 bundles: the statement's predicate type.
-pub(crate) const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 /// `artifactType` cosign gives legacy DSSE layers attached as OCI 1.1 referrers.
 pub(crate) const IN_TOTO_ARTIFACT_TYPE: &str = IN_TOTO_PAYLOAD_TYPE;
 /// Largest predicate file read (bytes): SBOMs of large images are a few MiB.
@@ -232,7 +232,7 @@ pub(crate) fn is_trivy_report(v: &Value) -> bool {
 /// and version from `Trivy.Version`, an empty DB, the report as `scanner.result`, and
 /// `scanStartedOn` = `scanFinishedOn` = the report's `CreatedAt` (RFC 3339 text, or Unix
 /// seconds as older Trivy wrote). A report without `CreatedAt` is refused.
-pub(crate) fn wrap_trivy_report(report: Value) -> Result<Value, IntotoError> {
+pub fn wrap_trivy_report(report: Value) -> Result<Value, IntotoError> {
     let created = match report.get("CreatedAt") {
         Some(Value::String(s)) if crate::util::time::parse_rfc3339(s).is_some() => s.clone(),
         Some(Value::Number(n)) => n

@@ -7,7 +7,7 @@
 //! ReplicationController, PodTemplate — in `containers`, `initContainers`,
 //! `ephemeralContainers` and image volumes (`volumes[].image.reference`), each with the JSON
 //! pointer of its field (what an admission patch needs). [`verify`] evaluates the policy once
-//! per distinct image, whatever the number of objects; [`pin`] rewrites image values to
+//! per distinct image, whatever the number of objects; [`pin`](fn@pin) rewrites image values to
 //! `repo:tag@sha256:…` and leaves every other byte of the file as it was.
 //!
 //! ```no_run
@@ -58,7 +58,7 @@ pub struct Document {
 pub struct Manifests {
     /// Documents in file order, `List` items expanded.
     pub documents: Vec<Document>,
-    /// The raw text of each file read, by name (for [`pin`]).
+    /// The raw text of each file read, by name (for [`pin`](fn@pin)).
     pub texts: BTreeMap<String, String>,
 }
 

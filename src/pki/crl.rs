@@ -38,7 +38,7 @@ use crate::pki::cert::{Certificate, SignatureError};
 use crate::util::time::{format_rfc3339 as rfc3339, Clock};
 
 /// Certificates of a chain looked at, at most (longer chains are unknown past this point).
-pub(crate) const MAX_CHAIN_LENGTH: usize = 10;
+pub const MAX_CHAIN_LENGTH: usize = 10;
 
 const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
 

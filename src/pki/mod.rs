@@ -3,11 +3,11 @@
 //! without network ([`crl`]), RFC 3161 timestamp tokens ([`tsp`]) and the demo PKI generator
 //! ([`test_pki`]).
 
-pub(crate) mod cert;
-pub(crate) mod chain;
+pub mod cert;
+pub mod chain;
 pub mod crl;
-pub(crate) mod dn;
-pub(crate) mod test_pki;
+pub mod dn;
+pub mod test_pki;
 pub mod tsp;
 
 pub use cert::{

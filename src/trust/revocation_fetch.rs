@@ -22,10 +22,10 @@ use crate::util::time::Clock;
 pub const MAX_CRL_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Time allowed for one CRL download (connect, headers and body).
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// CRL URLs tried per certificate, at most.
-pub(crate) const MAX_URLS_PER_CERTIFICATE: usize = 4;
+pub const MAX_URLS_PER_CERTIFICATE: usize = 4;
 
 /// Checks chains against CRLs, over HTTP, counting requests.
 #[derive(Debug)]

@@ -96,7 +96,7 @@ pub fn inclusion_promise_payload(
 }
 
 /// Verifies a Rekor v1 inclusion promise (signed entry timestamp) with `log`'s key.
-pub(crate) fn verify_inclusion_promise(
+pub fn verify_inclusion_promise(
     log: &TransparencyLog,
     body: &[u8],
     integrated_time: i64,
@@ -116,7 +116,7 @@ pub(crate) fn verify_inclusion_promise(
 // ---------------------------------------------------------------- Merkle proofs
 
 /// RFC 6962 leaf hash: SHA-256(0x00 || leaf).
-pub(crate) fn leaf_hash(leaf: &[u8]) -> Hash {
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(leaf);
@@ -124,7 +124,7 @@ pub(crate) fn leaf_hash(leaf: &[u8]) -> Hash {
 }
 
 /// RFC 6962 interior node hash: SHA-256(0x01 || left || right).
-pub(crate) fn node_hash(left: &Hash, right: &Hash) -> Hash {
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);
@@ -176,7 +176,7 @@ pub(crate) fn root_from_inclusion_proof(
 }
 
 /// Verifies that `leaf` is at `index` in the tree of `tree_size` leaves with root `root`.
-pub(crate) fn verify_inclusion(
+pub fn verify_inclusion(
     index: u64,
     tree_size: u64,
     leaf: &Hash,
@@ -946,7 +946,7 @@ fn verifier_matches(recorded: &EntryVerifier, used: &EntryVerifier) -> bool {
 
 /// Checks that a hashedrekord/rekord body records this message signature: the artifact digest
 /// (`digest` of the bytes that were signed), the signature bytes and the certificate or key.
-pub(crate) fn check_message_signature_body(
+pub fn check_message_signature_body(
     body: &EntryBody,
     digest: &EntryDigest,
     signature: &[u8],
@@ -1013,7 +1013,7 @@ pub(crate) fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 /// Checks that a body records this DSSE envelope: for dsse and intoto entries the payload hash
 /// and every envelope signature with `verifier`; for a Rekor v2 hashedrekord v0.0.2 entry, the
 /// digest of the envelope's PAE and its (single) signature.
-pub(crate) fn check_dsse_body(
+pub fn check_dsse_body(
     body: &EntryBody,
     payload_type: &str,
     payload: &[u8],

@@ -104,7 +104,7 @@ fn kind_of(ft: std::fs::FileType) -> Option<&'static str> {
 
 /// Open `path` for reading if it is a regular file (symlinks are followed), without blocking on
 /// a FIFO. The returned handle is checked again, so what is read is the regular file checked.
-pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, FileError> {
+pub fn open_regular(path: &Path) -> Result<std::fs::File, FileError> {
     let io = |source| FileError::Io {
         path: path.to_path_buf(),
         source,

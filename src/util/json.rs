@@ -20,7 +20,7 @@ pub enum StrictJsonError {
 }
 
 /// Parse JSON into a `Value`, failing on a repeated member name in any object.
-pub(crate) fn parse_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = StrictSeed {

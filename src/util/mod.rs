@@ -4,6 +4,6 @@
 
 pub mod duration;
 pub mod fs;
-pub(crate) mod json;
+pub mod json;
 pub mod text;
 pub mod time;

@@ -85,7 +85,7 @@ pub fn format_rfc3339(t: SystemTime) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for `secs` seconds after the Unix epoch; `None` before 1970 or after
 /// 9999.
-pub(crate) fn format_rfc3339_seconds(secs: i64) -> Option<String> {
+pub fn format_rfc3339_seconds(secs: i64) -> Option<String> {
     let dt = OffsetDateTime::from_unix_timestamp(secs).ok()?;
     if !(1970..=9999).contains(&dt.year()) {
         return None;

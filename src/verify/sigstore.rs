@@ -361,7 +361,7 @@ pub fn verify_bundle(
 }
 
 /// [`verify_bundle`] over an already parsed bundle.
-pub(crate) fn verify_parsed(
+pub fn verify_parsed(
     bundle: &Bundle,
     artifact: Artifact<'_>,
     policy: &BundlePolicy,

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Largest review body accepted (the Kubernetes API server's request limit).
-pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// How the server runs.
 #[derive(Clone, Debug)]

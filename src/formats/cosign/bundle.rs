@@ -40,7 +40,7 @@ pub(crate) const MEDIA_TYPES: [&str; 4] = [
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The predicate type of cosign v3 image signatures (`cosign sign`); other predicate types
 /// are attestations (`cosign attest`).
-pub(crate) const COSIGN_SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
+pub const COSIGN_SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// in-toto statement `_type` v1.
 pub(crate) const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 /// in-toto statement `_type` v0.1 (still written for older attestations).
@@ -48,7 +48,7 @@ pub(crate) const IN_TOTO_STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.
 /// Largest bundle read (bytes).
 pub const MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
 /// Most DSSE signatures in one envelope.
-pub(crate) const MAX_SIGNATURES: usize = 16;
+pub const MAX_SIGNATURES: usize = 16;
 /// Most certificates in a bundle's chain.
 pub(crate) const MAX_CERTIFICATES: usize = 10;
 /// Most subjects in a statement.

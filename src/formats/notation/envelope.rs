@@ -484,7 +484,7 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
 /// seconds and written as RFC 3339 UTC; the expiry must be later than the signing time. An empty
 /// `signing_agent` is omitted. The payload carries the target's media type, digest, size and
 /// annotations (nothing else). Returns the envelope bytes, to be stored as a layer of media type
-/// [`ENVELOPE_MEDIA_TYPE`] (see [`signature_manifest`]).
+/// [`ENVELOPE_MEDIA_TYPE`] (see `signature_manifest`).
 pub fn sign_envelope(
     target: &Descriptor,
     key: &crate::SigningKey,

@@ -87,7 +87,7 @@ fn algorithm_name(a: Algorithm) -> &'static str {
 impl NotationInfo {
     /// Read the JWS envelope `bytes`: it must parse and its signature verify with its own
     /// signing certificate, and each certificate of its chain must parse.
-    pub(crate) fn from_envelope(bytes: &[u8]) -> Result<NotationInfo, EnvelopeError> {
+    pub fn from_envelope(bytes: &[u8]) -> Result<NotationInfo, EnvelopeError> {
         let env = parse_envelope(bytes)?.verify_integrity()?;
         let mut certificates = Vec::new();
         for (index, der) in env.certificate_chain.iter().enumerate() {
