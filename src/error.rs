@@ -3,8 +3,21 @@
 //! Every variant says what was wrong (not how it was discovered) and carries enough context for
 //! a one-line message. The CLI renders these once and maps them to exit codes with
 //! [`Error::is_integrity_failure`].
+//!
+//! Each layer has its own `#[non_exhaustive]` error enum, converted into [`Error`] here; the
+//! ones from internal modules are re-exported here ([`CertError`], [`EnvelopeError`],
+//! [`FileError`], [`IntotoError`], [`SigstoreError`], [`ContainersPolicyError`]).
 
 use std::path::PathBuf;
+
+// The per-layer errors [`Error`] wraps whose modules are internal, re-exported so a caller can
+// match on them.
+pub use crate::formats::intoto::IntotoError;
+pub use crate::formats::notation::EnvelopeError;
+pub use crate::pki::CertError;
+pub use crate::policy::containers::ContainersPolicyError;
+pub use crate::util::fs::FileError;
+pub use crate::verify::sigstore::SigstoreError;
 
 /// Everything that can go wrong in imgseal.
 #[derive(Debug, thiserror::Error)]

@@ -119,6 +119,19 @@ fn kind_of(artifact_type: Option<&str>, fallback: &str) -> String {
 
 /// List everything attached to `image`. `keys` are (name, key) pairs used to say which key
 /// made each signature.
+///
+/// ```no_run
+/// # async fn demo() -> imgseal::Result<()> {
+/// use imgseal::{tree, ImageRef, PublicKey, StoreOptions};
+/// let image = ImageRef::parse("registry.example/app:1.0")?;
+/// let keys = vec![("release".to_string(), PublicKey::from_file("cosign.pub".as_ref())?)];
+/// let listed = tree(&image, &StoreOptions::default(), &keys).await?;
+/// println!("{} {}", listed.image, listed.digest);
+/// for attachment in &listed.attachments {
+///     println!("  {} {} {}", attachment.scheme, attachment.kind, attachment.digest);
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn tree(
     image: &ImageRef,
     options: &StoreOptions,

@@ -39,7 +39,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// The hash named by an `AlgorithmIdentifier` OID (dotted), if imgseal accepts it.
-    pub fn from_oid(oid: &str) -> Option<HashAlgorithm> {
+    pub(crate) fn from_oid(oid: &str) -> Option<HashAlgorithm> {
         match oid {
             "2.16.840.1.101.3.4.2.1" => Some(HashAlgorithm::Sha256),
             "2.16.840.1.101.3.4.2.2" => Some(HashAlgorithm::Sha384),
@@ -49,7 +49,7 @@ impl HashAlgorithm {
     }
 
     /// Output length in bytes.
-    pub fn output_len(self) -> u32 {
+    pub(crate) fn output_len(self) -> u32 {
         match self {
             HashAlgorithm::Sha256 => 32,
             HashAlgorithm::Sha384 => 48,
@@ -259,7 +259,7 @@ pub fn from_algorithm_identifier(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgo
 
 /// The signature algorithm an `AlgorithmIdentifier` OID (dotted) names when it has no
 /// parameters (absent or NULL). RSASSA-PSS needs parameters: without them it is unsupported.
-pub fn from_oid(oid: &str) -> SignatureAlgorithm {
+pub(crate) fn from_oid(oid: &str) -> SignatureAlgorithm {
     use HashAlgorithm::*;
     use SignatureAlgorithm as S;
     match oid {
@@ -308,7 +308,7 @@ fn pss_algorithm(alg: &AlgorithmIdentifier<'_>) -> SignatureAlgorithm {
 /// The signature algorithm a JWS `alg` value names (the Notary Project's table: `PS256`,
 /// `PS384`, `PS512`, `ES256`, `ES384`, `ES512`), and the key it needs: RSA for `PS*`, the
 /// matching curve for `ES*`.
-pub fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> {
+pub(crate) fn from_jws(alg: &str) -> Option<(SignatureAlgorithm, KeyAlgorithm)> {
     use HashAlgorithm::*;
     let rsa = KeyAlgorithm::Rsa { bits: 0 };
     Some(match alg {

@@ -30,11 +30,11 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// PEM label cosign 2.x and later write for encrypted private keys.
-pub const SIGSTORE_PRIVATE_KEY_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
+pub(crate) const SIGSTORE_PRIVATE_KEY_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 /// PEM label older cosign releases write for encrypted private keys.
-pub const COSIGN_PRIVATE_KEY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
+pub(crate) const COSIGN_PRIVATE_KEY_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 /// The scrypt work factors accepted when loading (cosign's default, and 2x/4x).
-pub const ACCEPTED_SCRYPT_N: [u64; 3] = [32768, 65536, 131072];
+pub(crate) const ACCEPTED_SCRYPT_N: [u64; 3] = [32768, 65536, 131072];
 const WRITE_SCRYPT_LOG_N: u8 = 15;
 const MAX_KEY_FILE: u64 = 64 * 1024;
 
@@ -220,7 +220,7 @@ fn unsupported(path: &str) -> Error {
 
 /// `sha256:<hex>` of a DER SubjectPublicKeyInfo: how imgseal names a signing key when it
 /// counts distinct signers (see [`PublicKey::fingerprint`]).
-pub fn spki_fingerprint(spki_der: &[u8]) -> String {
+pub(crate) fn spki_fingerprint(spki_der: &[u8]) -> String {
     use sha2::Digest as _;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(spki_der)))
 }

@@ -37,31 +37,31 @@ pub const BUNDLE_CONTENT_ANNOTATION: &str = "dev.sigstore.bundle.content";
 /// Referrer manifest annotation of cosign v3 bundles: the statement's predicate type.
 pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 /// `artifactType` cosign gives legacy DSSE layers attached as OCI 1.1 referrers.
-pub const IN_TOTO_ARTIFACT_TYPE: &str = IN_TOTO_PAYLOAD_TYPE;
+pub(crate) const IN_TOTO_ARTIFACT_TYPE: &str = IN_TOTO_PAYLOAD_TYPE;
 /// Largest predicate file read (bytes): SBOMs of large images are a few MiB.
 pub const MAX_PREDICATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest DSSE envelope read from a registry (bytes): a predicate at its cap, base64.
-pub const MAX_ENVELOPE_BYTES: u64 = MAX_PREDICATE_BYTES / 3 * 4 + 64 * 1024;
+pub(crate) const MAX_ENVELOPE_BYTES: u64 = MAX_PREDICATE_BYTES / 3 * 4 + 64 * 1024;
 
 /// `custom` (cosign's default): `{"Data", "Timestamp"}`.
-pub const COSIGN_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+pub(crate) const COSIGN_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
 /// `vuln`: cosign's vulnerability-scan predicate.
-pub const COSIGN_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+pub(crate) const COSIGN_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 /// `slsaprovenance`, `slsaprovenance02`.
-pub const SLSA_PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
+pub(crate) const SLSA_PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
 /// `slsaprovenance1`.
-pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+pub(crate) const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// `spdx`, `spdxjson`.
 pub const SPDX: &str = "https://spdx.dev/Document";
 /// `cyclonedx`.
-pub const CYCLONEDX: &str = "https://cyclonedx.org/bom";
+pub(crate) const CYCLONEDX: &str = "https://cyclonedx.org/bom";
 /// `link`.
-pub const LINK: &str = "https://in-toto.io/Link/v1";
+pub(crate) const LINK: &str = "https://in-toto.io/Link/v1";
 /// `openvex`.
-pub const OPENVEX: &str = "https://openvex.dev/ns";
+pub(crate) const OPENVEX: &str = "https://openvex.dev/ns";
 
 /// cosign's short names and the predicate types they stand for (cosign v3 `predicate.go`).
-pub const SHORT_NAMES: [(&str, &str); 10] = [
+pub(crate) const SHORT_NAMES: [(&str, &str); 10] = [
     ("custom", COSIGN_CUSTOM),
     ("slsaprovenance", SLSA_PROVENANCE_V02),
     ("slsaprovenance02", SLSA_PROVENANCE_V02),
@@ -221,7 +221,7 @@ pub fn predicate(
 
 /// True for a Trivy JSON report (`trivy image -f json`): `SchemaVersion` and `ArtifactName`
 /// or `Results`, and no cosign predicate keys.
-pub fn is_trivy_report(v: &Value) -> bool {
+pub(crate) fn is_trivy_report(v: &Value) -> bool {
     v.get("SchemaVersion").is_some()
         && (v.get("ArtifactName").is_some() || v.get("Results").is_some())
         && v.get("scanner").is_none()
@@ -280,7 +280,7 @@ pub fn statement(
 }
 
 /// The DSSE envelope JSON of a legacy `.att` layer (standard base64, cosign's field order).
-pub fn envelope_to_bytes(envelope: &DsseEnvelope) -> Vec<u8> {
+pub(crate) fn envelope_to_bytes(envelope: &DsseEnvelope) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let signatures: Vec<Value> = envelope
         .signatures

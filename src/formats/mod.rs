@@ -2,7 +2,7 @@
 //! (cosign v3) in [`cosign`], and the Notary Project (notation) JWS envelope in [`notation`].
 
 pub mod cosign;
-pub mod format;
+pub(crate) mod format;
 pub mod intoto;
 pub mod notation;
 

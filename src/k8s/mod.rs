@@ -7,7 +7,7 @@
 //! ReplicationController, PodTemplate — in `containers`, `initContainers`,
 //! `ephemeralContainers` and image volumes (`volumes[].image.reference`), each with the JSON
 //! pointer of its field (what an admission patch needs). [`verify`] evaluates the policy once
-//! per distinct image, whatever the number of objects; [`pin`] rewrites image values to
+//! per distinct image, whatever the number of objects; [`pin`](fn@pin) rewrites image values to
 //! `repo:tag@sha256:…` and leaves every other byte of the file as it was.
 //!
 //! ```no_run
@@ -38,9 +38,9 @@ use std::path::{Path, PathBuf};
 
 /// Largest manifest file read (the API server's own request limit is 3 MiB; generated bundles
 /// can be larger, so allow some room).
-pub const MAX_MANIFEST_FILE: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST_FILE: u64 = 16 * 1024 * 1024;
 /// Most files a directory walk reads.
-pub const MAX_FILES: usize = 100_000;
+pub(crate) const MAX_FILES: usize = 100_000;
 
 /// One parsed document of a manifest file.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ pub struct Document {
 pub struct Manifests {
     /// Documents in file order, `List` items expanded.
     pub documents: Vec<Document>,
-    /// The raw text of each file read, by name (for [`pin`]).
+    /// The raw text of each file read, by name (for [`pin`](fn@pin)).
     pub texts: BTreeMap<String, String>,
 }
 
@@ -252,7 +252,7 @@ pub struct ContainerImage {
 }
 
 /// Where a kind keeps its pod spec, as a path of keys.
-pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
         "PodTemplate" => &["template", "spec"],
@@ -280,7 +280,7 @@ pub fn images_of(object: &Value) -> Option<Vec<ContainerImage>> {
 }
 
 /// The images of a pod spec found at JSON pointer `prefix`.
-pub fn images_of_pod_spec(spec: &Value, prefix: &str) -> Vec<ContainerImage> {
+pub(crate) fn images_of_pod_spec(spec: &Value, prefix: &str) -> Vec<ContainerImage> {
     let mut out = Vec::new();
     for (key, field) in [
         ("initContainers", Field::InitContainers),

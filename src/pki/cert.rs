@@ -384,7 +384,7 @@ impl Certificate {
     }
 
     /// True when `at` lies within the validity period (both ends inclusive).
-    pub fn is_valid_at(&self, at: SystemTime) -> bool {
+    pub(crate) fn is_valid_at(&self, at: SystemTime) -> bool {
         at >= self.not_before && at <= self.not_after
     }
 
@@ -425,7 +425,7 @@ impl Certificate {
 
     /// The contents of the `subjectPublicKey` BIT STRING: PKCS#1 `RSAPublicKey` for RSA (what
     /// ring's RSA verifiers take), the uncompressed point for EC.
-    pub fn public_key_raw(&self) -> &[u8] {
+    pub(crate) fn public_key_raw(&self) -> &[u8] {
         &self.public_key
     }
 

@@ -211,7 +211,7 @@ impl TimestampToken {
     /// the token embeds certificates, the signer's must be that same certificate), and the
     /// chain validates to its own last certificate at `genTime` under
     /// [`Profile::TimeStamping`].
-    pub fn verify_with_chain(
+    pub(crate) fn verify_with_chain(
         &self,
         message: &[u8],
         tsa_chain: &[Certificate],
@@ -538,7 +538,7 @@ pub fn parse(der: &[u8]) -> Result<TimestampToken, TimestampError> {
 
 /// Parse an RFC 3161 `TimeStampResp` (status `granted` or `grantedWithMods`, then the token),
 /// as Sigstore bundles carry them, or a bare TimeStampToken.
-pub fn parse_response(der: &[u8]) -> Result<TimestampToken, TimestampError> {
+pub(crate) fn parse_response(der: &[u8]) -> Result<TimestampToken, TimestampError> {
     if der.len() > MAX_TOKEN_SIZE {
         return Err(malformed(format!(
             "{} bytes, over the {MAX_TOKEN_SIZE}-byte limit",

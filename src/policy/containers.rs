@@ -79,7 +79,7 @@ use crate::reference::{canonical_registry, ImageRef, Reference};
 use crate::trust::signed_identity::{looks_like_host, IdentityRuleError, SignedIdentity};
 
 /// The largest `policy.json` read (real ones are a few kilobytes).
-pub const MAX_POLICY_FILE: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_POLICY_FILE: u64 = 4 * 1024 * 1024;
 
 /// A parsed and validated containers/image `policy.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,7 +218,7 @@ impl fmt::Display for Unsupported {
 
 impl Requirement {
     /// The requirement's `type` as policy.json writes it.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Requirement::InsecureAcceptAnything => "insecureAcceptAnything",
             Requirement::Reject => "reject",
@@ -514,7 +514,7 @@ impl ContainersPolicy {
     }
 
     /// The global `default` requirements.
-    pub fn default_requirements(&self) -> &[Requirement] {
+    pub(crate) fn default_requirements(&self) -> &[Requirement] {
         &self.default
     }
 
@@ -551,7 +551,7 @@ impl ContainersPolicy {
     }
 
     /// The scope and requirements for an image in a registry (`docker` transport).
-    pub fn requirements_for_docker(&self, image: &Reference) -> Result<ScopeMatch<'_>> {
+    pub(crate) fn requirements_for_docker(&self, image: &Reference) -> Result<ScopeMatch<'_>> {
         let candidates = docker_scopes(image).map_err(|reason| ContainersPolicyError::Image {
             image: image.to_string(),
             reason: reason.to_string(),
@@ -561,7 +561,7 @@ impl ContainersPolicy {
 
     /// The scope and requirements for an image in the OCI layout at `resolved_dir`, an
     /// absolute path without symlinks (`oci` transport).
-    pub fn requirements_for_layout(&self, resolved_dir: &Path) -> ScopeMatch<'_> {
+    pub(crate) fn requirements_for_layout(&self, resolved_dir: &Path) -> ScopeMatch<'_> {
         self.lookup("oci", layout_scopes(&resolved_dir.to_string_lossy()))
     }
 
@@ -604,7 +604,7 @@ pub enum ScopeLookupError {
 /// The `docker` scopes tried for an image, most specific first (the transport default and
 /// the global default follow): `name:tag` or `name@digest`, the repository, each parent
 /// namespace, the host, then `*.` wildcards of the host without its port.
-pub fn docker_scopes(image: &Reference) -> Result<Vec<String>, ScopeLookupError> {
+pub(crate) fn docker_scopes(image: &Reference) -> Result<Vec<String>, ScopeLookupError> {
     let name = format!("{}/{}", image.registry(), image.repository());
     let identity = match (image.tag(), image.digest()) {
         (Some(_), Some(_)) => return Err(ScopeLookupError::TagAndDigest),

@@ -25,6 +25,22 @@
 //! (`*` within one path segment, `**` across segments); the **most specific** matching rule
 //! wins (most literal characters; ties go to the earlier rule). [`Policy::evaluate`] returns a
 //! [`Decision`] with every check and its reason.
+//!
+//! ```no_run
+//! # async fn demo() -> imgseal::Result<()> {
+//! use imgseal::{ImageRef, Policy};
+//! // `load` also returns warnings: rules that can never match, catch-alls listed first.
+//! let (policy, warnings) = Policy::load("policy.yaml".as_ref())?;
+//! for warning in &warnings {
+//!     eprintln!("warning: {warning}");
+//! }
+//! let decision = policy.evaluate(&ImageRef::parse("registry.example/app:1.0")?).await;
+//! for check in &decision.checks {
+//!     println!("{} {}: {}", if check.passed { "ok  " } else { "FAIL" }, check.name, check.reason);
+//! }
+//! println!("{}: {}", decision.image, decision.verdict());
+//! # Ok(()) }
+//! ```
 
 use crate::oci::Manifest;
 use crate::oci::{self, ImageManifest, Index};
@@ -38,8 +54,14 @@ use std::path::{Path, PathBuf};
 
 mod attestations;
 mod checks;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers_eval;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod containers_import;
 mod eval;
 mod glob;

@@ -9,6 +9,8 @@ pub use crate::net::{TlsError, TlsOptions};
 
 pub mod layout;
 pub mod registry;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod resolve;
 
 use crate::net::Deadline;

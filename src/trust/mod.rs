@@ -46,15 +46,25 @@ mod cosign;
 // The notation timestamp rules and CRL fetching that sit on top of `pki` (issue 14).
 mod identity;
 pub mod keyless;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod layout;
 mod levels;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod notation_config;
 mod notation_policy;
 mod notation_store;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod notation_timestamp;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod revocation_fetch;
 pub mod signed_identity;
 pub mod sigstore_root;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod tlog;
 
 pub use cosign::*;

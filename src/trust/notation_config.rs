@@ -19,11 +19,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// notation 1.2+'s OCI trust policy file name.
-pub const OCI_TRUST_POLICY_FILE: &str = "trustpolicy.oci.json";
+pub(crate) const OCI_TRUST_POLICY_FILE: &str = "trustpolicy.oci.json";
 /// The OCI trust policy file name before notation 1.2 (still read when the other is absent).
-pub const LEGACY_TRUST_POLICY_FILE: &str = "trustpolicy.json";
+pub(crate) const LEGACY_TRUST_POLICY_FILE: &str = "trustpolicy.json";
 /// The trust store directory's name in the configuration directory.
-pub const TRUST_STORE_DIR: &str = "truststore";
+pub(crate) const TRUST_STORE_DIR: &str = "truststore";
 
 /// Where the configuration directory came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl NotationConfig {
 
     /// [`NotationConfig::discover`] with the platform given: `macos` selects
     /// `~/Library/Application Support` (and ignores `XDG_CONFIG_HOME`, as Go does).
-    pub fn discover_on(
+    pub(crate) fn discover_on(
         env: impl Fn(&str) -> Option<OsString>,
         macos: bool,
     ) -> Option<NotationConfig> {
@@ -99,7 +99,7 @@ impl NotationConfig {
     }
 
     /// The trust files of the configuration directory `dir`.
-    pub fn in_dir(dir: PathBuf, source: ConfigSource) -> NotationConfig {
+    pub(crate) fn in_dir(dir: PathBuf, source: ConfigSource) -> NotationConfig {
         let trust_policy = [OCI_TRUST_POLICY_FILE, LEGACY_TRUST_POLICY_FILE]
             .iter()
             .map(|f| dir.join(f))

@@ -133,7 +133,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// Computes the root hash an inclusion proof leads to (RFC 9162 §2.1.3.2).
-pub fn root_from_inclusion_proof(
+pub(crate) fn root_from_inclusion_proof(
     index: u64,
     tree_size: u64,
     leaf: &Hash,
@@ -368,7 +368,7 @@ pub struct InclusionProof {
 
 /// Verifies `proof` for the entry `body`, and that its checkpoint is signed by `log` and names
 /// the same tree size and root hash. Returns the checkpoint.
-pub fn verify_inclusion_with_checkpoint(
+pub(crate) fn verify_inclusion_with_checkpoint(
     log: &TransparencyLog,
     body: &[u8],
     proof: &InclusionProof,
@@ -577,7 +577,7 @@ impl TlogEntry {
     }
 
     /// The integrated time as an instant, when the entry has one.
-    pub fn integrated_at(&self) -> Option<SystemTime> {
+    pub(crate) fn integrated_at(&self) -> Option<SystemTime> {
         self.integrated_time
             .and_then(|t| u64::try_from(t).ok())
             .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t))
@@ -998,7 +998,7 @@ fn check_signatures(
 }
 
 /// The DSSE pre-authentication encoding `DSSEv1 <len> <type> <len> <payload>`.
-pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "DSSEv1 {} {} {} ",
         payload_type.len(),

@@ -44,7 +44,7 @@ pub enum FileError {
 
 impl FileError {
     /// True when the file does not exist.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 }
@@ -167,7 +167,11 @@ pub fn read_capped(path: &Path, cap: u64, what: &'static str) -> Result<Vec<u8>,
 }
 
 /// [`read_capped`], then UTF-8.
-pub fn read_capped_string(path: &Path, cap: u64, what: &'static str) -> Result<String, FileError> {
+pub(crate) fn read_capped_string(
+    path: &Path,
+    cap: u64,
+    what: &'static str,
+) -> Result<String, FileError> {
     let bytes = read_capped(path, cap, what)?;
     String::from_utf8(bytes).map_err(|_| FileError::Io {
         path: path.to_path_buf(),

@@ -47,7 +47,7 @@ pub fn escape_lines(s: &str) -> Cow<'_, str> {
 
 /// Outside text (a response body, a helper's stderr) as one short line: control characters
 /// become spaces, whitespace collapses, at most `max` characters.
-pub fn one_line(text: &str, max: usize) -> String {
+pub(crate) fn one_line(text: &str, max: usize) -> String {
     let text: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

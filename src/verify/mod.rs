@@ -21,11 +21,15 @@ mod certificate;
 mod cosign;
 mod keyless;
 mod notation;
+// used by the imgseal binary/tests/fuzz targets; not a stable API
+#[doc(hidden)]
 pub mod sigstore;
 
 use annotations::Required;
 use std::time::SystemTime;
 
+// used by the attest layer; not a stable API
+#[doc(hidden)]
 pub use keyless::{bundle_evidence, verify_keyless_envelope, KeylessSigned};
 pub use keyless::{
     CertificateEvidence, KeylessError, KeylessTrust, RekorBundle, TimestampEvidence, TlogEvidence,
@@ -1132,7 +1136,7 @@ fn trace_checks(v: &Verification) {
 /// and its identity or subject constraint — the check cosign certificate-mode signatures get,
 /// for other callers (attestations). Returns a label for the signer and the `sha256:`
 /// fingerprint of its key.
-pub fn check_certificate_signature(
+pub(crate) fn check_certificate_signature(
     trust: &CertificateTrust,
     chain: &[crate::pki::Certificate],
     message: &[u8],

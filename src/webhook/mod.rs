@@ -141,7 +141,10 @@ fn load_policy(config: &ServeConfig) -> Result<Policy> {
 }
 
 /// TLS server configuration from PEM files.
-pub fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<rustls::ServerConfig> {
+pub(crate) fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     crate::net::install_crypto_provider();

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 /// Media type of a v0.3 bundle (also cosign's referrer `artifactType` and layer media type).
 pub const MEDIA_TYPE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// Media types of the bundle versions this module reads.
-pub const MEDIA_TYPES: [&str; 4] = [
+pub(crate) const MEDIA_TYPES: [&str; 4] = [
     MEDIA_TYPE_V03,
     "application/vnd.dev.sigstore.bundle+json;version=0.3",
     "application/vnd.dev.sigstore.bundle+json;version=0.2",
@@ -42,21 +42,21 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// are attestations (`cosign attest`).
 pub const COSIGN_SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// in-toto statement `_type` v1.
-pub const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+pub(crate) const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 /// in-toto statement `_type` v0.1 (still written for older attestations).
-pub const IN_TOTO_STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+pub(crate) const IN_TOTO_STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// Largest bundle read (bytes).
 pub const MAX_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
 /// Most DSSE signatures in one envelope.
 pub const MAX_SIGNATURES: usize = 16;
 /// Most certificates in a bundle's chain.
-pub const MAX_CERTIFICATES: usize = 10;
+pub(crate) const MAX_CERTIFICATES: usize = 10;
 /// Most subjects in a statement.
-pub const MAX_SUBJECTS: usize = 1024;
+pub(crate) const MAX_SUBJECTS: usize = 1024;
 /// Most transparency-log entries in a bundle.
-pub const MAX_TLOG_ENTRIES: usize = 16;
+pub(crate) const MAX_TLOG_ENTRIES: usize = 16;
 /// Most RFC 3161 timestamps in a bundle.
-pub const MAX_TIMESTAMPS: usize = 16;
+pub(crate) const MAX_TIMESTAMPS: usize = 16;
 
 /// Why a bundle (or its statement) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -335,7 +335,7 @@ fn b64(s: &str, field: &'static str) -> Result<Vec<u8>, BundleError> {
 }
 
 /// `publicKey.hint` as sigstore-go writes it for a key: base64 of SHA-256 of its PKIX DER.
-pub fn public_key_hint(key: &PublicKey) -> String {
+pub(crate) fn public_key_hint(key: &PublicKey) -> String {
     let der = pem::parse(key.to_pem())
         .map(|p| p.contents().to_vec())
         .unwrap_or_default();
@@ -528,7 +528,7 @@ impl Bundle {
     }
 
     /// The bundle format's minor version from its media type (`0.1` → 1, `v0.3` → 3).
-    pub fn minor_version(&self) -> u8 {
+    pub(crate) fn minor_version(&self) -> u8 {
         if self.media_type.ends_with("version=0.1") {
             1
         } else if self.media_type.ends_with("version=0.2") {
@@ -605,7 +605,7 @@ impl DsseEnvelope {
 
 /// Verify `signature` over `message` with the key of `cert` (ECDSA P-256/SHA-256 or
 /// P-384/SHA-384, DER; RSA PKCS#1 v1.5 SHA-256).
-pub fn verify_with_certificate_key(
+pub(crate) fn verify_with_certificate_key(
     cert: &Certificate,
     message: &[u8],
     signature: &[u8],

@@ -19,9 +19,9 @@ pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.s
 /// `artifactType` of cosign v3's Sigstore bundles attached as referrers.
 pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// Legacy tag suffix for attestations.
-pub const ATTESTATION_TAG_SUFFIX: &str = ".att";
+pub(crate) const ATTESTATION_TAG_SUFFIX: &str = ".att";
 /// Legacy tag suffix for SBOMs.
-pub const SBOM_TAG_SUFFIX: &str = ".sbom";
+pub(crate) const SBOM_TAG_SUFFIX: &str = ".sbom";
 
 /// The config blob for a `.sig` manifest with these layers, byte-for-byte as cosign (through
 /// go-containerregistry's `mutate.Append` on an empty image) writes it.

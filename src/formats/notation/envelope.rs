@@ -52,7 +52,7 @@ impl SigningScheme {
     }
 
     /// Parse a wire value.
-    pub fn from_wire(s: &str) -> Option<SigningScheme> {
+    pub(crate) fn from_wire(s: &str) -> Option<SigningScheme> {
         match s {
             SIGNING_SCHEME_X509 => Some(SigningScheme::X509),
             SIGNING_SCHEME_X509_SIGNING_AUTHORITY => Some(SigningScheme::X509SigningAuthority),
@@ -98,7 +98,7 @@ impl Algorithm {
     }
 
     /// Parse a JWS `alg` value from the Notary Project's table.
-    pub fn from_jws(alg: &str) -> Option<Algorithm> {
+    pub(crate) fn from_jws(alg: &str) -> Option<Algorithm> {
         Some(match alg {
             "PS256" => Algorithm::Ps256,
             "PS384" => Algorithm::Ps384,
@@ -484,7 +484,7 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
 /// seconds and written as RFC 3339 UTC; the expiry must be later than the signing time. An empty
 /// `signing_agent` is omitted. The payload carries the target's media type, digest, size and
 /// annotations (nothing else). Returns the envelope bytes, to be stored as a layer of media type
-/// [`ENVELOPE_MEDIA_TYPE`] (see [`signature_manifest`]).
+/// [`ENVELOPE_MEDIA_TYPE`] (see `signature_manifest`).
 pub fn sign_envelope(
     target: &Descriptor,
     key: &crate::SigningKey,

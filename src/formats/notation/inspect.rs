@@ -12,7 +12,7 @@ use crate::util::time::format_rfc3339;
 use std::collections::BTreeMap;
 
 /// The media type of a JWS envelope (notation's `mediaType` of a signature).
-pub const JWS_ENVELOPE_MEDIA_TYPE: &str = "application/jose+json";
+pub(crate) const JWS_ENVELOPE_MEDIA_TYPE: &str = "application/jose+json";
 
 /// One certificate of a signature's chain, as `notation inspect` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

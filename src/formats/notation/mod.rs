@@ -125,9 +125,9 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 /// The payload content type (`cty`).
 pub const PAYLOAD_CONTENT_TYPE: &str = "application/vnd.cncf.notary.payload.v1+json";
 /// Signing scheme `notary.x509`: signing time is the signer's (unauthenticated) clock.
-pub const SIGNING_SCHEME_X509: &str = "notary.x509";
+pub(crate) const SIGNING_SCHEME_X509: &str = "notary.x509";
 /// Signing scheme `notary.x509.signingAuthority`: the signing time is authenticated.
-pub const SIGNING_SCHEME_X509_SIGNING_AUTHORITY: &str = "notary.x509.signingAuthority";
+pub(crate) const SIGNING_SCHEME_X509_SIGNING_AUTHORITY: &str = "notary.x509.signingAuthority";
 /// Signature manifest annotation: JSON array of the lowercase hex SHA-256 of each `x5c`
 /// certificate, leaf first.
 pub const THUMBPRINT_ANNOTATION: &str = "io.cncf.notary.x509chain.thumbprint#S256";
@@ -148,12 +148,12 @@ pub const HEADER_EXPIRY: &str = "io.cncf.notary.expiry";
 /// Protected extended attribute: verification plugin name (critical).
 pub const HEADER_VERIFICATION_PLUGIN: &str = "io.cncf.notary.verificationPlugin";
 /// Protected extended attribute: minimum verification plugin version (critical).
-pub const HEADER_VERIFICATION_PLUGIN_MIN_VERSION: &str =
+pub(crate) const HEADER_VERIFICATION_PLUGIN_MIN_VERSION: &str =
     "io.cncf.notary.verificationPluginMinVersion";
 /// Unprotected header: the software that produced the signature.
-pub const HEADER_SIGNING_AGENT: &str = "io.cncf.notary.signingAgent";
+pub(crate) const HEADER_SIGNING_AGENT: &str = "io.cncf.notary.signingAgent";
 /// Unprotected header: RFC 3161 timestamp countersignature (base64).
-pub const HEADER_TIMESTAMP_SIGNATURE: &str = "io.cncf.notary.timestampSignature";
+pub(crate) const HEADER_TIMESTAMP_SIGNATURE: &str = "io.cncf.notary.timestampSignature";
 
 /// Why an envelope (or a signature manifest) was refused or could not be produced.
 #[derive(Debug, thiserror::Error)]
