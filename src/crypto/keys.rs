@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
@@ -283,11 +283,18 @@ impl PublicKey {
     }
 
     /// Check an ASN.1 DER ECDSA signature over SHA-256 of `message`.
+    ///
+    /// The check itself runs in ring (the same implementation rustls and the certificate
+    /// paths use), which is several times faster than the pure-Rust one: it sits on the
+    /// admission path once per candidate signature.
     pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> bool {
-        match Signature::from_der(der_signature) {
-            Ok(sig) => self.inner.verify(message, &sig).is_ok(),
-            Err(_) => false,
-        }
+        let point = self.inner.to_sec1_point(false);
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_ASN1,
+            point.as_bytes(),
+        )
+        .verify(message, der_signature)
+        .is_ok()
     }
 }
 
