@@ -99,10 +99,24 @@ pub fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One thread is enough for a command: its registry requests run concurrently on it, and
+    // starting worker threads (and hopping between them on every wake-up) costs more than a
+    // single verification. The webhook server serves many reviews at once and gets a worker
+    // per core.
+    let serving = matches!(
+        cli.command,
+        Command::Admission(args::AdmissionCommand::Serve(_))
+    );
+    let built = if serving {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             errln!("imgseal: error: cannot start the async runtime: {e}");
