@@ -103,16 +103,11 @@ async fn a_newer_critical_scan_in_the_fallback_tag_denies_although_the_probe_is_
         )
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("scanner.pub"), key.public_key().to_pem()).unwrap();
-    let file = dir.path().join("policy.yaml");
-    std::fs::write(
-        &file,
+    let (policy, _dir) = load_policy(
+        &key,
+        "scanner.pub",
         "version: 1\ndefaultAction: reject\nauthorities:\n  scanner: {key: scanner.pub}\nrules:\n  - name: all\n    images: ['**']\n    attestations:\n      - type: vuln\n        authorities: {anyOf: [scanner]}\n        maxSeverity: HIGH\n",
-    )
-    .unwrap();
-    let (policy, _) = Policy::load(&file).unwrap();
-    let policy = policy.with_options(StoreOptions::default());
+    );
 
     let d = policy.evaluate(&image).await;
     assert!(d.allowed, "{d:?}");
@@ -196,16 +191,11 @@ async fn one_evaluation_reads_each_tag_once_for_all_its_attestation_requirements
         )
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("k.pub"), key.public_key().to_pem()).unwrap();
-    let file = dir.path().join("policy.yaml");
-    std::fs::write(
-        &file,
+    let (policy, _dir) = load_policy(
+        &key,
+        "k.pub",
         "version: 1\ndefaultAction: reject\nauthorities:\n  k: {key: k.pub}\nrules:\n  - name: all\n    images: ['**']\n    attestations:\n      - type: vuln\n        authorities: {anyOf: [k]}\n        maxSeverity: HIGH\n      - type: cyclonedx\n        authorities: {anyOf: [k]}\n",
-    )
-    .unwrap();
-    let (policy, _) = Policy::load(&file).unwrap();
-    let policy = policy.with_options(StoreOptions::default());
+    );
     let d = policy.evaluate(&image).await;
     assert!(d.allowed, "{d:?}");
     // The image's manifest; the .att tag, the referrers API (404) and the fallback tag once
@@ -216,4 +206,15 @@ async fn one_evaluation_reads_each_tag_once_for_all_its_attestation_requirements
     let d = policy.evaluate(&image).await;
     assert!(d.allowed, "{d:?}");
     assert_eq!(d.requests, 5, "{d:?}");
+}/// A policy from `yaml` (with a fresh store session), its authority key file `key_file`
+/// holding `key`'s public half; the directory holding both is returned to keep it alive.
+fn load_policy(key: &SigningKey, key_file: &str, yaml: &str) -> (Policy, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(key_file), key.public_key().to_pem()).unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let (policy, _) = Policy::load(&file).unwrap();
+    (policy.with_options(StoreOptions::default()), dir)
 }
+
+
