@@ -96,6 +96,27 @@ pub fn main() -> ExitCode {
             errln!("imgseal: {}", first.trim());
             return ExitCode::from(EXIT_ERROR);
         }
+        // A value outside a fixed list: one line that names the accepted values.
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidValue => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default().trim();
+            let possible = text
+                .lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix("[possible values: "))
+                .and_then(|l| l.strip_suffix(']'));
+            let tip = text
+                .lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix("tip: "))
+                .map(|t| format!("; {t}"))
+                .unwrap_or_default();
+            match possible {
+                Some(values) => errln!("imgseal: {first} (possible values: {values}){tip}"),
+                None => errln!("imgseal: {first}{tip}"),
+            }
+            return ExitCode::from(EXIT_ERROR);
+        }
         Err(e) => e.exit(),
     };
     init_tracing(cli.verbose);
