@@ -206,7 +206,9 @@ async fn one_evaluation_reads_each_tag_once_for_all_its_attestation_requirements
     let d = policy.evaluate(&image).await;
     assert!(d.allowed, "{d:?}");
     assert_eq!(d.requests, 5, "{d:?}");
-}/// A policy from `yaml` (with a fresh store session), its authority key file `key_file`
+}
+
+/// A policy from `yaml` (with a fresh store session), its authority key file `key_file`
 /// holding `key`'s public half; the directory holding both is returned to keep it alive.
 fn load_policy(key: &SigningKey, key_file: &str, yaml: &str) -> (Policy, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -216,5 +218,3 @@ fn load_policy(key: &SigningKey, key_file: &str, yaml: &str) -> (Policy, tempfil
     let (policy, _) = Policy::load(&file).unwrap();
     (policy.with_options(StoreOptions::default()), dir)
 }
-
-

@@ -61,6 +61,17 @@ fn render(cli: &Cli, out: &Output) -> String {
     )
 }
 
+/// Run the binary without the terminal's width (clap wraps help at `$COLUMNS`) or forced colours.
+fn run(cli: &Cli, args: &[&str]) -> Output {
+    cli.cmd(args)
+        .env_remove("COLUMNS")
+        .env_remove("LINES")
+        .env_remove("CLICOLOR_FORCE")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
 /// The subcommands listed in `text`'s "Commands:" section (without `help`).
 fn subcommands(text: &str) -> Vec<String> {
     text.lines()
@@ -81,7 +92,7 @@ fn help_of_every_command_is_pinned() {
     while let Some(path) = queue.pop() {
         let mut args: Vec<&str> = path.split_whitespace().collect();
         args.push("--help");
-        let out = cli.output(&args);
+        let out = run(&cli, &args);
         assert!(out.status.success(), "imgseal {path} --help failed");
         let text = String::from_utf8(out.stdout).unwrap();
         for sub in subcommands(&text) {
@@ -135,16 +146,31 @@ fn error_messages_are_pinned() {
     let cases: &[(&str, Vec<String>)] = &[
         (
             "verify-missing-key-file",
-            vec!["verify".into(), "--key".into(), "missing.pub".into(), image.clone()],
+            vec![
+                "verify".into(),
+                "--key".into(),
+                "missing.pub".into(),
+                image.clone(),
+            ],
         ),
         ("verify-no-mode", vec!["verify".into(), image.clone()]),
         (
             "verify-unsigned",
-            vec!["verify".into(), "--key".into(), "demo.pub".into(), image.clone()],
+            vec![
+                "verify".into(),
+                "--key".into(),
+                "demo.pub".into(),
+                image.clone(),
+            ],
         ),
         (
             "verify-bad-reference",
-            vec!["verify".into(), "--key".into(), "demo.pub".into(), "Not A Reference!".into()],
+            vec![
+                "verify".into(),
+                "--key".into(),
+                "demo.pub".into(),
+                "Not A Reference!".into(),
+            ],
         ),
         (
             "verify-bad-timeout",
@@ -168,7 +194,12 @@ fn error_messages_are_pinned() {
         ),
         (
             "sign-missing-key-file",
-            vec!["sign".into(), "--key".into(), "missing.key".into(), image.clone()],
+            vec![
+                "sign".into(),
+                "--key".into(),
+                "missing.key".into(),
+                image.clone(),
+            ],
         ),
         (
             "copy-bad-only",
@@ -184,11 +215,14 @@ fn error_messages_are_pinned() {
             "policy-validate-many-errors",
             vec!["policy".into(), "validate".into(), "bad-policy.yaml".into()],
         ),
-        ("foreign-verb-triangulate", vec!["triangulate".into(), image.clone()]),
+        (
+            "foreign-verb-triangulate",
+            vec!["triangulate".into(), image.clone()],
+        ),
     ];
     for (name, args) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = cli.output(&args);
+        let out = run(&cli, &args);
         assert!(!out.status.success(), "{name} succeeded");
         let text = render(&cli, &out);
         check(&format!("errors/{name}.txt"), &text);
@@ -229,7 +263,7 @@ fn json_outputs_are_pinned() {
     ];
     for (name, args) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = cli.output(&args);
+        let out = run(&cli, &args);
         // Pretty-printed, so a changed field shows as one changed line.
         let value: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{name}: stdout is not JSON ({e}): {}", render(&cli, &out)));
