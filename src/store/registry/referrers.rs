@@ -5,8 +5,8 @@ use super::*;
 impl Repository {
     /// Query the OCI 1.1 referrers API for `subject`, following `Link` pagination.
     /// `Ok(None)` when the registry does not implement the API (404/400/405), or when this
-    /// repository answered so less than [`NO_REFERRERS_API_TTL`] ago (no request is sent
-    /// then; see [`ReferrersMemo`]): the caller reads the referrers tag schema instead.
+    /// repository answered so less than `NO_REFERRERS_API_TTL` (60 s) ago (no request is sent
+    /// then; see `ReferrersMemo`): the caller reads the referrers tag schema instead.
     ///
     /// A read-only repository (one operation) lists each subject once: the signature and
     /// attestation lookups of one image share the listing (at most [`MAX_CACHED_LISTINGS`]).
