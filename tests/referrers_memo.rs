@@ -44,10 +44,7 @@ async fn a_registry_without_the_api_is_probed_once_and_later_fallback_referrers_
     let key = SigningKey::generate().unwrap();
     // One session for every read below, as in one CLI run or webhook process.
     let options = StoreOptions::default();
-    let verifier = AttestationVerifier::new(vec![Authority::key("ci", key.public_key())])
-        .with_predicate_type(Some("custom"))
-        .unwrap()
-        .with_options(options.clone());
+    let verifier = custom_verifier(&key, &options);
 
     // a: nothing attached. The API is probed (404), the fallback tag read: 4 requests.
     let v = verifier.verify(&a).await.unwrap();
@@ -144,10 +141,7 @@ async fn a_registry_with_the_api_is_asked_every_time() {
     let image = ImageRef::parse(&format!("{}/{repo}:1.0", ferro.host)).unwrap();
     let key = SigningKey::generate().unwrap();
     let options = StoreOptions::default();
-    let verifier = AttestationVerifier::new(vec![Authority::key("ci", key.public_key())])
-        .with_predicate_type(Some("custom"))
-        .unwrap()
-        .with_options(options.clone());
+    let verifier = custom_verifier(&key, &options);
     // An empty referrers list (200) is the API answering, not its absence.
     let v = verifier.verify(&image).await.unwrap();
     assert!(!v.verified);
@@ -217,4 +211,12 @@ fn load_policy(key: &SigningKey, key_file: &str, yaml: &str) -> (Policy, tempfil
     std::fs::write(&file, yaml).unwrap();
     let (policy, _) = Policy::load(&file).unwrap();
     (policy.with_options(StoreOptions::default()), dir)
+}
+
+/// A verifier of `custom` attestations signed by `key`, reading through `options`' session.
+fn custom_verifier(key: &SigningKey, options: &StoreOptions) -> AttestationVerifier {
+    AttestationVerifier::new(vec![Authority::key("ci", key.public_key())])
+        .with_predicate_type(Some("custom"))
+        .unwrap()
+        .with_options(options.clone())
 }
